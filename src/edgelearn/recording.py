@@ -1,0 +1,149 @@
+"""Turning a record request into a stored, scored run; late signals and feedback.
+
+Everything CPU-bound (validation, redaction, hashing, scoring) happens in the caller's
+thread; the writer thread only inserts, so group commits stay short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from typing import Any, Callable
+
+import orjson
+
+from edgelearn.config import Settings
+from edgelearn.errors import InvalidInput
+from edgelearn.privacy import Redactor
+from edgelearn.rewards import compute_reward, normalize_signals
+from edgelearn.schemas import FeedbackIn, RecordIn
+from edgelearn.store import Store
+from edgelearn.store.runs import NewRun
+
+_WS = re.compile(r"\s+")
+
+
+def new_run_id(now: float | None = None) -> str:
+    """24 hex characters: milliseconds since the epoch, then 48 random bits (sortable by time)."""
+    ms = int((time.time() if now is None else now) * 1000)
+    return f"{ms:012x}{os.urandom(6).hex()}"
+
+
+def content_hash(input_text: str | None, output: str) -> str:
+    """sha256 of the whitespace-normalized input and output (exact-duplicate detection)."""
+    norm_in = _WS.sub(" ", input_text or "").strip()
+    norm_out = _WS.sub(" ", output).strip()
+    return hashlib.sha256(f"{norm_in}\x00{norm_out}".encode()).hexdigest()
+
+
+class Recorder:
+    """Validates, redacts and scores runs, and writes them through the store's writer."""
+
+    def __init__(self, store: Store, settings: Callable[[], Settings]) -> None:
+        self.store = store
+        self._settings = settings
+        self._redactor: Redactor | None = None
+        self._redactor_key: tuple = ()
+
+    def redactor(self) -> Redactor | None:
+        privacy = self._settings().privacy
+        if not privacy.redact:
+            return None
+        key = tuple(privacy.blocked_patterns)
+        if self._redactor is None or key != self._redactor_key:
+            self._redactor = Redactor(privacy.blocked_patterns)
+            self._redactor_key = key
+        return self._redactor
+
+    def _score(self, values: dict[str, float]) -> tuple[float | None, dict[str, float]]:
+        rs = self._settings().rewards
+        return compute_reward(values, rs.weights.model_dump(), rs.no_signal_reward)
+
+    def prepare(self, rec: RecordIn) -> NewRun:
+        """A ``NewRun`` ready for the writer; raises ``InvalidInput`` naming a bad field."""
+        settings = self._settings()
+        red = self.redactor()
+        raw_signals = rec.signals
+        values = normalize_signals(raw_signals, settings.rewards.errors_scale)
+        reward, components = self._score(values)
+        if rec.input is None:
+            input_text = None
+        elif isinstance(rec.input, str):
+            input_text = red.text(rec.input) if red else rec.input
+        else:
+            msgs = [m.model_dump(exclude_none=True) for m in rec.input]
+            input_text = orjson.dumps(red.any(msgs) if red else msgs).decode()
+        output = red.text(rec.output) if red else rec.output
+        task = rec.task
+        if task is None and isinstance(rec.input, list):
+            task = next((m.content for m in reversed(rec.input) if m.role == "user" and isinstance(m.content, str)), None)
+        if task is not None and red:
+            task = red.text(task)
+        metadata = red.any(rec.metadata) if red else rec.metadata
+        now = time.time()
+        return NewRun(
+            id=rec.run_id or new_run_id(now),
+            announced=rec.run_id is not None,
+            created_at=rec.created_at if rec.created_at is not None else now,
+            role=rec.role, output=output, content_hash=content_hash(input_text, output),
+            session=rec.session, project=rec.project, task=task, prompt_variant=rec.prompt,
+            model_variant=rec.model, input=input_text, tokens_in=rec.tokens_in, tokens_out=rec.tokens_out,
+            latency_ms=rec.latency_ms, cost=rec.cost, status=rec.status, reward=reward,
+            reward_components=components, metadata=metadata,
+            signals={k: (v, raw_signals[k]) for k, v in values.items()},
+        )
+
+    def record(self, rec: RecordIn) -> tuple[str, float | None]:
+        """Store one run; returns (id, reward) after the commit."""
+        run = self.prepare(rec)
+        return self.store.write(lambda c: self.store.runs.insert_in(c, run))
+
+    async def arecord(self, rec: RecordIn) -> tuple[str, float | None]:
+        run = self.prepare(rec)
+        return await self.store.awrite(lambda c: self.store.runs.insert_in(c, run))
+
+    def _batch_fn(self, recs: list[RecordIn]) -> Callable:
+        runs = []
+        for i, rec in enumerate(recs):
+            try:
+                runs.append(self.prepare(rec))
+            except InvalidInput as exc:
+                raise InvalidInput(f"runs.{i}.{exc}", field=f"runs.{i}.{exc.field}") from exc
+        insert = self.store.runs.insert_in
+
+        def fn(conn):
+            # all or nothing: a failing run rolls the whole batch back (savepoint in the writer)
+            return [insert(conn, run) for run in runs]
+
+        return fn
+
+    async def arecord_many(self, recs: list[RecordIn]) -> list[tuple[str, float | None]]:
+        """Store many runs atomically in one transaction."""
+        return await self.store.awrite(self._batch_fn(recs))
+
+    def record_many(self, recs: list[RecordIn]) -> list[tuple[str, float | None]]:
+        return self.store.write(self._batch_fn(recs))
+
+    def add_signals(self, run_id: str, signals: dict[str, Any], source: str = "api") -> tuple[float | None, float | None]:
+        """Attach late signals; the reward is recomputed from the latest value of each kind."""
+        values = normalize_signals(signals, self._settings().rewards.errors_scale)
+        packed = {k: (v, signals[k]) for k, v in values.items()}
+        return self.store.write(
+            lambda c: self.store.runs.add_signals_in(c, run_id, packed, source, self._score))
+
+    def add_feedback(self, fb: FeedbackIn, run_id: str) -> tuple[float | None, float | None]:
+        """Human feedback: stored as feedback and as the run's ``human`` signal."""
+        if fb.kind in ("accept", "reject"):
+            raw: Any = fb.kind
+        elif fb.kind == "score":
+            raw = {"score": fb.value}
+        else:
+            raw = {"thumbs": fb.value}
+        values = normalize_signals({"human": raw}, self._settings().rewards.errors_scale)
+        comment = self.redactor().text(fb.comment) if (fb.comment and self.redactor()) else fb.comment
+        packed = {"human": (values["human"], raw)}
+        feedback = (fb.kind, values["human"], raw, comment)
+        return self.store.write(lambda c: self.store.runs.add_signals_in(
+            c, run_id, packed, "feedback", self._score, feedback=feedback))

@@ -1,0 +1,1 @@
+"""The HTTP layer: hook endpoints, the OpenAI-compatible proxy, status. Status codes live only here."""

@@ -1,0 +1,193 @@
+"""The FastAPI app: security middleware, error mapping, and the routers of each stage."""
+
+from __future__ import annotations
+
+import hmac
+import importlib
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import Response
+
+from edgelearn.errors import (BackendError, BackendUnavailable, ConfigError, EdgelearnError, InvalidInput,
+                              MalformedJSON, NotFound, SelectionError, StoreError)
+from edgelearn.security import host_allowed
+
+log = logging.getLogger(__name__)
+
+# routers of each stage, included when the module exists (each stage owns its module)
+ROUTER_MODULES = ("hook", "select", "datasets", "proxy", "models", "jobs", "learning")
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=str)
+
+
+def error_body(status: int, message: str, type_: str, field: str | None = None) -> JSON:
+    err: dict[str, Any] = {"message": message, "type": type_}
+    if field:
+        err["param"] = field
+    return JSON({"error": err}, status_code=status)
+
+
+_STATUS = [
+    (NotFound, 404, "not_found"),
+    (MalformedJSON, 400, "invalid_request_error"),
+    (InvalidInput, 422, "invalid_request_error"),
+    (SelectionError, 409, "selection_error"),
+    (BackendUnavailable, 503, "backend_unavailable"),
+    (BackendError, 502, "backend_error"),
+    (ConfigError, 500, "config_error"),
+    (StoreError, 503, "store_error"),
+    (EdgelearnError, 500, "server_error"),
+]
+
+
+def status_for(exc: EdgelearnError) -> tuple[int, str]:
+    for cls, status, type_ in _STATUS:
+        if isinstance(exc, cls):
+            return status, type_
+    return 500, "server_error"
+
+
+class GuardMiddleware:
+    """Host check (DNS rebinding), bearer token, and the body-size limit, as plain ASGI."""
+
+    def __init__(self, app, runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        self._token = f"Bearer {runtime.token}".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        server = self.runtime.settings.server
+        host = headers.get(b"host", b"").decode("latin-1")
+        if not host_allowed(host, frozenset(h.lower() for h in server.allowed_hosts)):
+            return await _send(send, error_body(403, f"Host {host!r} is not a loopback name; add it to "
+                                                     "server.allowed_hosts to allow it", "forbidden"))
+        if scope["path"] != "/healthz":
+            auth = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(auth, self._token):
+                return await _send(send, error_body(
+                    401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token "
+                         "from the token file in the edgelearn home", "unauthorized"))
+        limit = server.max_body_bytes
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return await _send(send, error_body(413, f"body of {int(length)} bytes is over the limit of {limit} "
+                                                     "(server.max_body_bytes)", "payload_too_large"))
+        if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            receive = _limited(receive, limit)
+        try:
+            await self.app(scope, receive, send)
+        except _TooLarge:
+            await _send(send, error_body(413, f"body is over the limit of {limit} bytes (server.max_body_bytes)",
+                                         "payload_too_large"))
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _limited(receive, limit: int):
+    seen = 0
+
+    async def wrapped():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge()
+        return message
+
+    return wrapped
+
+
+async def _send(send, response: Response) -> None:
+    await send({"type": "http.response.start", "status": response.status_code,
+                "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def create_app(runtime) -> FastAPI:
+    """The HTTP app over a runtime; every stage's router that is installed is included."""
+    app = FastAPI(title="edgelearn", version="0.1.0", default_response_class=JSON,
+                  description="Local learning loop for coding agents: record runs, score, select, train, serve.")
+    app.state.runtime = runtime
+
+    @app.exception_handler(EdgelearnError)
+    async def _edgelearn_error(request: Request, exc: EdgelearnError):
+        status, type_ = status_for(exc)
+        if status >= 500:
+            log.warning("%s %s failed: %s", request.method, request.url.path, exc)
+        return error_body(status, str(exc), type_, getattr(exc, "field", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path"))
+        if err.get("type") == "json_invalid":
+            return error_body(400, f"malformed JSON: {err.get('msg')}", "invalid_request_error")
+        return error_body(422, f"{loc}: {err['msg']}" if loc else err["msg"], "invalid_request_error", loc or None)
+
+    @app.get("/healthz", tags=["status"])
+    async def healthz():
+        return {"ok": True}
+
+    @app.post("/v1/ping", tags=["status"], summary="Authenticated no-op (also the floor of bench/hook.py)")
+    async def ping(request: Request):
+        await request.body()
+        return {"ok": True}
+
+    for name in ROUTER_MODULES:
+        try:
+            module = importlib.import_module(f"edgelearn.server.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"edgelearn.server.{name}":
+                continue
+            raise
+        app.include_router(module.router)
+
+    if runtime.settings.server.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=runtime.settings.server.cors_origins,
+                           allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(GuardMiddleware, runtime=runtime)
+    return app
+
+
+def serve(runtime, host: str | None = None, port: int | None = None, ready=None) -> None:
+    """Run the app on uvicorn (blocking) with the runtime started around it."""
+    import uvicorn
+
+    settings = runtime.settings.server
+    config = uvicorn.Config(create_app(runtime), host=host or settings.host, port=settings.port if port is None else port,
+                            log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    runtime.start()
+    try:
+        if ready is not None:
+            import asyncio
+
+            async def main():
+                task = asyncio.create_task(server.serve())
+                while not server.started:
+                    await asyncio.sleep(0.02)
+                ready(server)
+                await task
+
+            asyncio.run(main())
+        else:
+            server.run()
+    finally:
+        runtime.stop()

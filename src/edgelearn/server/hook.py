@@ -1,0 +1,115 @@
+"""Hook endpoints: record runs, attach signals and feedback, list, search and summarize."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from edgelearn.errors import InvalidInput, NotFound
+from edgelearn.schemas import FeedbackIn, RecordBatchIn, RecordIn, SignalsIn, parse_json
+
+router = APIRouter(tags=["runs"])
+
+
+def _rt(request: Request):
+    return request.app.state.runtime
+
+
+def _record_schema(model) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+@router.post("/v1/runs", status_code=201, openapi_extra=_record_schema(RecordIn),
+             summary="Record a run (acknowledged after its commit)")
+async def record_run(request: Request):
+    rec = parse_json(RecordIn, await request.body())
+    run_id, reward = await _rt(request).recorder.arecord(rec)
+    return {"id": run_id, "reward": reward}
+
+
+@router.post("/v1/runs/batch", status_code=201, openapi_extra=_record_schema(RecordBatchIn),
+             summary="Record many runs in one transaction (all or nothing)")
+async def record_batch(request: Request):
+    batch = parse_json(RecordBatchIn, await request.body())
+    results = await _rt(request).recorder.arecord_many(batch.runs)
+    return {"ids": [r[0] for r in results], "rewards": [r[1] for r in results], "count": len(results)}
+
+
+@router.post("/v1/runs/{run_id}/signals", openapi_extra=_record_schema(SignalsIn), summary="Attach late signals")
+async def add_signals(run_id: str, request: Request):
+    body = parse_json(SignalsIn, await request.body())
+    old, new = await asyncio.to_thread(_rt(request).recorder.add_signals, run_id, body.signals, body.source)
+    return {"id": run_id, "reward": new, "previous_reward": old}
+
+
+@router.post("/v1/runs/{run_id}/feedback", openapi_extra=_record_schema(FeedbackIn), summary="Human feedback")
+async def add_feedback(run_id: str, request: Request):
+    body = parse_json(FeedbackIn, await request.body())
+    if body.kind in ("score", "thumbs") and body.value is None:
+        raise InvalidInput(f"value: required for kind {body.kind}", field="value")
+    old, new = await asyncio.to_thread(_rt(request).recorder.add_feedback, body, run_id)
+    return {"id": run_id, "reward": new, "previous_reward": old}
+
+
+@router.get("/v1/runs", summary="List runs, newest first")
+async def list_runs(
+    request: Request, role: str | None = None, project: str | None = None, model: str | None = None,
+    prompt: str | None = None, status: str | None = None, session: str | None = None,
+    min_reward: float | None = None, max_reward: float | None = None, since: float | None = None,
+    until: float | None = None, cursor: int | None = Query(None, description="next_cursor of the previous page"),
+    limit: int = Query(50, ge=1, le=1000),
+):
+    store = _rt(request).store
+    runs = await asyncio.to_thread(
+        store.runs.list, role=role, project=project, model=model, prompt=prompt, status=status, session=session,
+        min_reward=min_reward, max_reward=max_reward, since=since, until=until, before_seq=cursor, limit=limit)
+    return {"runs": [r.to_dict() for r in runs],
+            "next_cursor": runs[-1].seq if len(runs) == limit else None}
+
+
+@router.get("/v1/runs/{run_id}", summary="One run with its signals and feedback")
+async def get_run(run_id: str, request: Request):
+    store = _rt(request).store
+
+    def load():
+        run = store.runs.get(run_id)
+        return {**run.to_dict(), "signals": store.runs.signals(run_id), "feedback": store.runs.feedback(run_id)}
+
+    return await asyncio.to_thread(load)
+
+
+@router.get("/v1/runs/{run_id}/similar", summary="Runs with the most similar task (same role)")
+async def similar_runs(run_id: str, request: Request, k: int = Query(10, ge=1, le=100),
+                       project: str | None = None):
+    rt = _rt(request)
+    result = await asyncio.to_thread(similar_to, rt, run_id, k, project)
+    return {"id": run_id, "similar": result}
+
+
+def similar_to(rt, run_id: str, k: int, project: str | None) -> list[dict[str, Any]]:
+    """Top-k runs by task embedding; embeds the run now if the background embedder has not yet."""
+    store = rt.store
+    hit = store.runs.embedding(run_id)
+    if hit is None:
+        run = store.runs.get(run_id)  # NotFound for unknown ids
+        from edgelearn.embed import embed_texts, task_text
+        from edgelearn.store.runs import pack_vector
+
+        vec = pack_vector(embed_texts([task_text(run.task, run.input if isinstance(run.input, str) else None)])[0])
+        seq, role = run.seq, run.role
+    else:
+        seq, role, vec = hit
+    pairs = store.runs.similar(vec, role=role, project=project, k=k, exclude_seq=seq)
+    return [{"id": r.id, "distance": d, "task": r.task, "reward": r.reward, "model": r.model_variant,
+             "project": r.project} for r, d in pairs]
+
+
+@router.get("/v1/stats", summary="Counts and reward by model, prompt, role and over time")
+async def stats(request: Request, since: float | None = None, hours: float | None = None,
+                bucket_s: int = Query(3600, ge=60)):
+    if hours is not None:
+        since = time.time() - hours * 3600
+    return await asyncio.to_thread(_rt(request).store.runs.stats, since=since, bucket_s=bucket_s)

@@ -1,0 +1,168 @@
+"""The single writer thread: group commit, and no acknowledgement before the commit.
+
+Callers hand the writer a function ``fn(conn)``; the thread runs as many pending functions
+as are waiting (up to ``max_batch``) inside one transaction, each under its own savepoint so
+one failing function does not undo the others, commits once, and only then resolves each
+caller's future. A caller that got a result therefore holds data that is on disk (as far as
+the configured ``synchronous`` level goes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+from typing import Any, Callable, TypeVar
+
+import apsw
+
+from edgelearn.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WriteFn = Callable[[apsw.Connection], Any]
+
+_STOP = object()
+
+
+class _Op:
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(self, fn: WriteFn, future: Any, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.fn = fn
+        self.future = future
+        self.loop = loop
+
+
+def _resolve_async(items: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for fut, result, exc in items:
+        if fut.cancelled():
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
+
+
+class Writer:
+    """Owns the one read-write connection and the thread that commits through it."""
+
+    def __init__(self, conn: apsw.Connection, max_batch: int = 512) -> None:
+        self._conn = conn
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._after_commit: list[Callable[[], None]] = []
+        self._closed = False
+        self.batches = 0
+        self.ops = 0
+        self._thread = threading.Thread(target=self._run, name="edgelearn-writer", daemon=True)
+        self._thread.start()
+
+    def add_after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback()`` on the writer thread after every commit (keep it cheap)."""
+        self._after_commit.append(callback)
+
+    def submit(self, fn: WriteFn) -> concurrent.futures.Future:
+        """Queue ``fn``; the future resolves after the transaction holding it commits."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.put(_Op(fn, fut, None))
+        return fut
+
+    def call(self, fn: Callable[[apsw.Connection], T], timeout: float | None = 60.0) -> T:
+        """Run ``fn`` in the writer and wait for its commit."""
+        if threading.current_thread() is self._thread:
+            return fn(self._conn)  # nested call from inside a write: already in the transaction
+        return self.submit(fn).result(timeout)
+
+    async def acall(self, fn: Callable[[apsw.Connection], T]) -> T:
+        """``call`` for asyncio code: awaits the commit without blocking the event loop."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._queue.put(_Op(fn, fut, loop))
+        return await fut
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+
+    def _take_batch(self) -> tuple[list[_Op], bool]:
+        first = self._queue.get()
+        if first is _STOP:
+            return [], True
+        batch = [first]
+        stop = False
+        while len(batch) < self._max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop = True
+                break
+            batch.append(item)
+        return batch, stop
+
+    def _run(self) -> None:
+        while True:
+            batch, stop = self._take_batch()
+            if batch:
+                self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Op]) -> None:
+        conn = self._conn
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            conn.execute("begin immediate")
+            for i, op in enumerate(batch):
+                conn.execute(f"savepoint op{i}")
+                try:
+                    result = op.fn(conn)
+                    conn.execute(f"release op{i}")
+                    outcomes.append((result, None))
+                except BaseException as exc:  # noqa: BLE001 - reported to the caller
+                    conn.execute(f"rollback to op{i}")
+                    conn.execute(f"release op{i}")
+                    outcomes.append((None, exc))
+            conn.execute("commit")
+        except apsw.Error as exc:
+            log.exception("group commit failed")
+            try:
+                conn.execute("rollback")
+            except apsw.Error:
+                pass
+            err = StoreError(f"write failed: {exc}")
+            outcomes = [(None, err)] * len(batch)
+        self.batches += 1
+        self.ops += len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+        for op, (result, exc) in zip(batch, outcomes):
+            if op.loop is None:
+                if exc is not None:
+                    op.future.set_exception(exc)
+                else:
+                    op.future.set_result(result)
+            else:
+                by_loop.setdefault(op.loop, []).append((op.future, result, exc))
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve_async, items)
+            except RuntimeError:  # loop closed: the caller is gone
+                pass
+        for callback in self._after_commit:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001
+                log.exception("after-commit callback failed")

@@ -1,0 +1,122 @@
+"""The HTTP hook over real loopback HTTP: record, list, signals, feedback, refusals."""
+
+import httpx
+import pytest
+
+from conftest import start_server, wait_for
+
+RUN = {"role": "coder", "task": "parse a CSV file", "model": "base", "prompt": "p1", "output": "import csv",
+       "input": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "parse a CSV file"}],
+       "session": "s1", "project": "demo", "latency_ms": 1200, "tokens_in": 900, "tokens_out": 150,
+       "cost": 0.0, "status": "ok", "signals": {"compile": True, "tests": {"passed": 3, "total": 4}, "errors": 2,
+                                                "human": "accept"}, "metadata": {"editor": "vim"}}
+
+
+def test_record_store_list_get(server):
+    r = server.client.post("/v1/runs", json=RUN)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    # compile 1, tests .75, errors 1/(1+2/5), human 1: equal weights
+    assert body["reward"] == pytest.approx((1 + 0.75 + 1 / 1.4 + 1) / 4)
+    got = server.client.get(f"/v1/runs/{body['id']}").json()
+    assert got["task"] == "parse a CSV file" and got["input"][1]["content"] == "parse a CSV file"
+    assert got["metadata"] == {"editor": "vim"} and got["tokens_in"] == 900
+    assert {s["kind"] for s in got["signals"]} == {"compile", "tests", "errors", "human"}
+    listed = server.client.get("/v1/runs", params={"role": "coder", "model": "base"}).json()
+    assert [x["id"] for x in listed["runs"]] == [body["id"]]
+    assert server.client.get("/v1/runs", params={"role": "fixer"}).json()["runs"] == []
+
+
+def test_paging_and_stats(server):
+    ids = server.client.post("/v1/runs/batch", json={"runs": [
+        {"role": "coder", "output": f"o{i}", "model": "m1" if i % 2 else "m2", "signals": {"compile": i % 2 == 0}}
+        for i in range(7)]}).json()["ids"]
+    page1 = server.client.get("/v1/runs", params={"limit": 4}).json()
+    page2 = server.client.get("/v1/runs", params={"limit": 4, "cursor": page1["next_cursor"]}).json()
+    assert [r["id"] for r in page1["runs"] + page2["runs"]] == ids[::-1]
+    stats = server.client.get("/v1/stats").json()
+    by_model = {row["name"]: row for row in stats["by_model"]}
+    assert by_model["m2"]["mean_reward"] == 1.0 and by_model["m1"]["mean_reward"] == 0.0
+    assert stats["total"]["runs"] == 7
+
+
+def test_late_feedback_recomputes_reward_and_records_event(server):
+    rid = server.client.post("/v1/runs", json={"role": "coder", "output": "x", "signals": {"compile": True}}).json()["id"]
+    r = server.client.post(f"/v1/runs/{rid}/feedback", json={"kind": "reject", "comment": "wrong file"})
+    assert r.status_code == 200 and r.json()["previous_reward"] == 1.0 and r.json()["reward"] == 0.5
+    r = server.client.post(f"/v1/runs/{rid}/signals", json={"signals": {"tests": {"passed": 1, "total": 2}}})
+    assert r.json()["reward"] == pytest.approx(0.5)
+    r = server.client.post(f"/v1/runs/{rid}/feedback", json={"kind": "score", "value": 5})
+    assert r.json()["reward"] == pytest.approx((1 + 0.5 + 1) / 3)  # latest human signal replaces the earlier one
+    events = server.runtime.store.events.list(type="reward.updated", subject=rid)
+    assert len(events) == 3 and events[-1].payload["new"] == 0.5
+    assert server.client.post(f"/v1/runs/{'0' * 24}/feedback", json={"kind": "accept"}).status_code == 404
+    assert server.client.post(f"/v1/runs/{rid}/feedback", json={"kind": "score"}).status_code == 422
+
+
+def test_weights_renormalize_over_present_signals(home):
+    from edgelearn.runtime import Runtime
+
+    (home / "edgelearn.toml").write_text("[rewards.weights]\ncompile = 0.1\ntests = 0.3\nerrors = 0\nhuman = 0.6\n")
+    rt = Runtime(home=home, config_file=home / "edgelearn.toml", embed=False)
+    live, stop = start_server(rt)
+    try:
+        r = live.client.post("/v1/runs", json={"role": "r", "output": "x",
+                                               "signals": {"compile": False, "tests": {"passed": 1, "total": 1}}})
+        assert r.json()["reward"] == pytest.approx(0.3 / 0.4)
+        r = live.client.post("/v1/runs", json={"role": "r", "output": "x", "signals": {"errors": 10}})
+        assert r.json()["reward"] is None  # only a zero-weight signal: unscored
+    finally:
+        stop()
+
+
+def test_refusals(server):
+    bare = httpx.Client(base_url=server.url)
+    assert bare.get("/healthz").status_code == 200
+    assert bare.post("/v1/runs", json=RUN).status_code == 401
+    assert bare.post("/v1/runs", json=RUN, headers={"Authorization": "Bearer nope"}).status_code == 401
+    r = server.client.post("/v1/runs", json=RUN, headers={"Host": "evil.example:8765"})
+    assert r.status_code == 403 and "evil.example" in r.json()["error"]["message"]
+    assert server.client.get("/v1/runs", headers={"Host": "localhost"}).status_code == 200
+    big = {**RUN, "output": "x" * (2 * 1024 * 1024 + 10)}
+    r = server.client.post("/v1/runs", json=big)
+    assert r.status_code == 413
+    r = server.client.post("/v1/runs", content=b'{"role": "coder", "output": ', headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "malformed JSON" in r.json()["error"]["message"]
+    for body, field in [({"output": "x"}, "role"), ({"role": "coder", "output": 3}, "output"),
+                        ({"role": "coder", "output": "x", "tokens_in": "many"}, "tokens_in"),
+                        ({"role": "coder", "output": "x", "signals": {"tests": {"passed": 5, "total": 2}}}, "signals.tests"),
+                        ({"role": "coder", "output": "x", "signals": {"vibes": 1}}, "signals.vibes"),
+                        ({"role": "coder", "output": "x", "surprise": 1}, "surprise"),
+                        ({"role": "bad role!", "output": "x"}, "role")]:
+        r = server.client.post("/v1/runs", json=body)
+        assert r.status_code == 422 and field in r.json()["error"]["message"], (body, r.text)
+    assert server.runtime.store.runs.count() == 0  # nothing partially written
+    bad_batch = {"runs": [{"role": "a", "output": "1"}, {"role": "a", "output": "2", "signals": {"tests": 7}}]}
+    r = server.client.post("/v1/runs/batch", json=bad_batch)
+    assert r.status_code == 422 and "runs.1" in r.json()["error"]["message"]
+    assert server.runtime.store.runs.count() == 0
+    assert server.client.get(f"/v1/runs/{'f' * 24}").status_code == 404
+    assert server.client.get("/openapi.json").json()["paths"]["/v1/runs"]["post"]["requestBody"]
+
+
+def test_similar_runs_with_real_embeddings(home):
+    from edgelearn.runtime import Runtime
+
+    rt = Runtime(home=home, embed=True)
+    live, stop = start_server(rt)
+    try:
+        tasks = [("coder", "p", "parse a CSV file into rows"), ("coder", "p", "read a CSV file and split rows"),
+                 ("coder", "p", "draw a red circle on a canvas"), ("coder", "q", "load CSV data from disk"),
+                 ("fixer", "p", "parse a CSV file into rows")]
+        ids = [live.client.post("/v1/runs", json={"role": r, "project": p, "task": t, "output": "x"}).json()["id"]
+               for r, p, t in tasks]
+        wait_for(lambda: rt.store.runs.count("embedded = 1") == len(tasks), timeout=120)
+        sim = live.client.get(f"/v1/runs/{ids[0]}/similar", params={"k": 3}).json()["similar"]
+        assert [s["id"] for s in sim][:2] in ([ids[1], ids[3]], [ids[3], ids[1]])
+        assert ids[4] not in [s["id"] for s in sim]  # other role
+        assert sim[-1]["id"] == ids[2]
+        sim_p = live.client.get(f"/v1/runs/{ids[0]}/similar", params={"k": 3, "project": "p"}).json()["similar"]
+        assert [s["id"] for s in sim_p] == [ids[1], ids[2]]
+    finally:
+        stop()
