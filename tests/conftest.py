@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from elsupport import LiveServer, start_server, wait_for  # noqa: F401 - re-exported for older imports
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -53,42 +51,6 @@ def runtime(home):
     rt.stop()
 
 
-@dataclass
-class LiveServer:
-    url: str
-    token: str
-    runtime: object
-    client: httpx.Client
-
-
-def start_server(runtime) -> tuple[LiveServer, callable]:
-    """Serve ``runtime`` on 127.0.0.1 with a random port in a thread; returns (server, stop)."""
-    from edgelearn.server.app import serve
-
-    holder: dict = {}
-    ready = threading.Event()
-
-    def on_ready(server):
-        holder["server"] = server
-        ready.set()
-
-    thread = threading.Thread(target=serve, args=(runtime,), kwargs={"port": 0, "ready": on_ready}, daemon=True)
-    thread.start()
-    if not ready.wait(30):
-        raise RuntimeError("server did not start")
-    uv = holder["server"]
-    port = uv.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {runtime.token}"}, timeout=60)
-
-    def stop():
-        client.close()
-        uv.should_exit = True
-        thread.join(timeout=30)
-
-    return LiveServer(url, runtime.token, runtime, client), stop
-
-
 @pytest.fixture
 def server(home):
     """A real uvicorn server on loopback running a fresh runtime (no embedder)."""
@@ -98,14 +60,3 @@ def server(home):
     live, stop = start_server(rt)
     yield live
     stop()
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
-    """Poll ``predicate`` until it returns a truthy value (not a timing assertion: a bounded wait)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")

@@ -85,9 +85,9 @@ class BanditSettings(_Section):
     ucb_c: float = Field(1.0, gt=0)
     """Exploration constant of UCB1 (scales the confidence radius)."""
     discount: float = Field(1.0, gt=0, le=1)
-    """Per-update decay of past evidence for drifting rewards; 1 keeps everything."""
+    """Per-update decay of past evidence for drifting rewards (0.998 re-finds a new best arm within a few hundred pulls); 1 keeps everything."""
     window: int = Field(0, ge=0)
-    """Sliding window of recent rewards per arm; 0 uses all of them."""
+    """Sliding window: only the role's last N rewards (all arms together) count; 0 uses all of them."""
     contextual: bool = False
     """Keep per-cluster statistics over task embeddings."""
     clusters: int = Field(8, ge=2)
@@ -95,7 +95,9 @@ class BanditSettings(_Section):
     min_cluster_pulls: int = Field(20, ge=0)
     """Pulls a cluster needs before its own statistics replace the role's."""
     prompts_dir: str = ""
-    """Directory of prompt variants (<role>/<variant>.md); empty means config/prompts next to the config file."""
+    """Directory of prompt variants (<role>/<variant>.md) added to and overriding the packaged ones; empty means prompts/ next to the config file."""
+    recluster_s: float = Field(300.0, gt=0)
+    """Seconds between background checks that re-fit the task clusters (contextual only)."""
 
 
 class ExportSettings(_Section):
@@ -109,6 +111,10 @@ class ExportSettings(_Section):
     """Most examples in one dataset."""
     dedup_threshold: float = Field(0.95, ge=0, le=1)
     """Task cosine similarity above which two runs may be near duplicates."""
+    output_similarity: float = Field(0.9, ge=0, le=1)
+    """Output similarity (token-bigram Jaccard) from which two runs with near-identical tasks are duplicates."""
+    cluster_similarity: float = Field(0.9, ge=0, le=1)
+    """Task cosine similarity that puts a run in the cluster of its nearest kept run (for cluster_cap)."""
     cluster_cap: float = Field(0.2, gt=0, le=1)
     """Largest share of a dataset one embedding cluster may take."""
     rehearsal: float = Field(0.1, ge=0, lt=1)
@@ -498,3 +504,27 @@ def render_default_toml() -> str:
         lines.append(f"# ---- {name}: {field.description}")
         emit(field.annotation, name)
     return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
+
+
+def write_settings(settings: Settings, path: Path) -> None:
+    """Write every value of ``settings`` to ``path`` as TOML (atomically), e.g. for the demo's home."""
+    lines: list[str] = []
+
+    def emit(model: BaseModel, prefix: str) -> None:
+        nested = []
+        lines.append(f"[{prefix}]")
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                nested.append((name, value))
+            elif value is not None:
+                lines.append(f"{name} = {_toml_value(value)}")
+        lines.append("")
+        for name, value in nested:
+            emit(value, f"{prefix}.{name}")
+
+    for name in Settings.model_fields:
+        emit(getattr(settings, name), name)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(tmp, path)

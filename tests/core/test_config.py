@@ -9,7 +9,7 @@ import pytest
 from edgelearn.config import (ConfigWatcher, Settings, load_settings, render_default_toml, set_config_value)
 from edgelearn.errors import ConfigError
 
-from conftest import wait_for
+from elsupport import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 

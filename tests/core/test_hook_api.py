@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from conftest import start_server, wait_for
+from elsupport import start_server, wait_for
 
 RUN = {"role": "coder", "task": "parse a CSV file", "model": "base", "prompt": "p1", "output": "import csv",
        "input": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "parse a CSV file"}],
