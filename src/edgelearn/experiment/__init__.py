@@ -1,0 +1,1 @@
+"""edgelearn.experiment."""
