@@ -12,8 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from edgelearn.errors import (BackendError, BackendUnavailable, ConfigError, EdgelearnError, InvalidInput,
-                              MalformedJSON, NotFound, SelectionError, StoreError)
+from edgelearn.errors import (BackendError, BackendUnavailable, ConfigError, CurationError, EdgelearnError, ExportError,
+                              InvalidInput, MalformedJSON, NotFound, SelectionError, StoreError, TrainingError)
 from edgelearn.security import host_allowed
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,9 @@ _STATUS = [
     (MalformedJSON, 400, "invalid_request_error"),
     (InvalidInput, 422, "invalid_request_error"),
     (SelectionError, 409, "selection_error"),
+    (CurationError, 409, "curation_error"),
+    (TrainingError, 409, "training_error"),
+    (ExportError, 500, "export_error"),
     (BackendUnavailable, 503, "backend_unavailable"),
     (BackendError, 502, "backend_error"),
     (ConfigError, 500, "config_error"),
@@ -191,3 +194,30 @@ def serve(runtime, host: str | None = None, port: int | None = None, ready=None)
             server.run()
     finally:
         runtime.stop()
+
+
+def serve_in_thread(runtime, host: str | None = None, port: int = 0):
+    """Start the runtime and serve it from a background thread; returns (url, stop)."""
+    import threading
+
+    holder: dict = {}
+    ready = threading.Event()
+
+    def on_ready(server):
+        holder["server"] = server
+        ready.set()
+
+    thread = threading.Thread(target=serve, args=(runtime,), kwargs={"host": host, "port": port, "ready": on_ready},
+                              name="edgelearn-http", daemon=True)
+    thread.start()
+    if not ready.wait(60):
+        raise RuntimeError("the HTTP server did not start within 60 s")
+    server = holder["server"]
+    bound = server.servers[0].sockets[0].getsockname()
+    url = f"http://{bound[0]}:{bound[1]}"
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=60)
+
+    return url, stop
