@@ -265,11 +265,11 @@ class RunsRepo:
         if before_seq is not None:
             where.append("seq < ?")
             params.append(before_seq)
-        sql = f"select {RUN_COLUMNS} from runs"
-        if where:
-            sql += " where " + " and ".join(where)
-        sql += " order by seq desc limit ?"
+        # pick the seqs first (an index walk), then read only those rows: sorting full rows of every
+        # match before the limit cost ~100 ms at 100k runs
+        inner = "select seq from runs" + (" where " + " and ".join(where) if where else "") + " order by seq desc limit ?"
         params.append(limit)
+        sql = f"select {RUN_COLUMNS} from runs where seq in ({inner}) order by seq desc"
         return [row_to_run(r) for r in self.store.query(sql, params)]
 
     def iter_all(self, where: str = "1", params: tuple = (), batch: int = 1000) -> Iterator[Run]:
@@ -287,6 +287,36 @@ class RunsRepo:
 
     def count(self, where: str = "1", params: tuple = ()) -> int:
         return self.store.query(f"select count(*) from runs where {where}", params)[0][0]
+
+    def recent_rewards(self, role: str, limit: int, offset: int = 0) -> list[float]:
+        """Rewards of the role's latest scored runs, newest first, skipping ``offset`` of them."""
+        rows = self.store.query("select reward from runs where role = ? and reward is not null "
+                                "order by seq desc limit ? offset ?", (role, limit, offset))
+        return [r[0] for r in rows]
+
+    def feedback_share_negative(self, role: str, last_runs: int) -> tuple[int, int]:
+        """(negative, total) human feedback on the role's latest ``last_runs`` runs (value < 0.5 is negative)."""
+        row = self.store.query(
+            "select coalesce(sum(f.value < 0.5), 0), count(f.id) from feedback f join "
+            "(select seq from runs where role = ? order by seq desc limit ?) r on r.seq = f.run_seq",
+            (role, last_runs))[0]
+        return int(row[0]), int(row[1])
+
+    def vectors(self, run_ids: list[str]) -> list[bytes]:
+        """Task embeddings (float32 bytes) of the given runs that have one."""
+        out: list[bytes] = []
+        for i in range(0, len(run_ids), 500):
+            chunk = run_ids[i:i + 500]
+            out += [r[0] for r in self.store.query(
+                f"select v.emb from runs r join run_vec v on v.run_seq = r.seq where r.id in ({','.join('?' * len(chunk))})",
+                chunk)]
+        return out
+
+    def recent_vectors(self, role: str, limit: int) -> list[bytes]:
+        """Task embeddings of the role's latest embedded runs."""
+        return [r[0] for r in self.store.query(
+            "select v.emb from runs r join run_vec v on v.run_seq = r.seq where r.role = ? and r.embedded = 1 "
+            "order by r.seq desc limit ?", (role, limit))]
 
     def unembedded(self, limit: int) -> list[tuple[int, str, str | None, str | None, str | None]]:
         """(seq, role, project, task, input) of runs still without an embedding, oldest first."""

@@ -1,0 +1,50 @@
+"""Snapshots of every screen at 80x24 over the seeded store (fixed ids, times and clock).
+
+Regenerate after a deliberate change: ``pytest tests/tui --snapshot-update`` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tui_seed import make_app, settle
+
+from edgelearn.config import Settings
+from edgelearn.tui.source import LocalSource
+
+
+@pytest.fixture
+def app(seeded, home, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # the config path reads ~/home/edgelearn.toml on every machine
+    return make_app(LocalSource.over_store(seeded, Settings(), config_file=home / "edgelearn.toml"))
+
+
+def goto(*keys: str):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("key,screen", [("1", "dashboard"), ("2", "runs"), ("3", "arms"), ("4", "models"),
+                                        ("5", "experiments"), ("6", "events"), ("7", "config")])
+def test_screen_80x24(snap_compare, app, key, screen):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=goto(key))
+
+
+def test_run_detail(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=goto("2", "down", "enter"))
+
+
+def test_runs_filtered_by_role(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=goto("2", "slash", *"fixer", "enter"))
+
+
+def test_rollback_confirmation(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=goto("4", "down", "b"))
+
+
+def test_dashboard_wide(snap_compare, app):
+    assert snap_compare(app, terminal_size=(120, 36), run_before=goto("1"))
