@@ -461,7 +461,12 @@ class ConfigWatcher:
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._observer = Observer()
-        self._observer.schedule(_Handler(), str(self.path.parent.resolve()), recursive=False)
+        # only events that can finish an edit: the home also holds the store, whose WAL writes would
+        # otherwise wake this thread on every commit
+        from watchdog.events import FileClosedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent
+
+        self._observer.schedule(_Handler(), str(self.path.parent.resolve()), recursive=False,
+                                event_filter=[FileClosedEvent, FileCreatedEvent, FileMovedEvent, FileDeletedEvent])
         self._observer.daemon = True
         self._observer.start()
 

@@ -107,7 +107,8 @@ class Burst:
 def test_sigkill_mid_burst_keeps_every_acknowledged_run(home, synchronous):
     from edgelearn.store import Store
 
-    proc, url = start_server(home, {"EDGELEARN_STORE__SYNCHRONOUS": synchronous})
+    # auto-export off: 100 good runs would start a curation job inside the server being killed
+    proc, url = start_server(home, {"EDGELEARN_STORE__SYNCHRONOUS": synchronous, "EDGELEARN_EXPORT__AUTO_EXPORT": "false"})
     try:
         token = (home / "token").read_text().strip()
         burst = Burst(url, token)
@@ -139,5 +140,32 @@ def test_sigkill_mid_burst_keeps_every_acknowledged_run(home, synchronous):
         orphans = store.query("select count(*) from runs r where not exists (select 1 from signals s where s.run_seq = r.seq)")
         assert orphans == [(0,)]
         assert store.query("select count(*) from runs where input like '%@example.com%'") == [(0,)]
+    finally:
+        store.close()
+
+
+def test_checkpoints_run_off_the_commit_path_and_keep_the_wal_bounded(home, settings, monkeypatch):
+    from elsupport import wait_for
+
+    from edgelearn.recording import Recorder
+    from edgelearn.schemas import RecordIn
+    from edgelearn.store import Store, writer
+
+    monkeypatch.setattr(writer, "CHECKPOINT_PAGES", 64)  # 256 KiB, so a small test crosses it often
+    store = Store(home / "edgelearn.db")
+    try:
+        recorder = Recorder(store, lambda: settings)
+        wal = store.path.with_name(store.path.name + "-wal")
+        largest_wal = 0
+        for b in range(30):
+            runs = [RecordIn(**{**record_body(b, i), "output": f"run {b}.{i}\n" + "x = 1\n" * 300}) for i in range(100)]
+            recorder.record_many(runs)
+            largest_wal = max(largest_wal, wal.stat().st_size)
+        wait_for(lambda: store.writer._checkpointer.checkpoints >= 2)
+        total = store.path.stat().st_size
+        # without checkpoints every page would sit in the WAL: it would outgrow the database file
+        assert largest_wal < total / 4, (largest_wal, total)
+        assert store.runs.count() == 3000
+        assert store.query("pragma integrity_check") == [("ok",)]
     finally:
         store.close()

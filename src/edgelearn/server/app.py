@@ -189,7 +189,8 @@ def serve(runtime, host: str | None = None, port: int | None = None, ready=None)
                 ready(server)
                 await task
 
-            asyncio.run(main())
+            with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:  # uvloop when installed
+                runner.run(main())
         else:
             server.run()
     finally:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from edgelearn.errors import InvalidInput, NotFound
 from edgelearn.schemas import FeedbackIn, RecordBatchIn, RecordIn, SignalsIn, parse_json
+from edgelearn.server.app import JSON
 
 router = APIRouter(tags=["runs"])
 
@@ -27,7 +28,8 @@ def _record_schema(model) -> dict[str, Any]:
 async def record_run(request: Request):
     rec = parse_json(RecordIn, await request.body())
     run_id, reward = await _rt(request).recorder.arecord(rec)
-    return {"id": run_id, "reward": reward}
+    # a Response skips FastAPI's jsonable_encoder pass (this is the hot path)
+    return JSON({"id": run_id, "reward": reward}, status_code=201)
 
 
 @router.post("/v1/runs/batch", status_code=201, openapi_extra=_record_schema(RecordBatchIn),
@@ -35,7 +37,8 @@ async def record_run(request: Request):
 async def record_batch(request: Request):
     batch = parse_json(RecordBatchIn, await request.body())
     results = await _rt(request).recorder.arecord_many(batch.runs)
-    return {"ids": [r[0] for r in results], "rewards": [r[1] for r in results], "count": len(results)}
+    return JSON({"ids": [r[0] for r in results], "rewards": [r[1] for r in results], "count": len(results)},
+                status_code=201)
 
 
 @router.post("/v1/runs/{run_id}/signals", openapi_extra=_record_schema(SignalsIn), summary="Attach late signals")

@@ -142,7 +142,12 @@ class RunsRepo:
                  for kind, (value, raw) in run.signals.items()],
             )
         if self.reward_hooks:
-            row = self._row_dict(conn, seq)
+            row = {"seq": seq, "id": run.id, "created_at": run.created_at, "session": run.session,
+                   "project": run.project, "role": run.role, "task": run.task, "prompt_variant": run.prompt_variant,
+                   "model_variant": run.model_variant, "input": run.input, "output": run.output,
+                   "tokens_in": run.tokens_in, "tokens_out": run.tokens_out, "latency_ms": run.latency_ms,
+                   "cost": run.cost, "status": run.status, "reward": run.reward, "reward_components": None,
+                   "metadata": None, "content_hash": run.content_hash, "embedded": 0}
             for hook in self.reward_hooks:
                 hook(conn, row, None, run.reward)
         return run.id, run.reward
@@ -287,6 +292,13 @@ class RunsRepo:
 
     def count(self, where: str = "1", params: tuple = ()) -> int:
         return self.store.query(f"select count(*) from runs where {where}", params)[0][0]
+
+    def roles(self) -> list[str]:
+        """Every role with runs: a skip-scan of the role index, one seek per role, not per run."""
+        return [r[0] for r in self.store.query(
+            "with recursive r(role) as (select min(role) from runs union all "
+            "select (select min(role) from runs where role > r.role) from r where r.role is not null) "
+            "select role from r where role is not null")]
 
     def recent_rewards(self, role: str, limit: int, offset: int = 0) -> list[float]:
         """Rewards of the role's latest scored runs, newest first, skipping ``offset`` of them."""

@@ -5,6 +5,10 @@ as are waiting (up to ``max_batch``) inside one transaction, each under its own 
 one failing function does not undo the others, commits once, and only then resolves each
 caller's future. A caller that got a result therefore holds data that is on disk (as far as
 the configured ``synchronous`` level goes).
+
+Checkpoints (copying the WAL back into the database file) run on a thread and connection of
+their own: SQLite's automatic checkpoint would run inside the commit that crosses the threshold,
+with two fsyncs, and stall every caller waiting on that commit (tens of ms on a slow disk).
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ T = TypeVar("T")
 WriteFn = Callable[[apsw.Connection], Any]
 
 _STOP = object()
+CHECKPOINT_PAGES = 1000  # SQLite's own wal_autocheckpoint default
+# past this many times CHECKPOINT_PAGES the writer checkpoints itself: under a steady stream of
+# commits a background checkpoint never copies the newest frames, so the WAL is never restarted
+CATCH_UP_FACTOR = 4
 
 
 class _Op:
@@ -58,6 +66,7 @@ class Writer:
         self._closed = False
         self.batches = 0
         self.ops = 0
+        self._checkpointer = _Checkpointer(conn)
         self._thread = threading.Thread(target=self._run, name="edgelearn-writer", daemon=True)
         self._thread.start()
 
@@ -95,6 +104,7 @@ class Writer:
         self._closed = True
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
+        self._checkpointer.close()
 
     def _take_batch(self) -> tuple[list[_Op], bool]:
         first = self._queue.get()
@@ -166,3 +176,66 @@ class Writer:
                 callback()
             except Exception:  # noqa: BLE001
                 log.exception("after-commit callback failed")
+        if self._checkpointer.behind:
+            self._checkpointer.catch_up(conn)  # after the callers were answered
+
+
+class _Checkpointer:
+    """Checkpoints the WAL on its own thread once the writer's commits pass ``CHECKPOINT_PAGES``.
+
+    A PASSIVE checkpoint never blocks the writer (WAL mode lets both proceed), and apsw
+    releases the GIL while SQLite copies pages and fsyncs.
+    """
+
+    def __init__(self, writer_conn: apsw.Connection) -> None:
+        synchronous = writer_conn.execute("pragma synchronous").fetchone()[0]
+        self._conn = apsw.Connection(writer_conn.filename, flags=apsw.SQLITE_OPEN_READWRITE)
+        self._conn.execute(f"pragma synchronous={int(synchronous)}")  # the checkpoint's fsyncs follow it
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # one checkpoint at a time: a second would only get SQLITE_BUSY
+        self._stopping = False
+        self.behind = False
+        self.checkpoints = 0
+        self.catch_ups = 0
+        # the hook replaces the connection's automatic checkpoint (sqlite3_wal_hook)
+        writer_conn.set_wal_hook(self._after_commit)
+        self._thread = threading.Thread(target=self._run, name="edgelearn-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _after_commit(self, conn: apsw.Connection, dbname: str, pages: int) -> int:
+        if pages >= CHECKPOINT_PAGES:
+            self._wake.set()
+        self.behind = pages >= CHECKPOINT_PAGES * CATCH_UP_FACTOR
+        return apsw.SQLITE_OK
+
+    def catch_up(self, writer_conn: apsw.Connection) -> None:
+        """Checkpoint on the writer's connection, between commits, so the WAL can restart."""
+        self.behind = False
+        with self._lock:  # waits for a background checkpoint to finish, then copies what is left
+            self._checkpoint(writer_conn)
+            self.catch_ups += 1
+
+    @staticmethod
+    def _checkpoint(conn: apsw.Connection) -> None:
+        try:
+            conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
+        except apsw.BusyError:
+            pass  # another process is checkpointing: retry after the next commits
+        except apsw.Error:
+            log.warning("WAL checkpoint failed; will retry after the next commits", exc_info=True)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            with self._lock:
+                self._checkpoint(self._conn)
+                self.checkpoints += 1
+
+    def close(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+        self._conn.close()
