@@ -1,0 +1,201 @@
+"""Serving backends behind one small interface, a registry of them by name, and a fake one.
+
+A backend has one required method, ``stream(target, request)``: it yields ``Chunk`` objects
+whose texts joined are the answer, the last one carrying ``finish_reason`` and ``usage``.
+Non-streamed answers (``complete``) are derived from it, so every backend does chat and
+completion, streamed or not, by implementing one generator. ``FakeBackend`` ships in the package
+(like httpx's ``MockTransport``) so tests and ``bench/proxy.py`` need no model.
+
+Built-ins: ``embedded`` (llama-cpp-python, serve/llamacpp.py), ``ollama`` (serve/ollama_backend.py)
+and ``fake``; heavy ones are imported only when created.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Iterable, Iterator
+
+from edgelearn.errors import BackendError
+
+DEFAULT_TEMPERATURE = 0.8  # llama.cpp's and Ollama's default, so both backends answer alike
+DEFAULT_TOP_P = 0.95
+
+
+@dataclass
+class GenerateRequest:
+    """One chat (``messages``) or completion (``prompt``) request, already validated."""
+
+    messages: list[dict[str, str]] | None = None
+    prompt: str | None = None
+    max_tokens: int = 256
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = DEFAULT_TOP_P
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("a GenerateRequest has either messages or a prompt")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a backend runs: the served model id and the files (or Ollama name) behind it."""
+
+    model_id: str
+    model_path: str | None = None     # GGUF loaded by llama.cpp (base, or a merged model)
+    lora_path: str | None = None      # LoRA adapter GGUF applied on model_path
+    model_sha256: str | None = None   # checked at load when given (the registry's digest)
+    lora_sha256: str | None = None
+    ollama_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    finish_reason: str | None = None  # "stop" | "length" on the last chunk
+    usage: Usage | None = None        # on the last chunk
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str
+    usage: Usage
+
+
+class Backend(ABC):
+    """A way to run a model. Implement ``stream``; the rest comes from it."""
+
+    name: ClassVar[str] = "backend"
+
+    @abstractmethod
+    def stream(self, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
+        """Yield the answer in chunks; the last chunk has ``finish_reason`` and ``usage``.
+
+        Raise ``BackendUnavailable`` when the engine cannot be reached, ``BackendError`` when it fails.
+        """
+
+    def complete(self, target: Target, request: GenerateRequest) -> Completion:
+        """The whole answer at once."""
+        parts: list[str] = []
+        last: Chunk | None = None
+        for chunk in self.stream(target, request):
+            parts.append(chunk.text)
+            last = chunk
+        if last is None or last.finish_reason is None or last.usage is None:
+            raise BackendError(f"backend {self.name} ended without a final chunk")
+        return Completion("".join(parts), last.finish_reason, last.usage)
+
+    def close(self) -> None:
+        """Free what the backend holds (loaded models, connections)."""
+
+
+Handler = Callable[[Target, GenerateRequest], "str | Iterable[str]"]
+
+
+def _echo(target: Target, request: GenerateRequest) -> str:
+    if request.prompt is not None:
+        return f"echo: {request.prompt}"
+    last = next((m["content"] for m in reversed(request.messages or []) if m["role"] == "user"), "")
+    return f"echo: {last}"
+
+
+class FakeBackend(Backend):
+    """A backend that answers from a function, for tests and benchmarks.
+
+    ``handler(target, request)`` returns the answer (a string, split into word tokens) or an iterable
+    of chunk texts (which may raise part way, to test errors mid-stream); the default echoes the
+    last user message. Words count as tokens; ``max_tokens`` and ``stop`` are honoured.
+    ``calls`` keeps every (target, request) seen.
+    """
+
+    name = "fake"
+
+    def __init__(self, handler: Handler | None = None, *, delay_s: float = 0.0) -> None:
+        self.handler = handler or _echo
+        self.delay_s = delay_s
+        self.calls: list[tuple[Target, GenerateRequest]] = []
+        self._lock = threading.Lock()
+
+    def stream(self, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
+        with self._lock:
+            self.calls.append((target, request))
+        answer = self.handler(target, request)
+        pieces: Iterable[str] = _words(answer) if isinstance(answer, str) else answer
+        prompt_text = request.prompt if request.prompt is not None else " ".join(
+            m["content"] for m in request.messages or [])
+        produced, finish, text = 0, "stop", ""
+        for piece in pieces:
+            if produced >= request.max_tokens:
+                finish = "length"
+                break
+            cut = _first_stop(text + piece, request.stop)
+            if cut is not None:
+                if cut > len(text):
+                    yield Chunk((text + piece)[len(text):cut])
+                break
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            text += piece
+            produced += 1
+            yield Chunk(piece)
+        yield Chunk("", finish, Usage(len(prompt_text.split()), produced))
+
+
+def _words(text: str) -> list[str]:
+    words = text.split(" ")
+    return [w if i == 0 else " " + w for i, w in enumerate(words)] if text else []
+
+
+def _first_stop(text: str, stops: list[str]) -> int | None:
+    hits = [text.find(s) for s in stops if s and s in text]
+    return min(hits) if hits else None
+
+
+# --- the registry of backends by name ----------------------------------------------------------
+_FACTORIES: dict[str, Callable[..., Backend]] = {}
+_lock = threading.Lock()
+
+
+def register_backend(name: str, factory: Callable[..., Backend]) -> None:
+    """Make ``create_backend(name, ...)`` call ``factory(...)``; a name is registered once."""
+    with _lock:
+        if name in _FACTORIES:
+            raise ValueError(f"backend {name!r} is already registered")
+        _FACTORIES[name] = factory
+
+
+def _lazy(module: str, cls: str) -> Callable[..., Backend]:
+    def factory(**options: Any) -> Backend:
+        return getattr(importlib.import_module(module), cls)(**options)
+
+    return factory
+
+
+def backend_names() -> list[str]:
+    """Names ``create_backend`` accepts."""
+    return sorted(_FACTORIES)
+
+
+def create_backend(name: str, **options: Any) -> Backend:
+    """A new backend by name, e.g. ``create_backend("embedded", n_threads=2)``."""
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise BackendError(f"no serving backend named {name!r}; known: {', '.join(backend_names())}")
+    return factory(**options)
+
+
+register_backend("fake", FakeBackend)
+register_backend("embedded", _lazy("edgelearn.serve.llamacpp", "EmbeddedBackend"))
+register_backend("ollama", _lazy("edgelearn.serve.ollama_backend", "OllamaBackend"))

@@ -1,0 +1,195 @@
+"""The embedded backend: llama-cpp-python serving a GGUF, with or without a LoRA adapter.
+
+Loaded variants (base + adapter, or a merged GGUF) stay in a small LRU cache; llama.cpp is not
+thread-safe per model, so each loaded model has its own lock, held for a whole generation.
+Prompts are rendered with the GGUF's own chat template (the same Jinja formatter
+``create_chat_completion`` uses) and generation stops at the vocabulary's end-of-generation
+tokens (``<|im_end|>`` for SmolLM2), so an exported adapter stops where it was trained to.
+The token loop is ours rather than ``create_completion``'s so usage is exact when streaming too.
+"""
+
+from __future__ import annotations
+
+import codecs
+import importlib.util
+import random
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from edgelearn.errors import BackendError, InvalidInput
+from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, Usage
+from edgelearn.serve.base import sha256_file
+
+
+def is_llama_cpp_available() -> bool:
+    """Whether llama-cpp-python is installed (imported only when a model is loaded)."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+@dataclass
+class _Loaded:
+    llm: Any
+    lock: threading.Lock
+    formatter: Any  # llama_cpp's Jinja2ChatFormatter over the GGUF's template
+    is_eog: Any
+
+
+class StopMatcher:
+    """Cuts a text stream at the first stop string, holding back a tail that may start one."""
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.buffer = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """(text safe to emit, whether a stop string was reached)."""
+        self.buffer += text
+        hits = [self.buffer.find(s) for s in self.stops if s in self.buffer]
+        if hits:
+            out, self.buffer = self.buffer[:min(hits)], ""
+            return out, True
+        hold = 0
+        for stop in self.stops:
+            for n in range(min(len(stop) - 1, len(self.buffer)), hold, -1):
+                if self.buffer.endswith(stop[:n]):
+                    hold = n
+                    break
+        cut = len(self.buffer) - hold
+        out, self.buffer = self.buffer[:cut], self.buffer[cut:]
+        return out, False
+
+    def flush(self) -> str:
+        out, self.buffer = self.buffer, ""
+        return out
+
+
+class EmbeddedBackend(Backend):
+    """llama-cpp-python in this process; ``cache_size`` models loaded at most."""
+
+    name = "embedded"
+
+    def __init__(self, *, cache_size: int = 2, n_threads: int = 2, n_ctx: int = 2048) -> None:
+        if not is_llama_cpp_available():
+            raise BackendError("llama-cpp-python is not installed: `pip install llama-cpp-python` "
+                               "(it compiles llama.cpp, about 10 minutes)")
+        self.cache_size = cache_size
+        self.n_threads = n_threads
+        self.n_ctx = n_ctx
+        self._cache: OrderedDict[tuple[str, str | None], _Loaded] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._load_lock = threading.Lock()  # one load at a time: loads are short, memory is not
+        self.loads = 0
+
+    def loaded(self) -> list[tuple[str, str | None]]:
+        """Keys (model_path, lora_path) of the loaded models, least recently used first."""
+        with self._cache_lock:
+            return list(self._cache)
+
+    def _get(self, target: Target) -> _Loaded:
+        if not target.model_path:
+            raise BackendError(f"model {target.model_id} has no GGUF to load")
+        key = (target.model_path, target.lora_path)
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        with self._load_lock:
+            with self._cache_lock:
+                if key in self._cache:  # loaded by another thread while we waited
+                    return self._cache[key]
+            loaded = self._load(target)
+            with self._cache_lock:
+                self._cache[key] = loaded
+                while len(self._cache) > self.cache_size:
+                    # dropped, not closed: a generation may still hold it; llama_cpp frees it on collection
+                    self._cache.popitem(last=False)
+            return loaded
+
+    def _load(self, target: Target) -> _Loaded:
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        for path, digest, what in ((target.model_path, target.model_sha256, "model"),
+                                   (target.lora_path, target.lora_sha256, "adapter")):
+            if path is None:
+                continue
+            if not Path(path).is_file():
+                raise BackendError(f"{what} file of {target.model_id} is missing: {path}")
+            if digest and sha256_file(Path(path)) != digest:
+                raise BackendError(f"{what} file of {target.model_id} changed since it was registered: {path}")
+        try:
+            llm = llama_cpp.Llama(model_path=target.model_path, lora_path=target.lora_path,
+                                  n_threads=self.n_threads, n_ctx=self.n_ctx, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"llama.cpp cannot load {target.model_id}: {exc}") from exc
+        template = llm.metadata.get("tokenizer.chat_template")
+        formatter = None
+        if template:
+            model = llm._model  # the vocabulary's own texts for {{ bos_token }} / {{ eos_token }}
+            formatter = Jinja2ChatFormatter(template=template, eos_token=model.token_get_text(llm.token_eos()),
+                                            bos_token=model.token_get_text(llm.token_bos()))
+        vocab = llm._model.vocab
+        self.loads += 1
+        return _Loaded(llm, threading.Lock(), formatter,
+                       lambda tok: bool(llama_cpp.llama_vocab_is_eog(vocab, tok)))
+
+    def prompt_tokens(self, loaded: _Loaded, target: Target, request: GenerateRequest) -> list[int]:
+        llm = loaded.llm
+        if request.messages is not None:
+            if loaded.formatter is None:
+                raise BackendError(f"model {target.model_id} has no chat template (tokenizer.chat_template); "
+                                   "use completions or a GGUF with a template")
+            rendered = loaded.formatter(messages=request.messages)
+            return llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        return llm.tokenize((request.prompt or "").encode("utf-8"), add_bos=True, special=True)
+
+    def stream(self, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
+        loaded = self._get(target)
+        with loaded.lock:
+            yield from self._generate(loaded, target, request)
+
+    def _generate(self, loaded: _Loaded, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
+        llm = loaded.llm
+        tokens = self.prompt_tokens(loaded, target, request)
+        room = self.n_ctx - len(tokens)
+        if room < 1:
+            raise InvalidInput(f"messages: the prompt is {len(tokens)} tokens, over the context of {self.n_ctx} "
+                               "(deploy.n_ctx)", field="messages")
+        max_tokens = min(request.max_tokens, room)
+        llm.set_seed(request.seed if request.seed is not None else random.randrange(2**31))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stopper = StopMatcher(request.stop)
+        produced, finish, hit = 0, "length", False
+        try:
+            for token in llm.generate(tokens, temp=request.temperature, top_p=request.top_p, repeat_penalty=1.0):
+                if loaded.is_eog(token):
+                    finish = "stop"
+                    break
+                produced += 1
+                text, hit = stopper.feed(decoder.decode(llm.detokenize([token])))
+                if text:
+                    yield Chunk(text)
+                if hit:
+                    finish = "stop"
+                    break
+                if produced >= max_tokens:
+                    break
+        except RuntimeError as exc:  # llama_decode failures surface as RuntimeError
+            raise BackendError(f"llama.cpp failed while generating with {target.model_id}: {exc}") from exc
+        if not hit:  # text held back as a possible stop string's start is answer after all
+            tail, _ = stopper.feed(decoder.decode(b"", final=True))
+            tail += stopper.flush()
+            if tail:
+                yield Chunk(tail)
+        yield Chunk("", finish, Usage(len(tokens), produced))
+
+    def close(self) -> None:
+        with self._cache_lock:
+            loaded = list(self._cache.values())
+            self._cache.clear()
+        for item in loaded:
+            with item.lock:
+                item.llm.close()

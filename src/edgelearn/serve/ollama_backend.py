@@ -1,0 +1,57 @@
+"""The Ollama backend: chat and completion through the official client, streamed."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import httpx
+
+from edgelearn.errors import BackendError, BackendUnavailable
+from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, Usage
+
+
+class OllamaBackend(Backend):
+    """Runs models an Ollama server holds (``target.ollama_name``)."""
+
+    name = "ollama"
+
+    def __init__(self, *, url: str = "http://127.0.0.1:11434", timeout: float = 600.0) -> None:
+        import ollama
+
+        self.url = url
+        self.client = ollama.Client(host=url, timeout=timeout)
+
+    def stream(self, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
+        import ollama
+
+        if not target.ollama_name:
+            raise BackendError(f"model {target.model_id} is not registered with Ollama")
+        options: dict[str, Any] = {"num_predict": request.max_tokens, "temperature": request.temperature,
+                                   "top_p": request.top_p}
+        if request.stop:
+            options["stop"] = request.stop
+        if request.seed is not None:
+            options["seed"] = request.seed
+        try:
+            if request.messages is not None:
+                parts = self.client.chat(model=target.ollama_name, messages=request.messages, stream=True,
+                                         options=options)
+            else:
+                parts = self.client.generate(model=target.ollama_name, prompt=request.prompt or "", stream=True,
+                                             options=options)
+            for part in parts:
+                text = part.message.content if request.messages is not None else part.response
+                if text:
+                    yield Chunk(text)
+                if part.done:
+                    finish = "length" if part.done_reason == "length" else "stop"
+                    yield Chunk("", finish, Usage(part.prompt_eval_count or 0, part.eval_count or 0))
+                    return
+        except ollama.ResponseError as exc:
+            raise BackendError(f"Ollama failed serving {target.ollama_name}: {exc.error}") from exc
+        except (ConnectionError, httpx.TransportError) as exc:
+            raise BackendUnavailable(f"Ollama at {self.url} is not reachable: {exc}") from exc
+        raise BackendError(f"Ollama ended the answer of {target.ollama_name} without a final message")
+
+    def close(self) -> None:
+        self.client._client.close()

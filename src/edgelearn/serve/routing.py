@@ -1,0 +1,135 @@
+"""Which model answers a proxied request: the routing contract and the protocols it relies on.
+
+``model: "edgelearn/<role>"`` lets edgelearn choose, in this order:
+
+1. the ``experiments`` service, when it has an experiment running for the role
+   (``assign(role, session) -> model_id | None``, sticky by session);
+2. the ``selector`` service (bandits) picking a model arm
+   (``select_model(role, task) -> (model_id, prompt_id | None, run_id | None)``; it may raise
+   ``SelectionError`` when it has nothing to choose from);
+3. the role's champion in the registry;
+4. ``base``.
+
+Both services are optional; a service without the method is skipped. ``assign`` is called on the
+event loop, so it must answer quickly (cached or store reads); the proxy awaits the selector's
+``aselect_model`` when it has one (its selection is a store write), else runs ``select_model`` in a
+thread. When the selector also picks a prompt variant, the proxy applies its text (see
+server/proxy.py) since the run is credited to it. A concrete id (``coder-v1``, ``base``,
+``ollama/<name>``) pins the model and skips routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+from edgelearn.errors import InvalidInput, SelectionError
+from edgelearn.schemas import ROLE_PATTERN
+
+ROUTED_PREFIX = "edgelearn/"
+DEFAULT_ROLE = "default"
+_ROLE = re.compile(ROLE_PATTERN)
+
+
+@runtime_checkable
+class ExperimentAssigner(Protocol):
+    """What the "experiments" service offers the proxy."""
+
+    def assign(self, role: str, session: str | None) -> str | None:
+        """The model id this session gets while an experiment runs for ``role``; None when none runs."""
+
+
+@runtime_checkable
+class ModelSelector(Protocol):
+    """What the "selector" (bandits) service offers the proxy."""
+
+    def select_model(self, role: str, task: str | None) -> tuple[str, str | None, str | None]:
+        """(model id, prompt variant id or None, announced run id or None) for this task."""
+
+
+@dataclass(frozen=True)
+class Route:
+    model_id: str
+    role: str
+    source: str                  # pinned | experiment | selector | champion | base
+    prompt_id: str | None = None
+    run_id: str | None = None    # announced by the selector: the run is recorded under this id
+
+
+def check_role(role: str, field: str = "role") -> str:
+    if not _ROLE.match(role):
+        raise InvalidInput(f"{field}: {role!r} is not a role name (letters, digits, _ . -; 64 at most)", field=field)
+    return role
+
+
+def _pinned(requested: str, models, role_hint: str | None) -> Route | None:
+    if requested.startswith(ROUTED_PREFIX):
+        return None
+    if requested == "base" or requested.startswith("ollama/"):
+        return Route(requested, role_hint or DEFAULT_ROLE, "pinned")
+    version = models.get(requested)  # NotFound names the id
+    return Route(version.id, role_hint or version.role, "pinned")
+
+
+def _assigned(services: Mapping[str, Any], role: str, session: str | None) -> Route | None:
+    experiments = services.get("experiments")
+    if isinstance(experiments, ExperimentAssigner):
+        model_id = experiments.assign(role, session)
+        if model_id:
+            return Route(model_id, role, "experiment")
+    return None
+
+
+def _fallback(models, role: str, pick: tuple[str, str | None, str | None] | None) -> Route:
+    if pick and pick[0]:
+        return Route(pick[0], role, "selector", pick[1], pick[2])
+    champion = models.champion(role)
+    if champion is not None:
+        return Route(champion.id, role, "champion")
+    return Route("base", role, "base")
+
+
+def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
+          session: str | None = None, task: str | None = None) -> Route:
+    """The model that answers a request for ``requested`` (see the module docstring)."""
+    pinned = _pinned(requested, models, role_hint)
+    if pinned is not None:
+        return pinned
+    role = check_role(requested[len(ROUTED_PREFIX):], field="model")
+    assigned = _assigned(services, role, session)
+    if assigned is not None:
+        return assigned
+    pick = None
+    selector = services.get("selector")
+    if isinstance(selector, ModelSelector):
+        try:
+            pick = selector.select_model(role, task)
+        except SelectionError:
+            pick = None
+    return _fallback(models, role, pick)
+
+
+async def aroute(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
+                 session: str | None = None, task: str | None = None) -> Route:
+    """``route`` for asyncio: a selector's ``aselect_model`` is awaited (its selection is a store write),
+    else its ``select_model`` runs in a worker thread."""
+    pinned = _pinned(requested, models, role_hint)
+    if pinned is not None:
+        return pinned
+    role = check_role(requested[len(ROUTED_PREFIX):], field="model")
+    assigned = _assigned(services, role, session)
+    if assigned is not None:
+        return assigned
+    pick = None
+    selector = services.get("selector")
+    if isinstance(selector, ModelSelector):
+        try:
+            if hasattr(selector, "aselect_model"):
+                pick = await selector.aselect_model(role, task)
+            else:
+                pick = await asyncio.to_thread(selector.select_model, role, task)
+        except SelectionError:
+            pick = None
+    return _fallback(models, role, pick)
