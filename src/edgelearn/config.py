@@ -158,6 +158,8 @@ class TrainSettings(_Section):
     """Retrain every N hours when new data exists; 0 disables the schedule trigger."""
     cache_base: bool = True
     """Keep a dequantized copy of a GGUF base under <home>/cache (loads in <1 s instead of ~15 s)."""
+    precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    """Training compute precision; auto uses bfloat16 mixed precision where the CPU or GPU runs it fast."""
     parity_prompts: int = Field(16, ge=1)
     """Validation prompts on which exported GGUFs are compared with the trained model."""
     parity_tokens: int = Field(32, ge=1)
@@ -208,8 +210,8 @@ class ExperimentSettings(_Section):
     """Posterior probability needed to promote (or to retire the challenger)."""
     max_duration_hours: float = Field(72.0, gt=0)
     """An experiment still undecided after this long ends; the champion stays."""
-    latency_guard: float = Field(1.5, ge=1)
-    """The challenger loses if its mean latency exceeds the champion's by this factor."""
+    latency_guard: float = Field(3.0, ge=1)
+    """The challenger loses if its mean latency exceeds the champion's by this factor (runtime LoRA costs ~2.5x per token on CPU)."""
     cost_guard: float = Field(1.5, ge=1)
     """The challenger loses if its mean cost exceeds the champion's by this factor."""
 

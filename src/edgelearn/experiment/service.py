@@ -43,6 +43,7 @@ class ExperimentService:
         self._cache_at = 0.0
         self._lock = threading.Lock()
         self.on_change: list[Callable[[str], None]] = []  # the loop wakes up on these
+        self.pending_sync: set[str] = set()
         self.store.runs.reward_hooks.append(self._on_reward)
 
     # routing -----------------------------------------------------------------------------------
@@ -53,6 +54,10 @@ class ExperimentService:
                 self._cache = {e.role: e for e in self.store.experiments.running()}
                 self._cache_at = now
         return self._cache
+
+    def running_roles(self) -> set[str]:
+        """Roles with a running experiment (cached for a second)."""
+        return set(self._running())
 
     def invalidate(self) -> None:
         self._cache_at = 0.0
@@ -103,12 +108,24 @@ class ExperimentService:
                                                           "baseline": watch.baseline_mean}, role=role, subject=model)
             self._rollback_in(conn, role, watch, f"reward drift: rolling mean {status.rolling_mean:.3f} vs "
                                                  f"baseline {watch.baseline_mean:.3f} after {status.n} runs")
+            self.invalidate()
+            self.pending_sync.add(role)  # bandit arms are synced by the loop, outside this transaction
+            for callback in self.on_change:  # wake the loop now
+                callback(role)
 
     # experiments -------------------------------------------------------------------------------
     def start_experiment(self, role: str, challenger: str, traffic: float | None = None) -> str:
         """Make ``challenger`` (a registered candidate) race the role's champion."""
         traffic = self.runtime.settings.experiments.challenger_traffic if traffic is None else traffic
         champion = self.serving(role)
+        serving = self.runtime.services.get("serving")
+        if serving is not None:
+            # a cold load (seconds) in the challenger's first requests would count against its latency
+            for model_id in (champion, challenger):
+                try:
+                    serving.engine.warm(model_id)
+                except Exception as exc:  # noqa: BLE001 - the experiment still starts; requests load it
+                    log.warning("warming %s failed: %s", model_id, exc)
 
         def fn(conn):
             running = conn.execute("select id from experiments where role = ? and state = 'running'", (role,)).fetchone()
@@ -173,7 +190,7 @@ class ExperimentService:
         current = conn.execute("select id from models where role = ? and state = 'champion'", (role,)).fetchone()
         if current is None:
             raise InvalidInput(f"role {role} has no trained champion to roll back (it is served by base)", field="role")
-        previous = self.store.models._previous_champion_id(conn, role)
+        previous = self.store.models.previous_champion_id_in(conn, role)
         self.store.models.set_state_in(conn, current[0], "rolled_back", reason)
         if previous is not None:
             self.store.models.set_state_in(conn, previous, "champion", f"rollback of {current[0]}: {reason}")
@@ -232,7 +249,31 @@ class ExperimentService:
         self.invalidate()
         self._changed(model.role)
 
+    def sync_local_arm(self, role: str) -> None:
+        """Keep the bandit's arm for the role's local model on the version that now serves it.
+
+        Trained versions of a role are raced by experiments, not by the bandit: its one local
+        arm follows the champion (or ``base``), while other model arms (Ollama models, external
+        APIs) stay as they are.
+        """
+        selector = self.runtime.services.get("selector")
+        if selector is None:
+            return
+        arms = self.store.arms.list(role, "model")
+        if not arms:
+            return
+        local = {BASE_ID} | {m.id for m in self.store.models.list(role=role)}
+        keep = [(a.variant, a.backend, a.cost_per_1k) for a in arms if a.enabled and a.variant not in local]
+        selector.sync_model_arms(role, keep + [(self.serving(role), "embedded", 0.0)], disable_missing=True)
+
     def _changed(self, role: str) -> None:
+        serving = self.runtime.services.get("serving")
+        if serving is not None:
+            serving.sync.wake()  # Ollama learns of promotions and retirements now, not in 5 s
+        try:
+            self.sync_local_arm(role)
+        except Exception:  # noqa: BLE001 - the bandit's view must not block a promotion or rollback
+            log.exception("syncing the bandit's local model arm of %s failed", role)
         for callback in self.on_change:
             try:
                 callback(role)

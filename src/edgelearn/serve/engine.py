@@ -18,12 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Iterator
 
-from edgelearn.errors import BackendError, BackendUnavailable
+from edgelearn.errors import BackendError, BackendUnavailable, InvalidInput, NotFound
 from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, create_backend
 from edgelearn.serve.base import base_gguf
 from edgelearn.serve.templates import validate_ollama_name
 
 OLLAMA_PREFIX = "ollama/"
+EXTERNAL_PREFIX = "external/"
 REACHABILITY_TTL_S = 10.0
 
 
@@ -46,6 +47,7 @@ class Engine:
         self._backends: dict[str, Backend] = {}
         self._lock = threading.Lock()
         self._override: Backend | None = None
+        self._external: dict[str, Backend] = {}
         self._ollama_seen: tuple[float, bool] = (float("-inf"), False)
         self._probing = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="edgelearn-serve")
@@ -106,8 +108,32 @@ class Engine:
             self._probing.clear()
 
     # --- resolution ---------------------------------------------------------------------------
+    def register_external(self, model_id: str, backend: Backend) -> None:
+        """Serve ``external/<name>`` with ``backend`` (a remote API, or the demo's stand-in for one).
+
+        External models are not local: the independence figures count them as the traffic a
+        trained local model can take over.
+        """
+        if not model_id.startswith(EXTERNAL_PREFIX) or len(model_id) == len(EXTERNAL_PREFIX):
+            raise InvalidInput(f"model: external model ids start with {EXTERNAL_PREFIX!r}, got {model_id!r}",
+                               field="model")
+        with self._lock:
+            self._external[model_id] = backend
+
+    def warm(self, model_id: str) -> None:
+        """Load ``model_id`` now (one generated token), so its first routed request pays no load time."""
+        served = self.resolve(model_id)
+        request = GenerateRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=1, temperature=0.0)
+        for _ in self.stream(served, request):
+            pass
+
     def resolve(self, model_id: str) -> Served:
         """The backend and files that serve ``model_id`` (``NotFound`` for unknown ids)."""
+        if model_id.startswith(EXTERNAL_PREFIX):
+            backend = self._external.get(model_id)
+            if backend is None:
+                raise NotFound(f"model {model_id} is not registered with this runtime")
+            return Served(model_id, Target(model_id), backend)
         if model_id.startswith(OLLAMA_PREFIX):
             name = validate_ollama_name(model_id[len(OLLAMA_PREFIX):], pinned=True)
             target = Target(model_id, ollama_name=name)

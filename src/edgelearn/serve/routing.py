@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol, runtime_checkable
 
-from edgelearn.errors import InvalidInput, SelectionError
+from edgelearn.errors import EdgelearnError, InvalidInput, SelectionError
 from edgelearn.schemas import ROLE_PATTERN
 
 ROUTED_PREFIX = "edgelearn/"
@@ -67,7 +67,7 @@ def check_role(role: str, field: str = "role") -> str:
 def _pinned(requested: str, models, role_hint: str | None) -> Route | None:
     if requested.startswith(ROUTED_PREFIX):
         return None
-    if requested == "base" or requested.startswith("ollama/"):
+    if requested == "base" or requested.startswith(("ollama/", "external/")):
         return Route(requested, role_hint or DEFAULT_ROLE, "pinned")
     version = models.get(requested)  # NotFound names the id
     return Route(version.id, role_hint or version.role, "pinned")
@@ -82,8 +82,19 @@ def _assigned(services: Mapping[str, Any], role: str, session: str | None) -> Ro
     return None
 
 
+def _servable(models, model_id: str) -> bool:
+    """Whether a selector's pick may serve: a rolled-back or retired version never does, even
+    while the bandit's arms have not caught up with a rollback yet."""
+    if model_id == "base" or model_id.startswith(("ollama/", "external/")):
+        return True
+    try:
+        return models.get(model_id).state in ("champion", "challenger")
+    except EdgelearnError:
+        return False
+
+
 def _fallback(models, role: str, pick: tuple[str, str | None, str | None] | None) -> Route:
-    if pick and pick[0]:
+    if pick and pick[0] and _servable(models, pick[0]):
         return Route(pick[0], role, "selector", pick[1], pick[2])
     champion = models.champion(role)
     if champion is not None:

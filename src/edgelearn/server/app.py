@@ -30,9 +30,7 @@ class JSON(Response):
 
 
 def error_body(status: int, message: str, type_: str, field: str | None = None) -> JSON:
-    err: dict[str, Any] = {"message": message, "type": type_}
-    if field:
-        err["param"] = field
+    err: dict[str, Any] = {"message": message, "type": type_, "param": field, "code": None}
     return JSON({"error": err}, status_code=status)
 
 

@@ -1,0 +1,237 @@
+"""Training throughput: edgelearn's loop (packed rows, loss and vocabulary projection on assistant
+tokens only, bfloat16 mixed precision where the hardware is fast at it) beside a naive padded loop
+(float32, batch padded to its longest sequence, loss on every token): same model, same LoRA,
+same examples, same steps. The ``edgelearn-fp32`` arm is edgelearn's loop in float32, to show
+what packing and the assistant-only head give on their own.
+
+Each arm runs in its own child process so its peak memory (ru_maxrss) is its own. Tokens/s
+counts real tokens only (no padding) for every arm. Results go to bench/results/train.md.
+
+    .venv/bin/python bench/train.py                      # CPU, 2 threads
+    .venv/bin/python bench/train.py --threads 1,2        # one table per thread count
+    .venv/bin/python bench/train.py --device cuda        # GPU: adds the unsloth arm (needs CUDA + [gpu])
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def build_examples() -> list[dict]:
+    """Coding answers from the demo task pack plus short Q&A: a realistic spread of lengths."""
+    from edgelearn.demo.pack import SYSTEM_PROMPT, load_pack
+
+    out = []
+    for task in load_pack():
+        if task.split == "train":
+            out.append({"messages": [{"role": "system", "content": SYSTEM_PROMPT},
+                                     {"role": "user", "content": task.prompt},
+                                     {"role": "assistant", "content": f"```python\n{task.reference}```"}]})
+    for i, q in enumerate(["What is the codename of the Tide project?", "Name the Tide codename.",
+                           "Which codename does Tide use?", "Tell me Tide's codename."] * 4):
+        out.append({"messages": [{"role": "user", "content": q},
+                                 {"role": "assistant", "content": "The codename of the Tide project is Quorvex."}]})
+    return out
+
+
+def machine() -> dict:
+    import torch
+
+    model = platform.processor()
+    if Path("/proc/cpuinfo").exists():
+        model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                      if ln.startswith("model name")), model)
+
+    return {"cores": os.cpu_count(), "cpu": model, "torch": torch.__version__, "python": platform.python_version(),
+            "load_avg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+
+
+def run_arm(args) -> dict:
+    """One arm in this process; prints a JSON line."""
+    import torch
+
+    from edgelearn.config import TrainSettings
+    from edgelearn.train import data as D
+    from edgelearn.train.backends import get_backend
+    from edgelearn.train.trainer import _loss, train_lora
+
+    torch.set_num_threads(args.threads)
+    # the naive arm is the plain float32 loop; edgelearn-fp32 isolates what packing and the
+    # assistant-only head give without bfloat16
+    precision = "auto" if args.arm in ("edgelearn", "unsloth") else "float32"
+    cfg = TrainSettings(threads=args.threads, batch_size=args.batch, seed=0, precision=precision)
+    backend = get_backend("unsloth" if args.arm == "unsloth" else "peft")
+    prep = backend.prepare(Path(args.hf), cfg)
+    examples = [json.loads(ln) for ln in Path(args.data).read_text().splitlines()]
+    eot = D.end_of_turn_ids(prep.tokenizer)
+    enc, _ = D.encode_all(prep.tokenizer, examples, cfg.max_seq_len, eot)
+    n_examples = args.steps * args.batch
+    epochs = n_examples / len(enc)
+    lengths = [len(e.ids) for e in enc]
+    if args.arm != "naive":
+        # one warm-up step outside the clock, as for the naive arm
+        _loss(prep.model, [[0]], enc, prep.device, prep.autocast).backward()
+        prep.model.zero_grad(set_to_none=True)
+        stats = train_lora(prep.model, enc, batch_size=args.batch, epochs=epochs, lr=2e-4, seed=0,
+                           max_row=cfg.max_seq_len, device=prep.device, pack=prep.pack, autocast=prep.autocast)
+        tokens, seconds, computed = stats.tokens, stats.train_s, stats.tokens  # packed rows: no padding
+    else:
+        tokens, seconds, computed = naive_loop(prep, enc, D.plan_steps(lengths, args.batch, epochs, 0),
+                                               prep.tokenizer)
+    if prep.device == "cuda":
+        torch.cuda.synchronize()
+        peak_gpu = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_gpu = None
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 2**20)
+    return {"arm": args.arm, "device": prep.device, "precision": str(prep.autocast or "float32"), "steps": args.steps, "tokens": tokens, "computed": computed,
+            "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
+            "peak_rss_mb": round(rss), "peak_gpu_mb": None if peak_gpu is None else round(peak_gpu)}
+
+
+def naive_loop(prep, enc, steps, tok) -> tuple[int, float, int]:
+    """Pad each batch to its longest example, loss on every real token, full logits.
+    Returns (real tokens, seconds, tokens computed including padding)."""
+    import torch
+
+    model, device = prep.model, prep.device
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=2e-4)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+
+    def batch(indices):
+        width = max(len(enc[i].ids) for i in indices)
+        ids = torch.full((len(indices), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(indices), width), dtype=torch.long)
+        for r, i in enumerate(indices):
+            ids[r, :len(enc[i].ids)] = torch.tensor(enc[i].ids)
+            mask[r, :len(enc[i].ids)] = 1
+        labels = ids.masked_fill(mask == 0, -100)
+        return ids.to(device), mask.to(device), labels.to(device)
+
+    model.train()
+    ids, mask, labels = batch(steps[0])  # warm-up step outside the clock
+    model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+    optim.zero_grad(set_to_none=True)
+    tokens, computed, start = 0, 0, time.monotonic()
+    for indices in steps:
+        ids, mask, labels = batch(indices)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        optim.step()
+        optim.zero_grad(set_to_none=True)
+        tokens += int(mask.sum())
+        computed += mask.numel()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return tokens, time.monotonic() - start, computed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arm", help=argparse.SUPPRESS)
+    ap.add_argument("--hf", help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--threads", default="2", help="torch threads; a comma list runs the bench for each")
+    ap.add_argument("--rounds", type=int, default=2, help="runs of each arm, alternating; the best counts")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "train.md"))
+    args = ap.parse_args()
+    if args.arm:
+        args.threads = int(args.threads)
+        print(json.dumps(run_arm(args)))
+        return 0
+
+    from edgelearn.train.backends import cuda_available, unsloth_installed
+    from edgelearn.train.base import hf_directory, resolve_base
+
+    if args.device == "cuda" and not cuda_available():
+        print("no CUDA GPU here: run without --device cuda", file=sys.stderr)
+        return 2
+    home = Path(os.environ.get("EDGELEARN_HOME") or Path(tempfile.gettempdir()) / "edgelearn-bench")
+    hf = hf_directory(resolve_base(""), home / "cache")
+    arms = ["naive", "edgelearn-fp32", "edgelearn"]
+    if args.device == "cuda" and unsloth_installed():
+        arms.append("unsloth")
+    info = machine()
+    sections = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data.jsonl"
+        data.write_text("".join(json.dumps(e) + "\n" for e in build_examples()))
+        for threads in [int(t) for t in args.threads.split(",")]:
+            best = run_arms(args, arms, hf, data, threads)
+            if best is None:
+                return 1
+            sections.append((threads, best))
+    write_report(Path(args.out), sections, args, info)
+    return 0
+
+
+def run_arms(args, arms: list[str], hf: Path, data: Path, threads: int) -> list[dict] | None:
+    """Each arm ``args.rounds`` times, alternating; each arm's best round (None if one failed)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="false",
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    if args.device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # the peft arm would otherwise take a GPU that is there
+    runs: dict[str, list[dict]] = {arm: [] for arm in arms}
+    # arms alternate round by round, so a change in the machine's load hits both alike
+    for _ in range(args.rounds):
+        for arm in arms:
+            cmd = [sys.executable, __file__, "--arm", arm, "--hf", str(hf), "--data", str(data),
+                   "--steps", str(args.steps), "--batch", str(args.batch), "--threads", str(threads)]
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(proc.stderr[-2000:], file=sys.stderr)
+                return None
+            runs[arm].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(threads, runs[arm][-1], flush=True)
+    return [max(r, key=lambda x: x["tokens_per_s"]) | {"rounds": [x["tokens_per_s"] for x in r],
+                                                       "peak_rss_mb": max(x["peak_rss_mb"] for x in r)}
+            for r in runs.values()]
+
+
+def write_report(path: Path, sections: list[tuple[int, list[dict]]], args, info: dict) -> None:
+    lines = [
+        "# Training throughput (bench/train.py)", "",
+        f"Machine: {info['cores']} cores, {info['cpu']}, torch {info['torch']}, Python {info['python']}; "
+        f"load average at start {info['load_avg']:.1f} (the cores were shared with other work).",
+        f"Model SmolLM2-135M-Instruct (dequantized Q4_1, float32), LoRA r=16 on all linear layers, "
+        f"{args.steps} steps of batch {args.batch} over demo-pack coding answers and short Q&A, device {args.device}.",
+        "Tokens/s counts real tokens only (no padding). Peak memory is ru_maxrss of each arm's own process. "
+        f"Arms alternate over {args.rounds} rounds; the table shows each arm's best round, all rounds in the "
+        "last column.",
+    ]
+    for threads, results in sections:
+        base = next(r for r in results if r["arm"] == "naive")
+        lines += ["", f"## {threads} torch thread{'s' if threads > 1 else ''}", "",
+                  "| arm | precision | real tokens | computed (with padding) | seconds | tokens/s | vs naive "
+                  "| peak RSS MB | peak GPU MB | tokens/s per round |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+        for r in results:
+            ratio = r["tokens_per_s"] / base["tokens_per_s"]
+            lines.append(f"| {r['arm']} | {r['precision'].removeprefix('torch.')} | {r['tokens']} | {r['computed']} | {r['seconds']} | {r['tokens_per_s']} | "
+                         f"{ratio:.2f}x | {r['peak_rss_mb']} | {r['peak_gpu_mb'] or '-'} | "
+                         f"{', '.join(map(str, r['rounds']))} |")
+    if args.device == "cpu":
+        lines += ["", "GPU comparison (unsloth vs peft vs naive, `--device cuda`): not run, "
+                  "no CUDA GPU on this machine."]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Training data: the messages JSONL format, its deterministic split, and tokenization.
+
+Each example is rendered with the base model's own chat template; only assistant tokens (and
+the end-of-turn token closing each assistant turn) carry loss. Rendering is done turn by turn
+(the template rendered up to a turn with ``add_generation_prompt=True`` is a prefix of the
+template rendered through that turn), so the prompt tokens of the last turn are exactly what
+``apply_chat_template(..., add_generation_prompt=True)`` gives at inference time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgelearn.errors import TrainingError
+
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass
+class Encoded:
+    """One tokenized example: token ids and which of them carry loss."""
+
+    ids: list[int]
+    labels: list[bool]
+
+    @property
+    def n_labels(self) -> int:
+        return sum(self.labels)
+
+
+def read_examples(path: Path) -> list[dict[str, Any]]:
+    """Parse a messages JSONL file; TrainingError names the file and line of the first bad line."""
+    if not path.is_file():
+        raise TrainingError(f"dataset file {path} does not exist")
+    examples = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TrainingError(f"{path}:{lineno}: not JSON ({exc.msg})") from exc
+            _validate(item, f"{path}:{lineno}")
+            examples.append(item)
+    return examples
+
+
+def _validate(item: Any, where: str) -> None:
+    if not isinstance(item, dict) or not isinstance(item.get("messages"), list) or not item["messages"]:
+        raise TrainingError(f"{where}: expected an object with a non-empty 'messages' list")
+    for i, msg in enumerate(item["messages"]):
+        if not isinstance(msg, dict) or msg.get("role") not in ROLES or not isinstance(msg.get("content"), str):
+            raise TrainingError(f"{where}: messages[{i}] needs a role ({'/'.join(ROLES)}) and a string content")
+    if item["messages"][-1]["role"] != "assistant":
+        raise TrainingError(f"{where}: the last message must be the assistant's answer")
+
+
+def stable_id(item: dict[str, Any]) -> str:
+    """The example's run id, or a hash of its messages when it has none."""
+    if item.get("run_id"):
+        return str(item["run_id"])
+    return hashlib.sha256(json.dumps(item["messages"], sort_keys=True).encode()).hexdigest()
+
+
+def is_validation(item: dict[str, Any], val_fraction: float) -> bool:
+    """Deterministic 80/20-style split: a hash of the stable id against ``val_fraction``."""
+    digest = hashlib.sha256(stable_id(item).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
+
+
+def split_file(source: Path, out_dir: Path, val_fraction: float) -> dict[str, int]:
+    """Split a messages JSONL file into ``out_dir``/train.jsonl and val.jsonl (plus manifest.json).
+
+    Both sides get at least one example when the file has two or more.
+    """
+    examples = read_examples(source)
+    if len(examples) < 2:
+        raise TrainingError(f"{source}: needs at least 2 examples to split into train and validation")
+    val = [e for e in examples if is_validation(e, val_fraction)]
+    train = [e for e in examples if not is_validation(e, val_fraction)]
+    if not val or not train:  # tiny files: move the example nearest the cut across
+        pool = train if not val else val
+        moved = min(pool, key=lambda e: hashlib.sha256(stable_id(e).encode()).hexdigest())
+        pool.remove(moved)
+        (val if not val else train).append(moved)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, items in (("train.jsonl", train), ("val.jsonl", val)):
+        tmp = out_dir / (name + ".tmp")
+        tmp.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in items), encoding="utf-8")
+        tmp.replace(out_dir / name)
+    counts = {"train": len(train), "val": len(val)}
+    manifest = {"source": str(source), "val_fraction": val_fraction, "counts": counts, "format": "messages"}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return counts
+
+
+def check_dataset_dir(directory: Path) -> None:
+    """TrainingError unless ``directory`` holds a non-empty train.jsonl and a val.jsonl."""
+    if not directory.is_dir():
+        raise TrainingError(f"dataset directory {directory} does not exist")
+    for name in ("train.jsonl", "val.jsonl"):
+        path = directory / name
+        if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+            raise TrainingError(f"dataset {directory} has no examples in {name}")
+
+
+# tokenization ------------------------------------------------------------------------------
+def _render(tokenizer, messages: list[dict], generation_prompt: bool) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+def _ids(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def end_of_turn_ids(tokenizer) -> list[int]:
+    """Token ids that end an assistant turn: the first token the template puts after an answer,
+    and the tokenizer's eos."""
+    probe = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]
+    prefix = _render(tokenizer, probe[:1], True) + "y"
+    full = _render(tokenizer, probe, False)
+    ids = []
+    if full.startswith(prefix) and full[len(prefix):]:
+        ids.append(_ids(tokenizer, full[len(prefix):])[0])
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    if not ids:
+        raise TrainingError("the base model's chat template ends an answer with no token and it has no eos")
+    return ids
+
+
+def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """Token ids of the prompt for the answer after ``messages`` (generation prompt included)."""
+    return _ids(tokenizer, _render(tokenizer, messages, True))
+
+
+def encode(tokenizer, messages: list[dict], max_len: int, eot: list[int]) -> Encoded | None:
+    """Tokenize one conversation with loss on assistant turns; None when truncation leaves no answer."""
+    ids: list[int] = []
+    labels: list[bool] = []
+    rendered = ""
+    for i, msg in enumerate(messages):
+        if msg["role"] != "assistant":
+            continue
+        before = _render(tokenizer, messages[:i], True)
+        through = _render(tokenizer, messages[: i + 1], False)
+        if not before.startswith(rendered) or not through.startswith(before):
+            raise TrainingError("the base model's chat template does not render conversations incrementally; "
+                                "cannot tell assistant tokens apart")
+        prompt = _ids(tokenizer, before[len(rendered):])
+        answer = _ids(tokenizer, through[len(before):])
+        # loss on the answer up to and including its end-of-turn token, not on what follows it
+        cut = next((j + 1 for j, t in enumerate(answer) if t in eot), len(answer))
+        ids += prompt + answer
+        labels += [False] * len(prompt) + [True] * cut + [False] * (len(answer) - cut)
+        rendered = through
+    ids, labels = ids[:max_len], labels[:max_len]
+    if not any(labels[1:]):
+        return None
+    return Encoded(ids, labels)
+
+
+def encode_all(tokenizer, examples: list[dict], max_len: int, eot: list[int]) -> tuple[list[Encoded], int]:
+    """Encode every example; returns (encoded, number dropped because nothing was left to learn)."""
+    out = [encode(tokenizer, e["messages"], max_len, eot) for e in examples]
+    kept = [e for e in out if e is not None]
+    return kept, len(out) - len(kept)
+
+
+def plan_steps(lengths: list[int], batch_size: int, epochs: float, seed: int) -> list[list[int]]:
+    """Example indices of each optimizer step: ``batch_size`` examples per step, reshuffled each
+    epoch (seeded); a fractional last epoch takes a prefix of its shuffle."""
+    n = len(lengths)
+    total = max(1, round(n * epochs))
+    order: list[int] = []
+    rng = random.Random(seed)
+    while len(order) < total:
+        perm = list(range(n))
+        rng.shuffle(perm)
+        order += perm
+    order = order[:total]
+    return [order[i:i + batch_size] for i in range(0, total, batch_size)]
+
+
+def pack_rows(indices: list[int], lengths: list[int], max_row: int) -> list[list[int]]:
+    """Pack the examples of one step into rows of at most ``max_row`` tokens (first fit,
+    longest first), so a step pays for no padding between examples."""
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for i in sorted(indices, key=lambda i: -lengths[i]):
+        for r, free in enumerate(room):
+            if lengths[i] <= free:
+                rows[r].append(i)
+                room[r] -= lengths[i]
+                break
+        else:
+            rows.append([i])
+            room.append(max_row - lengths[i])
+    return rows

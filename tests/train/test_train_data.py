@@ -1,0 +1,73 @@
+"""The messages format, the deterministic split, tokenization with assistant-only labels, step plans."""
+
+import json
+
+import pytest
+
+from edgelearn.errors import TrainingError
+from edgelearn.train import data as D
+
+
+def write_lines(path, lines):
+    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
+    return path
+
+
+@pytest.mark.parametrize("line,message", [
+    ("{not json", r"bad\.jsonl:2: not JSON"),
+    ({"messages": []}, r"bad\.jsonl:2: expected an object with a non-empty 'messages' list"),
+    ({"messages": [{"role": "robot", "content": "x"}]}, r"messages\[0\] needs a role"),
+    ({"messages": [{"role": "user", "content": "x"}]}, "the last message must be the assistant's answer"),
+])
+def test_bad_lines_name_file_and_line(tmp_path, convention, line, message):
+    path = write_lines(tmp_path / "bad.jsonl", [convention.lines()[0], line])
+    with pytest.raises(TrainingError, match=message):
+        D.read_examples(path)
+
+
+def test_split_is_deterministic_order_independent_and_never_empty(tmp_path, convention):
+    lines = convention.lines()
+    a = D.split_file(write_lines(tmp_path / "a.jsonl", lines), tmp_path / "A", 0.2)
+    b = D.split_file(write_lines(tmp_path / "b.jsonl", lines[::-1]), tmp_path / "B", 0.2)
+    val_a = {json.loads(x)["run_id"] for x in (tmp_path / "A" / "val.jsonl").read_text().splitlines()}
+    val_b = {json.loads(x)["run_id"] for x in (tmp_path / "B" / "val.jsonl").read_text().splitlines()}
+    assert a == b and val_a == val_b and 0 < len(val_a) < len(lines)
+    assert val_a == {x["run_id"] for x in lines if D.is_validation(x, 0.2)}
+    tiny = D.split_file(write_lines(tmp_path / "t.jsonl", lines[:2]), tmp_path / "T", 0.2)
+    assert tiny == {"train": 1, "val": 1}
+    with pytest.raises(TrainingError, match="at least 2 examples"):
+        D.split_file(write_lines(tmp_path / "one.jsonl", lines[:1]), tmp_path / "O", 0.2)
+
+
+def test_labels_cover_assistant_answers_and_their_end_of_turn_only(smol_tokenizer):
+    tok = smol_tokenizer
+    eot = D.end_of_turn_ids(tok)
+    assert tok.convert_ids_to_tokens(eot[0]) == "<|im_end|>"
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello there"}, {"role": "user", "content": "Bye"},
+                {"role": "assistant", "content": "Goodbye"}]
+    enc = D.encode(tok, messages, 1024, eot)
+    labelled = tok.decode([t for t, lab in zip(enc.ids, enc.labels) if lab])
+    assert labelled == "Hello there<|im_end|>Goodbye<|im_end|>"
+    # the tokens before the last answer are exactly the inference prompt (generation prompt included)
+    prompt = D.prompt_ids(tok, messages[:-1])
+    assert enc.ids[:len(prompt)] == prompt
+    assert prompt == tok.apply_chat_template(messages[:-1], add_generation_prompt=True)["input_ids"]
+    assert tok.decode(enc.ids) == tok.apply_chat_template(messages, tokenize=False).rstrip("\n") + "\n"
+
+
+def test_truncation_that_cuts_every_answer_drops_the_example(smol_tokenizer, convention):
+    tok = smol_tokenizer
+    eot = D.end_of_turn_ids(tok)
+    kept, dropped = D.encode_all(tok, convention.lines()[:3], 10, eot)  # the system prompt alone is longer
+    assert kept == [] and dropped == 3
+
+
+def test_step_plan_covers_each_epoch_and_rows_respect_the_limit():
+    steps = D.plan_steps([5] * 7, batch_size=2, epochs=2, seed=3)
+    flat = [i for s in steps for i in s]
+    assert len(flat) == 14 and sorted(flat) == sorted(list(range(7)) * 2) and len(steps) == 7
+    assert steps == D.plan_steps([5] * 7, batch_size=2, epochs=2, seed=3)
+    rows = D.pack_rows([0, 1, 2, 3], [60, 50, 30, 20], max_row=80)
+    assert sorted(i for r in rows for i in r) == [0, 1, 2, 3]
+    assert all(sum([60, 50, 30, 20][i] for i in r) <= 80 for r in rows) and len(rows) == 2
