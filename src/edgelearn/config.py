@@ -190,7 +190,7 @@ class DeploySettings(_Section):
     cache_size: int = Field(2, ge=1)
     """Most llama.cpp models kept loaded at once."""
     threads: int = Field(0, ge=0)
-    """llama.cpp threads; 0 uses all cores."""
+    """llama.cpp threads; 0 uses half the cores (oversubscribed llama.cpp threads spin and slow to a crawl)."""
     n_ctx: int = Field(2048, ge=256)
     """llama.cpp context length."""
     max_tokens: int = Field(256, ge=1)

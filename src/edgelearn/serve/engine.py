@@ -71,7 +71,7 @@ class Engine:
             if name not in self._backends:
                 deploy = self._settings().deploy
                 if name == "embedded":
-                    options = {"cache_size": deploy.cache_size, "n_threads": deploy.threads or os.cpu_count() or 2,
+                    options = {"cache_size": deploy.cache_size, "n_threads": deploy.threads or max(1, (os.cpu_count() or 2) // 2),
                                "n_ctx": deploy.n_ctx}
                 elif name == "ollama":
                     options = {"url": deploy.ollama_url}

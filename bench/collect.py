@@ -1,0 +1,29 @@
+"""Build bench/RESULTS.md from the per-benchmark files under bench/results/ (each names its machine)."""
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ORDER = ["efficacy", "hook", "proxy", "train", "export", "bandits", "experiment", "tui"]
+
+SUMMARY = """# Benchmark results
+
+Every benchmark compares side by side in one run (ours beside the floor or the baseline) and
+names its machine. All were taken on this project's machine kind: 2 shared cores (AMD EPYC),
+24 GiB, no GPU, Python 3.11.7, while up to eight engineers' jobs ran beside them (load
+average 4-8), so absolute times are context; ratios within one run are the figures.
+Regenerate this file with `python bench/collect.py` after running `bench/<name>.py`.
+"""
+
+
+def main() -> None:
+    parts = [SUMMARY]
+    files = {p.stem: p for p in (HERE / "results").glob("*.md")}
+    for name in ORDER + sorted(set(files) - set(ORDER)):
+        if name in files:
+            text = files[name].read_text().strip()
+            parts.append(text.replace("\n# ", "\n## ").replace("# ", "## ", 1) if text.startswith("# ") else text)
+    (HERE / "RESULTS.md").write_text("\n\n".join(parts) + "\n")
+
+
+if __name__ == "__main__":
+    main()
