@@ -152,14 +152,14 @@ class Loop:
         self.store.write(lambda c: self.store.experiments.update_chain_in(c, chain.id, **fields))
 
     def _finish(self, chain: Chain, state: str, reason: str) -> None:
-        def fn(conn):
-            self.store.experiments.update_chain_in(conn, chain.id, state=state, reason=reason,
-                                                   stage="done" if state == "done" else chain.stage)
-            self.store.events.append_in(conn, f"loop.{'done' if state == 'done' else state}",
-                                        {"chain": chain.id, "stage": chain.stage, "reason": reason},
-                                        role=chain.role, subject=str(chain.id))
+        self.store.write(lambda conn: self._finish_in(conn, chain, state, reason))
 
-        self.store.write(fn)
+    def _finish_in(self, conn, chain: Chain, state: str, reason: str, **fields: Any) -> None:
+        self.store.experiments.update_chain_in(conn, chain.id, state=state, reason=reason,
+                                               stage="done" if state == "done" else chain.stage, **fields)
+        self.store.events.append_in(conn, f"loop.{'done' if state == 'done' else state}",
+                                    {"chain": chain.id, "stage": chain.stage, "reason": reason},
+                                    role=chain.role, subject=str(chain.id))
 
     def _stage_curate(self, chain: Chain, manual: bool) -> None:
         from edgelearn import curate
@@ -215,9 +215,14 @@ class Loop:
             self._finish(chain, "done", f"{model_id} registered as a candidate; deploy.auto_deploy is off")
 
     def _stage_experiment(self, chain: Chain, manual: bool) -> None:
-        exp_id = chain.experiment_id or self.experiments.start_experiment(chain.role, chain.model_id)
-        self._update(chain, experiment_id=exp_id)
-        self._finish(chain, "done", f"{chain.model_id} is racing the champion in {exp_id}")
+        def close(conn, exp_id: str) -> None:  # in the experiment's own transaction: no reader sees one without the other
+            self._finish_in(conn, chain, "done", f"{chain.model_id} is racing the champion in {exp_id}",
+                            experiment_id=exp_id)
+
+        if chain.experiment_id:
+            self.store.write(lambda conn: close(conn, chain.experiment_id))
+        else:
+            self.experiments.start_experiment(chain.role, chain.model_id, then=close)
 
     # restart -------------------------------------------------------------------------------------
     def _recover(self) -> None:

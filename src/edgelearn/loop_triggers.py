@@ -49,10 +49,18 @@ def due_trigger(runtime, role: str, now: float | None = None) -> tuple[str, dict
     return None
 
 
+# a change of what serves the role: rewards before and after it are not one stream
+SERVING_CHANGES = ("experiment.started", "experiment.promoted", "experiment.retired", "experiment.stopped",
+                   "model.champion", "model.rolled_back")
+
+
 def quality_drop(store, role: str, window: int = QUALITY_WINDOW) -> float | None:
-    """Relative drop of the latest ``window`` rewards against the ``window`` before them."""
-    recent = store.runs.recent_rewards(role, window)
-    earlier = store.runs.recent_rewards(role, window, offset=window)
+    """Relative drop of the latest ``window`` rewards against the ``window`` before them, both
+    recorded since the role's serving last changed (an experiment's traffic to a weaker variant,
+    or a promotion, is not a drop in quality)."""
+    since = store.events.last_time(role, SERVING_CHANGES)
+    recent = store.runs.recent_rewards(role, window, since=since)
+    earlier = store.runs.recent_rewards(role, window, offset=window, since=since)
     if len(recent) < window or len(earlier) < window:
         return None
     base = sum(earlier) / window

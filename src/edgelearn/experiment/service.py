@@ -44,7 +44,9 @@ class ExperimentService:
         self._lock = threading.Lock()
         self.on_change: list[Callable[[str], None]] = []  # the loop wakes up on these
         self.pending_sync: set[str] = set()
+        self._stale = False
         self.store.runs.reward_hooks.append(self._on_reward)
+        self.store.writer.add_after_commit(self._after_commit)
 
     # routing -----------------------------------------------------------------------------------
     def _running(self) -> dict[str, Experiment]:
@@ -61,6 +63,11 @@ class ExperimentService:
 
     def invalidate(self) -> None:
         self._cache_at = 0.0
+
+    def _after_commit(self) -> None:
+        if self._stale:  # a drift rollback stopped an experiment: a re-read before the commit saw it running
+            self._stale = False
+            self.invalidate()
 
     def assign(self, role: str, session: str | None) -> str | None:
         """The model id serving this request of ``role``, or None when no experiment runs."""
@@ -109,13 +116,16 @@ class ExperimentService:
             self._rollback_in(conn, role, watch, f"reward drift: rolling mean {status.rolling_mean:.3f} vs "
                                                  f"baseline {watch.baseline_mean:.3f} after {status.n} runs")
             self.invalidate()
+            self._stale = True
             self.pending_sync.add(role)  # bandit arms are synced by the loop, outside this transaction
             for callback in self.on_change:  # wake the loop now
                 callback(role)
 
     # experiments -------------------------------------------------------------------------------
-    def start_experiment(self, role: str, challenger: str, traffic: float | None = None) -> str:
-        """Make ``challenger`` (a registered candidate) race the role's champion."""
+    def start_experiment(self, role: str, challenger: str, traffic: float | None = None,
+                         then: Callable[[Any, str], None] | None = None) -> str:
+        """Make ``challenger`` (a registered candidate) race the role's champion; ``then(conn, exp_id)``
+        runs in the same transaction."""
         traffic = self.runtime.settings.experiments.challenger_traffic if traffic is None else traffic
         champion = self.serving(role)
         serving = self.runtime.services.get("serving")
@@ -132,7 +142,10 @@ class ExperimentService:
             if running:
                 raise InvalidInput(f"role {role} already runs experiment {running[0]}; conclude it first", field="role")
             self.store.models.set_state_in(conn, challenger, "challenger", "experiment started")
-            return self.store.experiments.start_in(conn, role, champion, challenger, traffic)
+            exp_id = self.store.experiments.start_in(conn, role, champion, challenger, traffic)
+            if then is not None:
+                then(conn, exp_id)
+            return exp_id
 
         exp_id = self.store.write(fn)
         self.invalidate()
@@ -190,6 +203,12 @@ class ExperimentService:
         current = conn.execute("select id from models where role = ? and state = 'champion'", (role,)).fetchone()
         if current is None:
             raise InvalidInput(f"role {role} has no trained champion to roll back (it is served by base)", field="role")
+        # a running experiment races the champion rolled back here: it ends, or it keeps serving it
+        running = conn.execute("select id, challenger from experiments where role = ? and state = 'running'",
+                               (role,)).fetchone()
+        if running:
+            self.store.experiments.finish_in(conn, running[0], "stopped", f"rollback: {reason}")
+            self.store.models.set_state_in(conn, running[1], "retired", f"rollback: {reason}")
         previous = self.store.models.previous_champion_id_in(conn, role)
         self.store.models.set_state_in(conn, current[0], "rolled_back", reason)
         if previous is not None:
@@ -202,15 +221,7 @@ class ExperimentService:
 
     def rollback(self, role: str, reason: str = "requested") -> str:
         """Roll the role's champion back now (takes effect on the next request); returns what serves."""
-        def fn(conn):
-            running = conn.execute("select id, challenger from experiments where role = ? and state = 'running'",
-                                   (role,)).fetchone()
-            if running:
-                self.store.experiments.finish_in(conn, running[0], "stopped", f"rollback: {reason}")
-                self.store.models.set_state_in(conn, running[1], "retired", f"rollback: {reason}")
-            return self._rollback_in(conn, role, None, reason)
-
-        restored = self.store.write(fn)
+        restored = self.store.write(lambda conn: self._rollback_in(conn, role, None, reason))
         self.invalidate()
         self._changed(role)
         return restored

@@ -77,6 +77,12 @@ class EventsRepo:
         params.append(limit)
         return [_row(r) for r in self.store.query(sql, params)]
 
+    def last_time(self, role: str, types: tuple[str, ...]) -> float | None:
+        """When the role's latest event of one of ``types`` happened (None: never)."""
+        marks = ", ".join("?" * len(types))
+        rows = self.store.query(f"select max(ts) from events where type in ({marks}) and role = ?", (*types, role))
+        return rows[0][0]
+
     def count(self, type: str | None = None) -> int:
         if type:
             return self.store.query("select count(*) from events where type = ?", (type,))[0][0]

@@ -300,10 +300,11 @@ class RunsRepo:
             "select (select min(role) from runs where role > r.role) from r where r.role is not null) "
             "select role from r where role is not null")]
 
-    def recent_rewards(self, role: str, limit: int, offset: int = 0) -> list[float]:
-        """Rewards of the role's latest scored runs, newest first, skipping ``offset`` of them."""
-        rows = self.store.query("select reward from runs where role = ? and reward is not null "
-                                "order by seq desc limit ? offset ?", (role, limit, offset))
+    def recent_rewards(self, role: str, limit: int, offset: int = 0, since: float | None = None) -> list[float]:
+        """Rewards of the role's latest scored runs (recorded at or after ``since``), newest first,
+        skipping ``offset`` of them."""
+        rows = self.store.query("select reward from runs where role = ? and reward is not null and created_at >= ? "
+                                "order by seq desc limit ? offset ?", (role, since or 0.0, limit, offset))
         return [r[0] for r in rows]
 
     def feedback_share_negative(self, role: str, last_runs: int) -> tuple[int, int]:
