@@ -101,7 +101,7 @@ class Recorder:
 
     async def arecord(self, rec: RecordIn) -> tuple[str, float | None]:
         run = self.prepare(rec)
-        return await self.store.awrite(lambda c: self.store.runs.insert_in(c, run))
+        return await self.store.awrite(lambda c: self.store.runs.insert_in(c, run), inline=True)
 
     def _batch_fn(self, recs: list[RecordIn]) -> Callable:
         runs = []

@@ -54,9 +54,10 @@ class Store:
         """Run ``fn(conn)`` in the writer's transaction; returns after the commit."""
         return self.writer.call(fn)
 
-    async def awrite(self, fn: Callable[[apsw.Connection], T]) -> T:
-        """``write`` for asyncio callers."""
-        return await self.writer.acall(fn)
+    async def awrite(self, fn: Callable[[apsw.Connection], T], inline: bool = False) -> T:
+        """``write`` for asyncio callers; ``inline`` for a small write (one run) that may commit on
+        the event loop's thread when the writer is idle (see ``Writer.acall``)."""
+        return await self.writer.acall(fn, inline=inline)
 
     # reads --------------------------------------------------------------------------------
     def read(self) -> apsw.Connection:

@@ -1,0 +1,130 @@
+"""The writer's inline path: a small write from the event loop commits on the loop's thread when
+the writer is idle, and falls back to the writer thread whenever that would be wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import apsw
+import pytest
+
+from edgelearn.store import Store
+
+
+def _table(store: Store) -> None:
+    store.write(lambda c: c.execute("create table if not exists t (k integer primary key, v text not null)"))
+
+
+def _insert(k: int, v: str | None = "x", seen: list | None = None):
+    def fn(conn):
+        if seen is not None:
+            seen.append(threading.get_ident())
+        conn.execute("insert into t (k, v) values (?, ?)", (k, v))
+        return k
+
+    return fn
+
+
+def test_idle_writer_commits_on_the_calling_thread(store):
+    _table(store)
+    seen: list[int] = []
+
+    async def main():
+        return await store.awrite(_insert(1, seen=seen), inline=True), threading.get_ident()
+
+    k, loop_thread = asyncio.run(main())
+    assert k == 1 and seen == [loop_thread]
+    assert store.writer.inline_commits == 1
+    assert store.query("select v from t where k = 1") == [("x",)]  # committed: another connection sees it
+
+
+def test_without_inline_or_with_full_sync_the_writer_thread_commits(home):
+    for sync, inline in (("normal", False), ("full", True)):
+        st = Store(home / f"{sync}.db", synchronous=sync)
+        try:
+            _table(st)
+            seen: list[int] = []
+            asyncio.run(st.awrite(_insert(1, seen=seen), inline=inline))
+            assert seen and seen[0] != threading.get_ident()
+            assert st.writer.inline_commits == 0
+        finally:
+            st.close()
+
+
+def test_a_failing_inline_write_leaves_nothing_and_the_next_one_commits(store):
+    _table(store)
+
+    def half_then_fail(conn):
+        conn.execute("insert into t (k, v) values (1, 'a')")
+        conn.execute("insert into t (k, v) values (2, null)")  # not null: fails
+
+    async def main():
+        with pytest.raises(apsw.ConstraintError):
+            await store.awrite(half_then_fail, inline=True)
+        await store.awrite(_insert(3), inline=True)
+
+    asyncio.run(main())
+    assert store.query("select k from t order by k") == [(3,)]
+
+
+def test_nested_write_inside_an_inline_write_joins_its_transaction(store):
+    _table(store)
+
+    def outer(conn):
+        conn.execute("insert into t (k, v) values (1, 'outer')")
+        return store.write(_insert(2, "inner"))  # would deadlock if it queued behind its own caller
+
+    assert asyncio.run(asyncio.wait_for(store.awrite(outer, inline=True), 10)) == 2
+    assert store.query("select k, v from t order by k") == [(1, "outer"), (2, "inner")]
+
+
+def test_a_lock_held_by_another_process_does_not_block_the_event_loop(store):
+    _table(store)
+    other = apsw.Connection(str(store.path))
+    other.execute("begin immediate")  # another process writing: holds the database's write lock
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def main():
+        t = asyncio.create_task(ticker())
+        write = asyncio.create_task(store.awrite(_insert(1), inline=True))
+        await asyncio.sleep(0.3)
+        assert not write.done()  # waiting in the writer thread for the lock...
+        assert ticks >= 10  # ...while the event loop keeps running
+        other.execute("commit")
+        assert await asyncio.wait_for(write, 10) == 1
+        t.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        other.close()
+    assert store.writer.inline_commits == 0
+    assert store.query("select k from t") == [(1,)]
+
+
+def test_inline_and_queued_writers_together_lose_nothing(store):
+    _table(store)
+    n_async, n_threads, per_thread = 400, 4, 100
+
+    def threaded(base: int):
+        for i in range(per_thread):
+            store.write(_insert(base + i))
+
+    async def main():
+        await asyncio.gather(*(store.awrite(_insert(i), inline=True) for i in range(n_async)))
+
+    threads = [threading.Thread(target=threaded, args=(10_000 + 1000 * j,)) for j in range(n_threads)]
+    for th in threads:
+        th.start()
+    asyncio.run(main())
+    for th in threads:
+        th.join()
+    assert store.query("select count(*) from t") == [(n_async + n_threads * per_thread,)]
+    assert store.writer.ops == 1 + n_async + n_threads * per_thread
