@@ -169,28 +169,37 @@ def main() -> int:
         arms.append("unsloth")
     info = machine()
     sections = []
+    # finished runs are kept here, so a bench that is interrupted resumes where it stopped
+    done_file = home / f"bench-train-{args.device}-{args.steps}x{args.batch}.jsonl"
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.jsonl"
         data.write_text("".join(json.dumps(e) + "\n" for e in build_examples()))
         for threads in [int(t) for t in args.threads.split(",")]:
-            best = run_arms(args, arms, hf, data, threads)
+            best = run_arms(args, arms, hf, data, threads, done_file)
             if best is None:
                 return 1
             sections.append((threads, best))
-    write_report(Path(args.out), sections, args, info)
+            write_report(Path(args.out), sections, args, info)
+    done_file.unlink(missing_ok=True)
     return 0
 
 
-def run_arms(args, arms: list[str], hf: Path, data: Path, threads: int) -> list[dict] | None:
+def run_arms(args, arms: list[str], hf: Path, data: Path, threads: int, done_file: Path) -> list[dict] | None:
     """Each arm ``args.rounds`` times, alternating; each arm's best round (None if one failed)."""
+    done = [json.loads(ln) for ln in done_file.read_text().splitlines()] if done_file.exists() else []
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="false",
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     if args.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # the peft arm would otherwise take a GPU that is there
     runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     # arms alternate round by round, so a change in the machine's load hits both alike
-    for _ in range(args.rounds):
+    for round_no in range(args.rounds):
         for arm in arms:
+            key = {"threads": threads, "round": round_no, "arm": arm}
+            earlier = next((d for d in done if d["key"] == key), None)
+            if earlier is not None:
+                runs[arm].append(earlier["result"])
+                continue
             cmd = [sys.executable, __file__, "--arm", arm, "--hf", str(hf), "--data", str(data),
                    "--steps", str(args.steps), "--batch", str(args.batch), "--threads", str(threads)]
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -198,6 +207,8 @@ def run_arms(args, arms: list[str], hf: Path, data: Path, threads: int) -> list[
                 print(proc.stderr[-2000:], file=sys.stderr)
                 return None
             runs[arm].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            with done_file.open("a") as fh:
+                fh.write(json.dumps({"key": key, "result": runs[arm][-1]}) + "\n")
             print(threads, runs[arm][-1], flush=True)
     return [max(r, key=lambda x: x["tokens_per_s"]) | {"rounds": [x["tokens_per_s"] for x in r],
                                                        "peak_rss_mb": max(x["peak_rss_mb"] for x in r)}
@@ -226,6 +237,11 @@ def write_report(path: Path, sections: list[tuple[int, list[dict]]], args, info:
             lines.append(f"| {r['arm']} | {r['precision'].removeprefix('torch.')} | {r['tokens']} | {r['computed']} | {r['seconds']} | {r['tokens_per_s']} | "
                          f"{ratio:.2f}x | {r['peak_rss_mb']} | {r['peak_gpu_mb'] or '-'} | "
                          f"{', '.join(map(str, r['rounds']))} |")
+        spread = max(max(r["rounds"]) / min(r["rounds"]) for r in results)
+        if spread > 1.3:
+            lines += ["", f"Rounds of one arm differed up to {spread:.1f}x here: the machine's load changed during "
+                          "the runs (threads spin-waiting for cores held by other processes), so this table does "
+                          "not compare the arms reliably."]
     if args.device == "cpu":
         lines += ["", "GPU comparison (unsloth vs peft vs naive, `--device cuda`): not run, "
                   "no CUDA GPU on this machine."]

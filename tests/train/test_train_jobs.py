@@ -103,3 +103,16 @@ def test_one_active_job_per_role(store, settings, home, convention_dataset):
     with pytest.raises(TrainingError, match="job-test1 is still training role 'coder'"):
         start_job(store, settings, home, role="coder", dataset_dir=convention_dataset)
     assert [j.id for j in store.jobs.list()] == ["job-test1"]
+
+
+def test_cancel_never_signals_a_process_that_is_not_the_job(store, home):
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        job = new_job(store, home)
+        store.jobs.start(job.id, pid=bystander.pid, proc_start=None, backend="peft")  # e.g. a recycled pid
+        job = cancel(store, job.id, grace_s=0.5)
+        assert job.state == "cancelled" and "killed after" in job.reason
+        assert bystander.poll() is None  # still running: it was never signalled
+    finally:
+        bystander.kill()
+        bystander.wait()

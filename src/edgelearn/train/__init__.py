@@ -13,7 +13,9 @@ Public API (for the loop, the CLI and the HTTP layer; ``store`` is the runtime's
     settled = recover(store)                    # at runtime start: jobs whose process is gone
 
 ``start_job`` raises TrainingError before recording anything when the dataset directory,
-the base model (missing, unsupported architecture) or the forced backend is unusable.
+the base model (missing, unsupported architecture) or the forced backend is unusable, or a
+job of the same role is still active. ``evaluators`` maps a check kind to a
+``"module:function"`` evaluator (``train.evaluate``; "taskpack" is built in).
 ``Job`` has ``state`` (queued | running | succeeded | failed | cancelled), ``stage``,
 ``progress`` (step, total_steps, epoch, loss, tokens_per_s, eta_s), ``metrics`` (training,
 val_loss, parity, eval), ``artifact_dir`` and ``reason``. Every change is an event ``job.*``.
@@ -21,9 +23,10 @@ val_loss, parity, eval), ``artifact_dir`` and ``reason``. Every change is an eve
 Files: ``<home>/jobs/<id>/`` holds spec.json, child.log and ``out/`` while it runs (and
 report.json of a failed gate); a succeeded job's ``out/`` is renamed to
 ``<home>/artifacts/<id>/`` = ``peft/`` (adapter + tokenizer), ``adapter.gguf``,
-``merged.gguf`` and ``report.json`` (keys: job_id, role, created_at, base_model, dataset,
-backend, train_config, training, val_loss, parity {adapter, merged, passed}, artifacts,
-samples, eval, timings).
+``merged.gguf`` and ``report.json`` (keys: job_id, role, created_at, base_model {gguf, arch,
+hf_dir}, dataset, backend, device, precision, train_config, training, val_loss {base,
+adapter}, parity {adapter, merged, passed}, artifacts, samples, eval {kind: {base, adapter}},
+timings). A job is published only when both GGUFs pass the parity gate (``gguf.parity``).
 
 Modules: ``base`` (finding the base, dequantized cache), ``data`` (messages JSONL, split,
 tokenization), ``backends`` (peft, unsloth), ``trainer`` (the loop), ``pipeline`` (one job

@@ -23,7 +23,7 @@ import orjson
 import edgelearn
 from edgelearn.errors import InvalidInput, TrainingError
 from edgelearn.store.jobs import Job
-from edgelearn.train.proc import process_alive, process_start
+from edgelearn.train.proc import is_job_process, process_alive, process_start
 from edgelearn.train.spec import JobSpec
 
 ROLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -181,6 +181,8 @@ def cancel(store, job_id: str, grace_s: float = 30.0) -> Job:
 
 
 def _signal(job: Job, sig) -> None:
+    if job.pid is None or not is_job_process(job.pid, job.proc_start, job.id):
+        return
     try:
         os.kill(job.pid, sig)
     except (ProcessLookupError, PermissionError):

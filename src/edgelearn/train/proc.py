@@ -41,6 +41,22 @@ def process_alive(pid: int, start: str | None = None) -> bool:
     return True
 
 
+def is_job_process(pid: int, start: str | None, job_id: str) -> bool:
+    """True only when ``pid`` is alive and is the training child of ``job_id``: before a signal is
+    sent, a recycled pid must never be mistaken for the job (where /proc exists, its command
+    line must name the job)."""
+    if not process_alive(pid, start):
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return b"edgelearn.train.child" in args and any(job_id.encode() in a for a in args)
+    return start is not None
+
+
 def _windows_alive(pid: int) -> bool:
     import ctypes
 

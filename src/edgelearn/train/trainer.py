@@ -22,6 +22,11 @@ import torch
 from edgelearn.train.data import Encoded, pack_rows, plan_steps
 
 
+# Longest packed row. The CPU attention kernels compute a masked row's full square, so packing
+# two 450-token examples into one row costs more than two rows; short examples gain from sharing one.
+PACK_ROW_TOKENS = 512
+
+
 class Cancelled(Exception):
     """Raised inside the loop when the job was asked to stop."""
 
@@ -107,7 +112,8 @@ def _loss(model, rows, data, device, autocast=None) -> torch.Tensor:
 
 
 def train_lora(model, data: list[Encoded], *, batch_size: int, epochs: float, lr: float, seed: int,
-               max_row: int, device="cpu", pack: bool = True, autocast=None, on_step: Callable[[StepInfo], None] | None = None,
+               max_row: int, device="cpu", pack: bool = True, autocast=None,
+               on_step: Callable[[StepInfo], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> TrainStats:
     """Train the trainable (LoRA) parameters of ``model`` on ``data``; raises Cancelled if asked to stop.
 
@@ -134,7 +140,7 @@ def train_lora(model, data: list[Encoded], *, batch_size: int, epochs: float, lr
     for k, indices in enumerate(steps):
         if should_stop and should_stop():
             raise Cancelled()
-        rows = pack_rows(indices, lengths, max_row) if pack else [[i] for i in indices]
+        rows = pack_rows(indices, lengths, min(max_row, PACK_ROW_TOKENS)) if pack else [[i] for i in indices]
         loss = _loss(model, rows, data, device, autocast)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -163,7 +169,7 @@ def eval_loss(model, data: list[Encoded], *, device="cpu", max_row: int = 2048, 
     for i in range(0, len(data), 8):
         chunk = list(range(i, min(i + 8, len(data))))
         n = sum(sum(data[j].labels[1:]) for j in chunk)
-        rows = pack_rows(chunk, lengths, max(max_row, max(lengths))) if pack else [[j] for j in chunk]
+        rows = pack_rows(chunk, lengths, min(max_row, PACK_ROW_TOKENS)) if pack else [[j] for j in chunk]
         total += float(_loss(model, rows, data, device, autocast)) * n
         count += n
     return total / count if count else None
