@@ -122,7 +122,7 @@ class EmbeddedBackend(Backend):
                 raise BackendError(f"{what} file of {target.model_id} changed since it was registered: {path}")
         try:
             llm = llama_cpp.Llama(model_path=target.model_path, lora_path=target.lora_path,
-                                  n_threads=self.n_threads, n_ctx=self.n_ctx, verbose=False)
+                                  n_threads=self.n_threads, n_threads_batch=self.n_threads, n_ctx=self.n_ctx, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp cannot load {target.model_id}: {exc}") from exc
         template = llm.metadata.get("tokenizer.chat_template")
