@@ -44,6 +44,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval-limit", type=int, default=None)
     parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "efficacy.md"))
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="edgelearn-efficacy-"))
@@ -51,7 +52,7 @@ def main() -> int:
     from edgelearn.cli import main as cli
 
     started = time.monotonic()
-    argv = ["demo", "--headless", "--json", "--epochs", str(args.epochs)]
+    argv = ["demo", "--headless", "--json", "--epochs", str(args.epochs), "--learning-rate", str(args.learning_rate)]
     if args.eval_limit:
         argv += ["--eval-limit", str(args.eval_limit)]
     import contextlib
@@ -68,6 +69,12 @@ def main() -> int:
         return code
     result = json.loads(text[text.index("{\n"):])
     wall = time.monotonic() - started
+    reports = [json.loads(p.read_text()) for p in sorted((home / "demo" / "artifacts").glob("*/report.json"))]
+    out_dir = ROOT / "bench" / "out"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "efficacy.json").write_text(json.dumps({"result": result, "reports": reports}, indent=1))
+    job = reports[-1] if reports else {}
+    timings = ", ".join(f"{k} {v:.0f} s" for k, v in (job.get("timings") or {}).items() if isinstance(v, (int, float)))
     lines = [
         "# Efficacy: one automatic cycle (bench/efficacy.py)",
         "",
@@ -80,6 +87,10 @@ def main() -> int:
         f"| cycle: teacher runs → dataset → training → GGUF → parity → registration → experiment → promotion "
         f"| {result['cycle_s'] / 60:.1f} min | < 10 min |",
         f"| whole demo incl. both held-out evaluations | {wall / 60:.1f} min | |",
+        "",
+        f"Training job: {job.get('training', {}).get('steps', '?')} steps, {args.epochs:g} epochs, learning rate "
+        f"{args.learning_rate:g}, backend {job.get('backend', '?')}, precision {job.get('precision', '?')}; "
+        f"stages: {timings or 'not reported'}. Every answer is in bench/out/efficacy.json.",
         "",
         "Held-out tasks are tidekit tasks marked `heldout` in the pack; the loop only ever sees runs of the",
         "`train` split (teacher runs and experiment traffic). Answers are greedy, checked by running the",

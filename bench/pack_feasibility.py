@@ -10,7 +10,8 @@ and PEFT directly (no edgelearn training code):
 3. the adapter's success rate on the held-out tasks (want >= 90 %).
 
 Run: ``PYTHONPATH=src .venv/bin/python bench/pack_feasibility.py [--skip-base] [--epochs 3]``.
-Writes a JSON summary (and every answer) to ``bench/out/pack_feasibility.json``.
+Writes a JSON summary (and every answer) to ``bench/out/pack_feasibility.json`` and the adapter to
+``bench/out/pack_adapter`` (``--adapter bench/out/pack_adapter`` re-evaluates it without training).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ import time
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
 from edgelearn.demo.pack import SYSTEM_PROMPT, check, load_pack
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 OUT = Path(__file__).resolve().parent / "out" / "pack_feasibility.json"
+ADAPTER_OUT = OUT.parent / "pack_adapter"
 
 
 def load_base():
@@ -157,6 +159,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--adapter", help="evaluate this saved adapter instead of training one")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tasks = load_pack()
@@ -167,8 +170,12 @@ def main() -> None:
     summary: dict = {"train_tasks": len(train_tasks), "heldout_tasks": len(held), "load_s": round(time.monotonic() - t0, 1)}
     if not args.skip_base:
         summary["base"] = evaluate(tok, model, held, "base")
-    model, summary["training"] = train(tok, model, train_tasks, args.epochs, args.lr, args.batch_size)
-    print(f"[train] {summary['training']}", flush=True)
+    if args.adapter:
+        model = PeftModel.from_pretrained(model, args.adapter)
+    else:
+        model, summary["training"] = train(tok, model, train_tasks, args.epochs, args.lr, args.batch_size)
+        print(f"[train] {summary['training']}", flush=True)
+        model.save_pretrained(ADAPTER_OUT)
     summary["adapter"] = evaluate(tok, model, held, "adapter")
     summary["total_s"] = round(time.monotonic() - t0, 1)
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ def cmd_demo(args) -> int:
             (dhome / name).unlink(missing_ok=True)
         for sub in ("datasets", "jobs", "artifacts", "modelfiles"):
             shutil.rmtree(dhome / sub, ignore_errors=True)
-    opts = DemoOptions(epochs=args.epochs, min_samples=args.min_samples, eval_limit=args.eval_limit,
+    opts = DemoOptions(epochs=args.epochs, learning_rate=args.learning_rate, min_samples=args.min_samples, eval_limit=args.eval_limit,
                        max_tokens=args.max_tokens, timeout_s=args.timeout)
     n_train = sum(1 for t in load_pack() if t.split == "train")
     cfg_file = dhome / "edgelearn.toml"
@@ -164,13 +164,16 @@ def cmd_events(args) -> int:
 
 
 def register(sub) -> None:
+    from edgelearn.demo.runner import DemoOptions
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="config file (default: edgelearn.toml in the edgelearn home)")
 
     p = sub.add_parser("demo", parents=[common], help="one learning cycle on the task pack, in minutes, on the CPU")
     p.add_argument("--headless", action="store_true", help="print progress instead of opening the TUI")
     p.add_argument("--keep", action="store_true", help="keep the previous demo's store and artifacts")
-    p.add_argument("--epochs", type=float, default=3.0)
+    p.add_argument("--epochs", type=float, default=DemoOptions.epochs)
+    p.add_argument("--learning-rate", type=float, default=DemoOptions.learning_rate)
     p.add_argument("--min-samples", type=int, default=12, help="experiment samples per variant")
     p.add_argument("--eval-limit", type=int, help="held-out tasks measured (default: all)")
     p.add_argument("--max-tokens", type=int, default=64)

@@ -4,12 +4,13 @@ Run ``python -m edgelearn.demo.pack_build`` to regenerate it; the output is dete
 
 Every task asks for a small ``solve`` function that must call the made-up ``tidekit`` library
 (``data/taskpack/lib/tidekit``), whose functions the prompts name by their project jargon
-("the ripple checksum of text", "the keel of the code"). Each function has three *kinds*
-of task: a plain call (3 tasks), a call over a list (2 tasks), and a twist of its own such as a
-comparison, a literal argument, an aggregate or a composition (5 tasks); the tasks of a kind
-differ in phrasing, argument names and literals. The last task of every kind is held out, so every held-out task is
-a new wording of something the train split teaches, never a new skill. Expected values in the tests are literals computed here, by running the reference
-solution against the library once, at build time.
+("the ripple checksum of text", "the keel of the code"). Each function has three *kinds* of
+task: a plain call (3 tasks), a call over a list (3), and 4 tasks of a third kind (a total,
+a joined string, a count or a comparison); the tasks of a kind differ in phrasing, argument
+names and literals. The last task of every kind is held out, so every held-out task is a new
+wording of something the train split teaches, never a new skill. Expected values in the tests
+are literals computed here, by running the reference solution against the library once, at
+build time.
 """
 
 from __future__ import annotations
@@ -78,155 +79,159 @@ def _pairs(pool: tuple, size: int = 2) -> tuple[tuple, ...]:
 
 
 def _plain(fn: str, descs: tuple[str, str], params: tuple[str, ...], pool: tuple) -> Kind:
-    """A plain call ``fn(arg)``: 3 tasks."""
+    """A plain call ``fn(arg)``."""
     return Kind((fn,), f"return {fn}({{0}})", descs, tuple((p,) for p in params), tuple((x,) for x in pool))
 
 
 def _mapped(fn: str, var: str, what: tuple[str, str], item: str, params: tuple[str, ...], pool: tuple) -> Kind:
-    """A call over a list, asked for in the same two ways for every function: 2 tasks."""
+    """A call over a list, asked for in the same two ways for every function."""
     one, many = what
     descs = (f"a list with the {one} of each {item} in {{0}}", f"the {many} of all the {item}s in {{0}}, as a list")
     return Kind((fn,), f"return [{fn}({var}) for {var} in {{0}}]", descs, tuple((p,) for p in params),
-                _pairs(pool), count=2)
+                _pairs(pool))
+
+
+def _summed(fn: str, var: str, what: tuple[str, str], item: str, params: tuple[str, ...], pool: tuple) -> Kind:
+    """The total of a number-valued function over a list (shared by every such function): 4 tasks."""
+    one, many = what
+    descs = (f"the total of the {many} of the {item}s in {{0}}", f"the sum of the {one} of every {item} in {{0}}")
+    return Kind((fn,), f"return sum({fn}({var}) for {var} in {{0}})", descs, tuple((p,) for p in params),
+                _pairs(pool, 3), count=4)
+
+
+def _joined(fn: str, var: str, what: tuple[str, str], item: str, params: tuple[str, ...], pool: tuple) -> Kind:
+    """A text-valued function over a list, joined with a literal separator (shared): 4 tasks."""
+    one, many = what
+    descs = (f'the {many} of the {item}s in {{0}}, joined with "{{lit}}"',
+             f'one string: the {one} of each {item} in {{0}}, separated by "{{lit}}"')
+    return Kind((fn,), f'return "{{lit}}".join({fn}({var}) for {var} in {{0}})', descs,
+                tuple((p,) for p in params), _pairs(pool, 3), count=4, lits=(",", ";", "/", "|"))
 
 
 def _twist(imports: tuple[str, ...], body: str, descs: tuple[str, str], params: tuple, inputs: tuple,
            lits: tuple = ()) -> Kind:
-    """The function's own twist (a comparison, a literal, a composition, an aggregate): 5 tasks."""
+    """A twist of the function's own (a comparison, a literal argument, a count): 4 tasks."""
     params = tuple(p if isinstance(p, tuple) else (p,) for p in params)
-    return Kind(imports, body, descs, params, inputs, count=5, lits=lits)
+    return Kind(imports, body, descs, params, inputs, count=4, lits=lits)
 
 
-# Per function: 3 plain calls, 2 calls over a list (a shape every function shares) and 5 tasks of
-# its own twist. The last task of each kind is held out.
+# Per function: a plain call (3 tasks), a call over a list (3 tasks, the same shape for every
+# function) and 4 tasks of a third kind: a total, a joined string or a count shared by the
+# functions whose result fits, or a twist of the function's own. The last task of each kind is
+# held out.
 SPECS: dict[str, tuple[Kind, ...]] = {
     "ripple": (
         _plain("ripple", ("the ripple checksum of {0}", "the ripple (tidekit checksum) of {0}"),
                ("text", "word", "line"), WORDS),
-        _mapped("ripple", "s", ("ripple checksum", "ripple checksums"), "string", ("texts", "names"), WORDS),
+        _mapped("ripple", "s", ("ripple checksum", "ripple checksums"), "string", ("texts", "words", "names"), WORDS),
         _twist(("ripple",), "return ripple({0}) == ripple({1})",
                ("True when {0} and {1} have the same ripple checksum", "whether the ripples of {0} and {1} are equal"),
-               (("a", "b"), ("left", "right"), ("first", "second"), ("x", "y"), ("one", "other")),
+               (("a", "b"), ("left", "right"), ("first", "second"), ("one", "other")),
                (("tide", "baju"), ("ebb", "bbe"), ("gull", "biuw"), ("Tide", "tide"), ("dock", "cpzr"))),
     ),
     "shoal": (
         _plain("shoal", ("the shoal slug of {0}", "the shoal (tidekit slug) of {0}"),
                ("title", "heading", "text"), TITLES),
-        _mapped("shoal", "t", ("shoal slug", "shoal slugs"), "title", ("titles", "captions"), TITLES),
-        _twist(("ripple", "shoal"), "return ripple(shoal({0}))",
-               ("the ripple checksum of the shoal slug of {0}", "the ripple of {0}'s shoal"),
-               ("title", "heading", "name", "subject", "caption"), tuple((t,) for t in TITLES)),
+        _mapped("shoal", "t", ("shoal slug", "shoal slugs"), "title", ("titles", "headings", "captions"), TITLES),
+        _joined("shoal", "t", ("shoal slug", "shoal slugs"), "title", ("titles", "headings", "names", "captions"),
+                TITLES),
     ),
     "berth": (
         _plain("berth", ("the berth code of the number {0}", "the berth (tidekit record code) for {0}"),
                ("number", "record", "index"), NUMBERS),
-        _mapped("berth", "n", ("berth code", "berth codes"), "number", ("numbers", "indexes"), NUMBERS),
+        _mapped("berth", "n", ("berth code", "berth codes"), "number", ("numbers", "records", "indexes"), NUMBERS),
         _twist(("berth",), 'return berth({0}, prefix="{lit}")',
                ('the berth code of {0} with the prefix "{lit}"', 'the berth for {0}, using prefix "{lit}"'),
-               ("number", "record", "seq", "position", "index"), tuple((n,) for n in NUMBERS),
-               lits=("QA", "MR", "ZT", "LP", "BX")),
+               ("number", "record", "seq", "index"), tuple((n,) for n in NUMBERS), lits=("QA", "MR", "ZT", "BX")),
     ),
     "keel": (
         _plain("keel", ("the keel (number inside) of the code {0}", "the keel number that the code {0} holds"),
                ("label", "ref", "tag"), CODES),
-        _mapped("keel", "c", ("keel number", "keel numbers"), "code", ("codes", "tags"), CODES),
-        _twist(("berth", "keel"), "return berth(keel({0}) + 1)",
-               ("the berth code that comes right after the code {0}", "the next berth code after {0}"),
-               ("label", "ref", "current", "last", "tag"),
-               tuple((c,) for c in CODES if c.startswith("TK")) + (("TK-00001-B",),)),
+        _mapped("keel", "c", ("keel number", "keel numbers"), "code", ("codes", "refs", "tags"), CODES),
+        _summed("keel", "c", ("keel number", "keel numbers"), "code", ("codes", "labels", "refs", "tags"), CODES),
     ),
     "to_tu": (
         _plain("to_tu", ("{0} meters converted to tide units (tu)", "the length {0} (in meters) in tu"),
                ("depth", "span", "length"), METERS),
         _mapped("to_tu", "m", ("length in tide units", "lengths in tide units"), "meter length",
-                ("meters", "lengths"), METERS),
-        _twist(("to_tu",), "return to_tu(sum({0}))",
-               ("the total of the meter lengths in {0}, in tide units", "the total of {0} (meters) converted to tu"),
-               ("meters", "legs", "depths", "spans", "lengths"), _pairs(METERS, 3)),
+                ("meters", "spans", "lengths"), METERS),
+        _summed("to_tu", "m", ("length in tide units", "lengths in tide units"), "meter length",
+                ("meters", "legs", "depths", "lengths"), METERS),
     ),
     "brine": (
         _plain("brine", ("the brined form of the record {0}", "the record {0}, brined (tidekit-normalized)"),
                ("record", "row", "entry"), RECORDS),
-        _mapped("brine", "r", ("brined form", "brined forms"), "record", ("records", "entries"), RECORDS),
+        _mapped("brine", "r", ("brined form", "brined forms"), "record", ("records", "rows", "entries"), RECORDS),
         _twist(("brine",), "return len(brine({0}))",
                ("how many fields of {0} remain after brining", "the number of fields left in {0} once brined"),
-               ("record", "row", "data", "item", "entry"), tuple((r,) for r in RECORDS)),
+               ("record", "row", "data", "entry"), tuple((r,) for r in RECORDS)),
     ),
     "swell": (
         _plain("swell", ("the swell score of {0}", "the swell (tidekit trend score) of the numbers {0}"),
                ("values", "readings", "series"), SERIES),
-        _mapped("swell", "v", ("swell score", "swell scores"), "number list", ("groups", "batches"), SERIES),
+        _mapped("swell", "v", ("swell score", "swell scores"), "number list", ("groups", "runs", "batches"), SERIES),
         _twist(("swell",), "return swell({0}) >= {lit}",
                ("True when the swell score of {0} is at least {lit}", "whether the swell of {0} reaches {lit}"),
-               ("values", "readings", "scores", "samples", "series"), tuple((s,) for s in SERIES),
-               lits=(2.5, 4, 1.5, 6, 3.5)),
+               ("values", "readings", "scores", "series"), tuple((s,) for s in SERIES), lits=(2.5, 4, 1.5, 3.5)),
     ),
     "levy": (
         _plain("levy", ("the harbour levy in cents for a cargo worth {0} cents",
                         "the levy (tidekit harbour fee) for cargo value {0}"),
                ("cents", "value", "amount"), CENTS),
-        _mapped("levy", "c", ("harbour levy", "harbour levies"), "cargo value", ("values", "amounts"), CENTS),
-        _twist(("levy",), "return levy(sum({0}))",
-               ("the harbour levy on the total of the cargo values in {0}",
-                "the levy for the total value of the cargo in {0}"),
-               ("values", "cargo", "prices", "loads", "amounts"), _pairs(CENTS, 3)),
+        _mapped("levy", "c", ("harbour levy", "harbour levies"), "cargo value", ("values", "prices", "amounts"),
+                CENTS),
+        _summed("levy", "c", ("harbour levy", "harbour levies"), "cargo value",
+                ("values", "cargo", "prices", "amounts"), CENTS),
     ),
     "moor": (
         _plain("moor", ("the moor stamp of the date {0} (YYYY-MM-DD)",
                         "the moor (tidekit date stamp) for {0}, a YYYY-MM-DD string"),
                ("date", "day", "iso"), DATES),
-        _mapped("moor", "d", ("moor stamp", "moor stamps"), "YYYY-MM-DD date", ("dates", "days"), DATES),
-        _twist(("moor",), "return moor({0}[:10])",
-               ("the moor stamp of the timestamp {0} (YYYY-MM-DDTHH:MM...)",
-                "the moor stamp for the date part of the timestamp {0}"),
-               ("ts", "timestamp", "moment", "at", "when"), tuple((s,) for s in STAMPS)),
+        _mapped("moor", "d", ("moor stamp", "moor stamps"), "YYYY-MM-DD date", ("dates", "days", "isos"), DATES),
+        _joined("moor", "d", ("moor stamp", "moor stamps"), "date", ("dates", "days", "calendar", "isos"), DATES),
     ),
     "gauge": (
         _plain("gauge", ("the gauge label for a wave height of {0} meters",
                          "the gauge (tidekit sea-state label) of wave height {0}"),
                ("height", "wave", "meters"), HEIGHTS),
-        _mapped("gauge", "h", ("gauge label", "gauge labels"), "wave height", ("heights", "waves"), HEIGHTS),
+        _mapped("gauge", "h", ("gauge label", "gauge labels"), "wave height", ("heights", "waves", "samples"),
+                HEIGHTS),
         _twist(("gauge",), 'return sum(gauge(h) == "{lit}" for h in {0})',
                ('how many wave heights in {0} have the gauge label "{lit}"',
                 'the count of heights in {0} whose gauge is "{lit}"'),
-               ("heights", "waves", "samples", "levels", "readings"), _pairs(HEIGHTS, 5),
-               lits=("brisk", "calm", "wild", "brisk", "rough")),
+               ("heights", "waves", "samples", "readings"), _pairs(HEIGHTS, 5), lits=("brisk", "calm", "wild", "rough")),
     ),
     "drift": (
         _plain("drift", ("the drift (next tidekit version) of {0}", "the version that version {0} drifts to next"),
                ("version", "current", "release"), VERSIONS),
-        _mapped("drift", "v", ("drift", "drifts"), "version", ("versions", "releases"), VERSIONS),
+        _mapped("drift", "v", ("drift", "drifts"), "version", ("versions", "tags", "releases"), VERSIONS),
         _twist(("drift",), "return drift(drift({0}))",
                ("the version two drifts after {0}", "the version that {0} reaches after drifting twice"),
-               ("version", "current", "tag", "base", "release"), tuple((v,) for v in VERSIONS)),
+               ("version", "current", "tag", "release"), tuple((v,) for v in VERSIONS)),
     ),
     "crest": (
         _plain("crest", ("{0} with its digits crested", "the crest (tidekit digit mask) of the text {0}"),
                ("text", "line", "message"), MASKABLE),
-        _mapped("crest", "t", ("crest", "crests"), "string", ("texts", "messages"), MASKABLE),
-        _twist(("crest",), "return crest(str({0}))",
-               ("the integer {0} as a string, crested", "the crest of the number {0} written as text"),
-               ("number", "account", "pin", "code", "amount"), tuple((n,) for n in (1234567, 42, 1000, 987654321, 5))),
+        _mapped("crest", "t", ("crest", "crests"), "string", ("texts", "lines", "messages"), MASKABLE),
+        _joined("crest", "t", ("crest", "crests"), "string", ("texts", "lines", "notes", "messages"), MASKABLE),
     ),
     "spindle": (
         _plain("spindle", ("the list {0} spindled (tidekit dedup)", "{0} with duplicates spindled away"),
                ("items", "names", "tags"), LISTS),
         Kind(("spindle",), "return sorted(spindle({0}))",
              ("the list {0} spindled and then sorted", "a sorted list of {0} after spindling"),
-             (("items",), ("words",)), tuple((lst,) for lst in LISTS), count=2),
+             (("items",), ("tags",), ("words",)), tuple((lst,) for lst in LISTS)),
         _twist(("spindle",), "return len(spindle({0}))",
                ("how many items of {0} remain after spindling", "the number of items left in {0} once spindled"),
-               ("items", "names", "words", "tags", "labels"), tuple((lst,) for lst in LISTS)),
+               ("items", "names", "words", "labels"), tuple((lst,) for lst in LISTS)),
     ),
     "hull": (
         _plain("hull", ("the hull manifest line for the counts in the dict {0}",
                         "the hull line (tidekit manifest) of {0}, a dict of name to count"),
                ("counts", "cargo", "stock"), COUNTS),
-        _mapped("hull", "c", ("hull line", "hull lines"), "count dict", ("manifests", "tallies"), COUNTS),
-        _twist(("hull",), "return hull({{k: 2 * v for k, v in {0}.items()}})",
-               ("the hull line for the counts in {0}, every count doubled",
-                "the hull manifest line of {0} after doubling each count"),
-               ("counts", "cargo", "load", "goods", "stock"), tuple((c,) for c in COUNTS)),
+        _mapped("hull", "c", ("hull line", "hull lines"), "count dict", ("manifests", "loads", "tallies"), COUNTS),
+        _joined("hull", "c", ("hull line", "hull lines"), "count dict", ("manifests", "loads", "holds", "tallies"),
+                COUNTS),
     ),
 }
 

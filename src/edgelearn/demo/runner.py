@@ -39,6 +39,7 @@ class DemoOptions:
     """Scaled-down thresholds so the whole loop finishes in minutes."""
 
     epochs: float = 3.0
+    learning_rate: float = 5e-4         # few examples and steps: a tiny model needs a larger step
     min_samples: int = 12
     challenger_traffic: float = 0.5
     max_tokens: int = 64                 # reference answers are at most 38 tokens
@@ -57,6 +58,7 @@ class DemoResult:
     wall_s: float
     cycle_s: float
     events: list[str] = field(default_factory=list)
+    answers: list[dict] = field(default_factory=list)  # every held-out answer, before and after
 
     def line(self) -> str:
         return f"before: {self.before:.0%} → after: {self.after:.0%}"
@@ -66,10 +68,11 @@ def demo_settings(base: Settings, n_teacher_runs: int, opts: DemoOptions) -> Set
     """``base`` with the loop's thresholds scaled to the demo's size."""
     data = base.model_dump()
     # 90%: a check that times out on a loaded machine must not keep the trigger from firing
+    # a small pack: one run in ten for validation leaves more to learn from
     data["export"].update(min_runs=max(10, int(n_teacher_runs * 0.9)), min_reward=0.7, cluster_cap=1.0,
-                          auto_export=True)
+                          auto_export=True, val_fraction=0.1)
     data["train"].update(min_examples=max(8, n_teacher_runs // 3), cooldown_hours=0.0, epochs=opts.epochs,
-                         auto_train=True, max_seq_len=320, batch_size=4)
+                         learning_rate=opts.learning_rate, auto_train=True, max_seq_len=320, batch_size=4)
     data["deploy"].update(auto_deploy=True, max_tokens=opts.max_tokens, backend="embedded")
     data["experiments"].update(min_samples=opts.min_samples, challenger_traffic=opts.challenger_traffic)
     data["loop"].update(interval_s=1.0)
@@ -112,8 +115,10 @@ class Agent:
         self.http.close()
 
 
-def evaluate(runtime, model_id: str, tasks: list[Task], max_tokens: int, log: Log | None = None) -> float:
-    """Held-out success of ``model_id`` (greedy), measured through the serving engine, not recorded."""
+def evaluate(runtime, model_id: str, tasks: list[Task], max_tokens: int, log: Log | None = None,
+             answers: list[dict] | None = None) -> float:
+    """Held-out success of ``model_id`` (greedy), measured through the serving engine, not recorded;
+    each answer is appended to ``answers`` when given."""
     from edgelearn.serve.backends import GenerateRequest
 
     engine = runtime.services["serving"].engine
@@ -125,7 +130,10 @@ def evaluate(runtime, model_id: str, tasks: list[Task], max_tokens: int, log: Lo
                                   max_tokens=max_tokens, temperature=0.0, seed=0)
         text = "".join(c.text for c in engine.stream(served, request))
         result = check(task, text)
-        solved += int(result.total > 0 and result.passed == result.total)
+        ok = result.total > 0 and result.passed == result.total
+        solved += int(ok)
+        if answers is not None:
+            answers.append({"model": model_id, "task": task.id, "solved": ok, "answer": text})
         if log and (i % 10 == 0 or i == len(tasks)):
             log(f"  {model_id}: {solved}/{i} held-out tasks solved")
     return solved / len(tasks) if tasks else 0.0
@@ -143,9 +151,10 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log) -> DemoResult:
     serving = runtime.services["serving"]
     serving.engine.register_external(EXTERNAL_MODEL, FakeBackend(reference_handler(train)))
     agent = Agent(url, runtime.token)
+    answers: list[dict] = []
     try:
         log(f"[1/5] base model on {len(heldout)} held-out tasks (never used in training)")
-        before = evaluate(runtime, "base", heldout, opts.max_tokens, log)
+        before = evaluate(runtime, "base", heldout, opts.max_tokens, log, answers)
         log(f"      base solves {before:.0%}")
 
         log(f"[2/5] teacher runs: {EXTERNAL_MODEL} (stand-in for a paid API) solves {len(train)} training tasks")
@@ -164,12 +173,12 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log) -> DemoResult:
         cycle_s = time.monotonic() - cycle_start
 
         log(f"[5/5] {champion} on the same {len(heldout)} held-out tasks")
-        after = evaluate(runtime, champion, heldout, opts.max_tokens, log)
+        after = evaluate(runtime, champion, heldout, opts.max_tokens, log, answers)
     finally:
         agent.close()
     result = DemoResult(before=before, after=after, heldout=len(heldout), champion=champion,
                         wall_s=time.monotonic() - started, cycle_s=cycle_s,
-                        events=[e.type for e in reversed(runtime.store.events.list(limit=200))])
+                        events=[e.type for e in reversed(runtime.store.events.list(limit=200))], answers=answers)
     log(result.line())
     return result
 

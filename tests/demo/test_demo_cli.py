@@ -1,0 +1,31 @@
+"""``edgelearn demo --headless``, the README's main job, run whole as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_runs_one_whole_cycle_and_reports_before_and_after(home):
+    env = dict(os.environ, EDGELEARN_HOME=str(home))
+    proc = subprocess.run([sys.executable, "-m", "edgelearn", "demo", "--headless", "--json", "--eval-limit", "8"],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "before: " in out and " → after: " in out
+    result = json.loads(out[out.index("{\n"):])
+    assert result["heldout"] == 8 and result["champion"] == "coder-v1"
+    assert result["before"] <= 0.25 and result["after"] >= 0.5 and result["after"] > result["before"]
+    events = result["events"]
+    for earlier, later in [("loop.triggered", "dataset.created"), ("dataset.created", "job.succeeded"),
+                           ("job.succeeded", "experiment.started"), ("experiment.started", "experiment.promoted")]:
+        assert events.index(earlier) < events.index(later)
+    # every held-out answer was checked, for the base and for the promoted adapter
+    assert [a["model"] for a in result["answers"]] == ["base"] * 8 + ["coder-v1"] * 8
+    # the demo ran in its own home inside the user's: the user's store is untouched
+    assert (home / "demo" / "edgelearn.db").exists() and not (home / "edgelearn.db").exists()
