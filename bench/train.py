@@ -88,6 +88,8 @@ def run_arm(args) -> dict:
                            max_row=cfg.max_seq_len, device=prep.device, pack=prep.pack, autocast=prep.autocast)
         tokens, seconds, computed = stats.tokens, stats.train_s, stats.tokens  # packed rows: no padding
     else:
+        # the naive loop runs the model as transformers loads it by default (SDPA attention)
+        prep.model.get_base_model().set_attn_implementation("sdpa")
         tokens, seconds, computed = naive_loop(prep, enc, D.plan_steps(lengths, args.batch, epochs, 0),
                                                prep.tokenizer)
     if prep.device == "cuda":

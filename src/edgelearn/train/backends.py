@@ -92,7 +92,11 @@ class PeftBackend:
         bf16 = use_bfloat16(cfg.precision, device)
         dtype = torch.bfloat16 if bf16 else torch.float32
         tokenizer = AutoTokenizer.from_pretrained(hf_dir)
-        model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=dtype, attn_implementation="sdpa").to(device)
+        # On the CPU the eager attention (two matmuls over the block-diagonal mask of packed rows)
+        # trained 15% faster than SDPA's flash kernel, whose backward pass took 18% of each step
+        # (SmolLM2-135M, bfloat16, 2 threads); both keep packed examples apart.
+        attn = "eager" if device == "cpu" else "sdpa"
+        model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=dtype, attn_implementation=attn).to(device)
         torch.manual_seed(cfg.seed)  # LoRA A matrices are initialized randomly
         lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, bias="none",
                           target_modules=TARGET_MODULES, task_type="CAUSAL_LM")
