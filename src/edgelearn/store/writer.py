@@ -54,6 +54,14 @@ class _Op:
         self.loop = loop
 
 
+def _rollback_quietly(conn: apsw.Connection) -> None:
+    """Roll back after a failed commit (SQLite may already have rolled back itself)."""
+    try:
+        conn.execute("rollback")
+    except apsw.Error:
+        pass
+
+
 def _resolve_async(items: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
     for fut, result, exc in items:
         if fut.cancelled():
@@ -148,10 +156,7 @@ class Writer:
                 conn.execute("commit")
             except apsw.Error as exc:
                 log.exception("inline commit failed")
-                try:
-                    conn.execute("rollback")
-                except apsw.Error:
-                    pass
+                _rollback_quietly(conn)
                 raise StoreError(f"write failed: {exc}") from exc
         finally:
             conn.set_busy_timeout(self._busy_ms)
@@ -226,10 +231,7 @@ class Writer:
             conn.execute("commit")
         except apsw.Error as exc:
             log.exception("group commit failed")
-            try:
-                conn.execute("rollback")
-            except apsw.Error:
-                pass
+            _rollback_quietly(conn)
             err = StoreError(f"write failed: {exc}")
             outcomes = [(None, err)] * len(batch)
         self.batches += 1
