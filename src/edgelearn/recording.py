@@ -22,6 +22,10 @@ from edgelearn.store import Store
 from edgelearn.store.runs import NewRun
 
 
+# runs up to this size (input + output characters) may commit on the event loop's thread
+INLINE_MAX_CHARS = 32_000
+
+
 def new_run_id(now: float | None = None) -> str:
     """24 hex characters: milliseconds since the epoch, then 48 random bits (sortable by time)."""
     ms = int((time.time() if now is None else now) * 1000)
@@ -101,7 +105,8 @@ class Recorder:
 
     async def arecord(self, rec: RecordIn) -> tuple[str, float | None]:
         run = self.prepare(rec)
-        return await self.store.awrite(lambda c: self.store.runs.insert_in(c, run), inline=True)
+        small = len(run.input or "") + len(run.output) <= INLINE_MAX_CHARS  # a large row is the writer's job
+        return await self.store.awrite(lambda c: self.store.runs.insert_in(c, run), inline=small)
 
     def _batch_fn(self, recs: list[RecordIn]) -> Callable:
         runs = []

@@ -128,3 +128,33 @@ def test_inline_and_queued_writers_together_lose_nothing(store):
         th.join()
     assert store.query("select count(*) from t") == [(n_async + n_threads * per_thread,)]
     assert store.writer.ops == 1 + n_async + n_threads * per_thread
+
+
+def test_the_commit_that_restarts_the_wal_goes_to_the_writer_thread(store):
+    _table(store)
+    checkpointer = store.writer._checkpointer
+    for k in range(20):
+        store.write(_insert(k))
+    with checkpointer._lock:
+        checkpointer._checkpoint(checkpointer._conn)  # copies the whole WAL: the next commit restarts it
+    assert checkpointer.restart_due
+    seen: list[int] = []
+
+    async def main():
+        await store.awrite(_insert(100, seen=seen), inline=True)
+        await store.awrite(_insert(101, seen=seen), inline=True)
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert seen[0] != loop_thread  # the restart's header fsync happened on the writer thread
+    assert seen[1] == loop_thread and not checkpointer.restart_due
+    assert store.query("select count(*) from t") == [(22,)]
+
+
+def test_after_commit_callbacks_of_an_inline_commit_run_before_the_lock_is_released(store):
+    _table(store)
+    held: list[bool] = []
+    store.writer.add_after_commit(lambda: held.append(store.writer._conn_lock.locked()))
+
+    asyncio.run(store.awrite(_insert(1), inline=True))
+    assert held == [True]

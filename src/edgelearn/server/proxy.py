@@ -182,7 +182,7 @@ class _Call:
             run = await asyncio.to_thread(prepare, rec) if size > LARGE_INPUT_CHARS else prepare(rec)
             run.id = self.run_id
             store = self.runtime.store
-            await store.awrite(lambda conn: store.runs.insert_in(conn, run), inline=True)
+            await store.awrite(lambda conn: store.runs.insert_in(conn, run), inline=size <= LARGE_INPUT_CHARS)
         except Exception:  # noqa: BLE001 - the answer stands; the log says why the run is missing
             log.exception("recording proxied run %s failed", self.run_id)
 

@@ -80,7 +80,8 @@ class EventsRepo:
     def last_time(self, role: str, types: tuple[str, ...]) -> float | None:
         """When the role's latest event of one of ``types`` happened (None: never)."""
         marks = ", ".join("?" * len(types))
-        rows = self.store.query(f"select max(ts) from events where type in ({marks}) and role = ?", (*types, role))
+        # "+role": look the few events of these types up by type, not every event of the role
+        rows = self.store.query(f"select max(ts) from events where type in ({marks}) and +role = ?", (*types, role))
         return rows[0][0]
 
     def count(self, type: str | None = None) -> int:

@@ -303,8 +303,14 @@ class RunsRepo:
     def recent_rewards(self, role: str, limit: int, offset: int = 0, since: float | None = None) -> list[float]:
         """Rewards of the role's latest scored runs (recorded at or after ``since``), newest first,
         skipping ``offset`` of them."""
-        rows = self.store.query("select reward from runs where role = ? and reward is not null and created_at >= ? "
-                                "order by seq desc limit ? offset ?", (role, since or 0.0, limit, offset))
+        first = 0
+        if since is not None:  # a seq bound keeps the covering index (role, model, reward) in use
+            rows = self.store.query("select seq from runs where created_at >= ? order by created_at limit 1", (since,))
+            if not rows:
+                return []
+            first = rows[0][0]
+        rows = self.store.query("select reward from runs where role = ? and reward is not null and seq >= ? "
+                                "order by seq desc limit ? offset ?", (role, first, limit, offset))
         return [r[0] for r in rows]
 
     def feedback_share_negative(self, role: str, last_runs: int) -> tuple[int, int]:

@@ -8,8 +8,10 @@ the configured ``synchronous`` level goes).
 
 A small write from the event loop may skip the thread hand-off: ``acall(fn, inline=True)``
 commits it on the caller's thread when the writer is idle and a commit does not wait for the
-disk (``synchronous`` NORMAL or OFF under WAL). Two thread switches and a wait for the GIL cost
-more than the insert itself; under load the queue is not empty and writes group as before.
+disk (WAL with ``synchronous`` NORMAL or OFF, and no WAL restart due: the first commit after a
+checkpoint has copied the whole WAL rewrites its header with an fsync, so that one goes to the
+writer thread). Two thread switches and a wait for the GIL cost more than the insert itself;
+under load the queue is not empty and writes group as before.
 
 Checkpoints (copying the WAL back into the database file) run on a thread and connection of
 their own: SQLite's automatic checkpoint would run inside the commit that crosses the threshold,
@@ -87,7 +89,8 @@ class Writer:
         self._conn_lock = threading.Lock()  # held by whichever thread is inside a transaction
         self._inline = threading.local()
         # WAL + NORMAL (1) or OFF (0): a commit appends to the WAL without an fsync
-        self._inline_ok = conn.execute("pragma synchronous").fetchone()[0] <= 1
+        self._inline_ok = (conn.execute("pragma synchronous").fetchone()[0] <= 1
+                           and conn.execute("pragma journal_mode").fetchone()[0].lower() == "wal")
         self._busy_ms = conn.execute("pragma busy_timeout").fetchone()[0]
         self.inline_commits = 0
         self._thread = threading.Thread(target=self._run, name="edgelearn-writer", daemon=True)
@@ -118,10 +121,13 @@ class Writer:
         """
         if self._closed:
             raise StoreError("the store is closed")
-        if inline and self._inline_ok and self._queue.empty() and self._conn_lock.acquire(blocking=False):
+        if (inline and self._inline_ok and not self._checkpointer.restart_due and self._queue.empty()
+                and self._conn_lock.acquire(blocking=False)):
             committed = False
             try:
-                if self._queue.empty():  # nothing queued before this write: no caller is overtaken
+                # nothing waits in the queue (a batch the writer already took may commit after this
+                # write; its callers wait for their own commits, so no caller depends on the order)
+                if self._queue.empty():
                     result = self._commit_inline(fn)
                     committed = True
                     return result
@@ -129,8 +135,8 @@ class Writer:
                 pass  # another process holds the write lock: wait for it in the writer, not on the event loop
             finally:
                 self._conn_lock.release()
-                if committed:
-                    self._after_inline()
+                if committed and self._checkpointer.behind:  # the writer thread catches up, off the event loop
+                    self._queue.put(_Op(lambda conn: None, concurrent.futures.Future(), None))
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._queue.put(_Op(fn, fut, loop))
@@ -150,7 +156,7 @@ class Writer:
             try:
                 result = fn(conn)
             except BaseException:
-                conn.execute("rollback")
+                _rollback_quietly(conn)  # SQLite may have rolled back already: keep fn's own error
                 raise
             try:
                 conn.execute("commit")
@@ -164,12 +170,8 @@ class Writer:
         self.batches += 1
         self.ops += 1
         self.inline_commits += 1
+        self._run_after_commit()  # under the lock, as on the writer thread: no other commit in between
         return result
-
-    def _after_inline(self) -> None:
-        self._run_after_commit()
-        if self._checkpointer.behind:  # the writer thread catches up, off the event loop
-            self._queue.put(_Op(lambda conn: None, concurrent.futures.Future(), None))
 
     def _run_after_commit(self) -> None:
         for callback in self._after_commit:
@@ -270,6 +272,9 @@ class _Checkpointer:
         self._lock = threading.Lock()  # one checkpoint at a time: a second would only get SQLITE_BUSY
         self._stopping = False
         self.behind = False
+        # set when a checkpoint copied the whole WAL: the next commit restarts it, with an fsync
+        self.restart_due = False
+        self._frames = 0
         self.checkpoints = 0
         self.catch_ups = 0
         # the hook replaces the connection's automatic checkpoint (sqlite3_wal_hook)
@@ -278,6 +283,9 @@ class _Checkpointer:
         self._thread.start()
 
     def _after_commit(self, conn: apsw.Connection, dbname: str, pages: int) -> int:
+        if pages < self._frames:  # this commit restarted the WAL
+            self.restart_due = False
+        self._frames = pages
         if pages >= CHECKPOINT_PAGES:
             self._wake.set()
         self.behind = pages >= CHECKPOINT_PAGES * CATCH_UP_FACTOR
@@ -290,10 +298,11 @@ class _Checkpointer:
             self._checkpoint(writer_conn)
             self.catch_ups += 1
 
-    @staticmethod
-    def _checkpoint(conn: apsw.Connection) -> None:
+    def _checkpoint(self, conn: apsw.Connection) -> None:
         try:
-            conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
+            frames, copied = conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
+            if frames > 0 and copied == frames:
+                self.restart_due = True
         except apsw.BusyError:
             pass  # another process is checkpointing: retry after the next commits
         except apsw.Error:

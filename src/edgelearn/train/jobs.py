@@ -181,6 +181,12 @@ def cancel(store, job_id: str, grace_s: float = 30.0) -> Job:
 
 
 def _signal(job: Job, sig) -> None:
+    proc = _procs.get(job.id)
+    if proc is not None and proc.pid == job.pid:
+        # our own child, not yet reaped: its pid cannot have been reused (every platform)
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        return
     if job.pid is None or not is_job_process(job.pid, job.proc_start, job.id):
         return
     try:

@@ -54,7 +54,8 @@ def is_job_process(pid: int, start: str | None, job_id: str) -> bool:
         except OSError:
             return False
         return b"edgelearn.train.child" in args and any(job_id.encode() in a for a in args)
-    return start is not None
+    # no /proc (macOS, Windows): a process started by another runtime is known by pid alone
+    return start is not None or not Path("/proc").is_dir()
 
 
 def _windows_alive(pid: int) -> bool:
