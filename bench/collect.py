@@ -10,7 +10,7 @@ SUMMARY = """# Benchmark results
 Every benchmark compares side by side in one run (ours beside the floor or the baseline) and
 names its machine. All were taken on this project's machine kind: 2 shared cores (AMD EPYC),
 24 GiB, no GPU, Python 3.11.7. Efficacy, hook, proxy and train were re-measured on 2026-11-21
-between 08:53 and 09:10 UTC on a quiet machine (load average 0.4-2, one benchmark at a time);
+between 08:53 and 10:08 UTC on a quiet machine (load average 0.4-2, one benchmark at a time);
 the others were taken earlier while other jobs shared the cores (load average 4-8), so their
 absolute times are context and ratios within one run are the figures. Each section says which.
 Regenerate this file with `python bench/collect.py` after running `bench/<name>.py`.
