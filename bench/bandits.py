@@ -27,19 +27,14 @@ import numpy as np
 from edgelearn.bandits.policies import EpsilonGreedy, Thompson, UCB1
 from edgelearn.bandits.simulate import recovery_steps, simulate, stationary, switching
 
+from benchenv import cpu_model
+
 T, CHANGE = 10_000, 5_000
 MEANS = [0.5, 0.55, 0.6, 0.65, 0.7]
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{cpu}; {os.cpu_count()} cores visible; load average {load} at start (shared machine); "
             f"Python {platform.python_version()}, numpy {np.__version__}, {platform.system()} {platform.release()}")

@@ -21,18 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchenv import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model("unknown")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     import torch
 

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchenv import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -124,14 +126,7 @@ def _no_encoder(texts):
 
 
 def machine() -> str:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model("unknown")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{os.cpu_count()} cores, {model}; Python {platform.python_version()} ({platform.platform()}); "
             f"load average at start {load} (the cores are shared with other work)")

@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchenv import cpu_model
+
 OUT = Path(__file__).resolve().parent / "results" / "hook.md"
 SERVER = textwrap.dedent("""
     import json
@@ -346,8 +348,7 @@ async def bench_server(server: Server, rates: list[float], seconds: float, block
 
 
 def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
+    model = cpu_model(platform.processor())
     libs = {}
     for name in ("uvloop", "httptools", "uvicorn", "fastapi", "pydantic", "apsw", "orjson"):
         try:

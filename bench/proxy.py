@@ -35,6 +35,8 @@ from pathlib import Path
 
 import httpx
 
+from benchenv import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = [{"role": "user", "content": "Write a Python function that checks whether a string is a palindrome, "
                                         "then explain how it works step by step."}]
@@ -203,14 +205,7 @@ def ms_since(start: float) -> float:
 
 # --- report --------------------------------------------------------------------------------------
 def machine() -> dict[str, str]:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model(platform.processor() or "unknown")
     import llama_cpp
 
     return {"cpu": model, "cores": str(os.cpu_count()), "python": platform.python_version(),

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchenv import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -49,10 +51,7 @@ def build_examples() -> list[dict]:
 def machine() -> dict:
     import torch
 
-    model = platform.processor()
-    if Path("/proc/cpuinfo").exists():
-        model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                      if ln.startswith("model name")), model)
+    model = cpu_model(platform.processor())
 
     return {"cores": os.cpu_count(), "cpu": model, "torch": torch.__version__, "python": platform.python_version(),
             "load_avg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchenv import cpu_model
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 SCREENS = [("1", "dashboard"), ("2", "runs"), ("3", "arms"), ("4", "models"), ("5", "experiments"),
@@ -161,14 +163,7 @@ def measure_calls(runtime, repeat: int) -> dict[str, float]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import textual
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
