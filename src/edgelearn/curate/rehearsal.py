@@ -15,7 +15,7 @@ import hashlib
 import heapq
 import math
 
-from edgelearn.curate.select import Pick, Selector, hash_key
+from edgelearn.curate.select import Pick, Selector
 
 OVERSAMPLE = 4  # rehearsal candidates drawn per slot, since some turn out to be duplicates
 
@@ -49,12 +49,8 @@ def rehearse(selector: Selector, role: str, watermark: int) -> int:
     for (_, seq, rid, reward, h), vec in zip(chosen, vecs):
         if added == slots:
             break
-        selector.examined += 1
-        k = hash_key(h)
-        if k in selector.seen:
-            selector.rejected["exact_duplicate"] += 1
+        if not selector.first_sighting(h):
             continue
-        selector.seen.add(k)
         if selector.offer(Pick(seq, rid, reward, -1, source="rehearsal"), vec):
             added += 1
     for pick, vec in given_up[:slots - added]:

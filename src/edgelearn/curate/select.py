@@ -160,12 +160,8 @@ class Selector:
             if len(self.kept) >= self.target:
                 return
             self.last_key = (reward, seq)
-            self.examined += 1
-            k = hash_key(h)
-            if k in self.seen:
-                self.rejected["exact_duplicate"] += 1
+            if not self.first_sighting(h):
                 continue
-            self.seen.add(k)
             if not usable:
                 self.rejected["unusable"] += 1
                 continue
@@ -174,6 +170,16 @@ class Selector:
             if len(self.kept) > n0:
                 sims = np.concatenate([sims, self.kept.vecs[n0:len(self.kept)] @ vec])
             self.offer(Pick(seq, rid, reward, -1), vec, sims, shapes.pop(seq, None))
+
+    def first_sighting(self, content_hash: str) -> bool:
+        """Count a run as examined; False (counted as an exact duplicate) when its content was seen."""
+        self.examined += 1
+        k = hash_key(content_hash)
+        if k in self.seen:
+            self.rejected["exact_duplicate"] += 1
+            return False
+        self.seen.add(k)
+        return True
 
     def offer(self, pick: Pick, vec: np.ndarray, sims: np.ndarray | None = None,
               shape: OutputShape | None = None) -> bool:

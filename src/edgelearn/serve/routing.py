@@ -82,6 +82,17 @@ def _assigned(services: Mapping[str, Any], role: str, session: str | None) -> Ro
     return None
 
 
+def _pinned_or_assigned(requested: str, services: Mapping[str, Any], models, role_hint: str | None,
+                        session: str | None) -> Route | str:
+    """The route of a pinned model or of an experiment's assignment; else the routed role's name."""
+    pinned = _pinned(requested, models, role_hint)
+    if pinned is not None:
+        return pinned
+    role = check_role(requested[len(ROUTED_PREFIX):], field="model")
+    assigned = _assigned(services, role, session)
+    return assigned if assigned is not None else role
+
+
 def _servable(models, model_id: str) -> bool:
     """Whether a selector's pick may serve: a rolled-back or retired version never does, even
     while the bandit's arms have not caught up with a rollback yet."""
@@ -105,13 +116,9 @@ def _fallback(models, role: str, pick: tuple[str, str | None, str | None] | None
 def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
           session: str | None = None, task: str | None = None) -> Route:
     """The model that answers a request for ``requested`` (see the module docstring)."""
-    pinned = _pinned(requested, models, role_hint)
-    if pinned is not None:
-        return pinned
-    role = check_role(requested[len(ROUTED_PREFIX):], field="model")
-    assigned = _assigned(services, role, session)
-    if assigned is not None:
-        return assigned
+    role = _pinned_or_assigned(requested, services, models, role_hint, session)
+    if isinstance(role, Route):
+        return role
     pick = None
     selector = services.get("selector")
     if isinstance(selector, ModelSelector):
@@ -126,13 +133,9 @@ async def aroute(requested: str, *, services: Mapping[str, Any], models, role_hi
                  session: str | None = None, task: str | None = None) -> Route:
     """``route`` for asyncio: a selector's ``aselect_model`` is awaited (its selection is a store write),
     else its ``select_model`` runs in a worker thread."""
-    pinned = _pinned(requested, models, role_hint)
-    if pinned is not None:
-        return pinned
-    role = check_role(requested[len(ROUTED_PREFIX):], field="model")
-    assigned = _assigned(services, role, session)
-    if assigned is not None:
-        return assigned
+    role = _pinned_or_assigned(requested, services, models, role_hint, session)
+    if isinstance(role, Route):
+        return role
     pick = None
     selector = services.get("selector")
     if isinstance(selector, ModelSelector):
