@@ -22,8 +22,8 @@ from edgelearn.store import Store
 from edgelearn.store.runs import NewRun
 
 
-# runs up to this size (input + output characters) may commit on the event loop's thread
-INLINE_MAX_CHARS = 32_000
+# a run larger than this (input + output characters) is prepared and committed off the event loop
+LARGE_RUN_CHARS = 32_000
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -105,7 +105,7 @@ class Recorder:
 
     async def arecord(self, rec: RecordIn) -> tuple[str, float | None]:
         run = self.prepare(rec)
-        small = len(run.input or "") + len(run.output) <= INLINE_MAX_CHARS  # a large row is the writer's job
+        small = len(run.input or "") + len(run.output) <= LARGE_RUN_CHARS  # a large row is the writer's job
         return await self.store.awrite(lambda c: self.store.runs.insert_in(c, run), inline=small)
 
     def _batch_fn(self, recs: list[RecordIn]) -> Callable:

@@ -29,8 +29,8 @@ def cmd_demo(args) -> int:
             (dhome / name).unlink(missing_ok=True)
         for sub in ("datasets", "jobs", "artifacts", "modelfiles"):
             shutil.rmtree(dhome / sub, ignore_errors=True)
-    opts = DemoOptions(epochs=args.epochs, learning_rate=args.learning_rate, min_samples=args.min_samples, eval_limit=args.eval_limit,
-                       max_tokens=args.max_tokens, timeout_s=args.timeout)
+    opts = DemoOptions(epochs=args.epochs, learning_rate=args.learning_rate, min_samples=args.min_samples,
+                       eval_limit=args.eval_limit, max_tokens=args.max_tokens, timeout_s=args.timeout)
     n_train = sum(1 for t in load_pack() if t.split == "train")
     cfg_file = dhome / "edgelearn.toml"
     demo_cfg = demo_settings(settings, n_train, opts)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import StreamingResponse
 
 from edgelearn.errors import BackendUnavailable, EdgelearnError, InvalidInput, NotFound
-from edgelearn.recording import new_run_id
+from edgelearn.recording import LARGE_RUN_CHARS, new_run_id
 from edgelearn.schemas import Message, RecordIn, parse_json
 from edgelearn.serve.backends import Chunk, GenerateRequest
 from edgelearn.serve.routing import DEFAULT_ROLE, ROUTED_PREFIX, Route, aroute, check_role
@@ -34,7 +34,6 @@ router = APIRouter(tags=["proxy"])
 _pending: set[asyncio.Task] = set()
 
 ROLES = {"system", "user", "assistant", "tool", "developer"}
-LARGE_INPUT_CHARS = 32_000
 
 
 class _Loose(BaseModel):
@@ -179,10 +178,10 @@ class _Call:
             # redaction scans the whole input (~1 ms per 30 kB): long agent prompts go to a thread so
             # the event loop keeps serving other requests meanwhile
             size = sum(len(m["content"]) for m in self.messages) + len(output)
-            run = await asyncio.to_thread(prepare, rec) if size > LARGE_INPUT_CHARS else prepare(rec)
+            run = await asyncio.to_thread(prepare, rec) if size > LARGE_RUN_CHARS else prepare(rec)
             run.id = self.run_id
             store = self.runtime.store
-            await store.awrite(lambda conn: store.runs.insert_in(conn, run), inline=size <= LARGE_INPUT_CHARS)
+            await store.awrite(lambda conn: store.runs.insert_in(conn, run), inline=size <= LARGE_RUN_CHARS)
         except Exception:  # noqa: BLE001 - the answer stands; the log says why the run is missing
             log.exception("recording proxied run %s failed", self.run_id)
 

@@ -123,20 +123,15 @@ class Writer:
             raise StoreError("the store is closed")
         if (inline and self._inline_ok and not self._checkpointer.restart_due and self._queue.empty()
                 and self._conn_lock.acquire(blocking=False)):
-            committed = False
             try:
                 # nothing waits in the queue (a batch the writer already took may commit after this
                 # write; its callers wait for their own commits, so no caller depends on the order)
                 if self._queue.empty():
-                    result = self._commit_inline(fn)
-                    committed = True
-                    return result
+                    return self._commit_inline(fn)
             except _Busy:
                 pass  # another process holds the write lock: wait for it in the writer, not on the event loop
             finally:
                 self._conn_lock.release()
-                if committed and self._checkpointer.behind:  # the writer thread catches up, off the event loop
-                    self._queue.put(_Op(lambda conn: None, concurrent.futures.Future(), None))
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._queue.put(_Op(fn, fut, loop))
@@ -171,6 +166,8 @@ class Writer:
         self.ops += 1
         self.inline_commits += 1
         self._run_after_commit()  # under the lock, as on the writer thread: no other commit in between
+        if self._checkpointer.behind:  # the writer thread catches up (it waits for the lock), off the event loop
+            self._queue.put(_Op(lambda conn: None, concurrent.futures.Future(), None))
         return result
 
     def _run_after_commit(self) -> None:
