@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from edgelearn.config import ConfigWatcher, Settings, config_path, home_dir, load_settings
+from edgelearn.config import Settings, config_path, home_dir, load_settings
+from edgelearn.config_watch import ConfigWatcher
 from edgelearn.errors import ConfigError
 from edgelearn.recording import Recorder
 from edgelearn.security import load_or_create_token

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edgelearn.config import (ConfigWatcher, Settings, load_settings, render_default_toml, set_config_value)
+from edgelearn.config import Settings, load_settings, render_default_toml, set_config_value
+from edgelearn.config_watch import ConfigWatcher
 from edgelearn.errors import ConfigError
 
 from elsupport import wait_for
