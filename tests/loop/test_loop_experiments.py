@@ -167,6 +167,14 @@ def test_rollback_on_demand_serves_the_previous_champion_on_the_next_request(rt,
     assert event.payload == {"from": second, "to": first, "reason": "users complain"}
 
 
+def test_a_promoted_champion_serves_before_the_bandit_arms_catch_up(rt, register_model):
+    selector = rt.services["selector"]
+    selector.sync_model_arms("coder", [("base", "embedded", 0.0)], disable_missing=True)
+    assert routed(rt) == "base"  # the bandit's one local arm is base
+    champion = register_model(rt, state="champion")  # promoted; the arms are not synced yet
+    assert routed(rt) == champion
+
+
 def test_rolling_back_the_only_champion_falls_back_to_base(rt, register_model):
     service = rt.services["experiments"]
     only = register_model(rt, state="champion")

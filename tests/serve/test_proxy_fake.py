@@ -211,8 +211,14 @@ def test_routing_order_experiment_selector_champion_base(store, make_artifacts):
                    models=models, session="s1", task="t")
     assert (picked.model_id, picked.source, experiments.calls) == ("coder-v7", "experiment", [("coder", "s1")])
     picked = route("edgelearn/coder", services={"experiments": Experiments(None),
-                                                "selector": Selector(("base", "terse", "r" * 24))}, models=models)
-    assert (picked.model_id, picked.source, picked.prompt_id, picked.run_id) == ("base", "selector", "terse", "r" * 24)
+                                                "selector": Selector(("external/gpt", "terse", "r" * 24))}, models=models)
+    assert (picked.model_id, picked.source, picked.prompt_id, picked.run_id) == (
+        "external/gpt", "selector", "terse", "r" * 24)
+    # the bandit's local arm follows the champion: a "base" pick is stale once a champion exists
+    stale = route("edgelearn/coder", services={"selector": Selector(("base", "terse", "r" * 24))}, models=models)
+    assert (stale.model_id, stale.source) == (champion, "champion")
+    fresh = route("edgelearn/fixer", services={"selector": Selector(("base", "terse", "r" * 24))}, models=models)
+    assert (fresh.model_id, fresh.source, fresh.prompt_id) == ("base", "selector", "terse")
     no_arms = {"selector": Selector(SelectionError("no model arm"))}
     assert route("edgelearn/coder", services=no_arms, models=models).source == "champion"
     assert route("edgelearn/fixer", services=no_arms, models=models).model_id == "base"

@@ -93,10 +93,13 @@ def _pinned_or_assigned(requested: str, services: Mapping[str, Any], models, rol
     return assigned if assigned is not None else role
 
 
-def _servable(models, model_id: str) -> bool:
-    """Whether a selector's pick may serve: a rolled-back or retired version never does, even
-    while the bandit's arms have not caught up with a rollback yet."""
-    if model_id == "base" or model_id.startswith(("ollama/", "external/")):
+def _servable(models, model_id: str, champion) -> bool:
+    """Whether a selector's pick may serve, even while the bandit's arms have not caught up with a
+    promotion or a rollback yet: a rolled-back or retired version never does, and neither does
+    ``base`` once the role has a trained champion (the role's one local arm follows the champion)."""
+    if model_id == "base":
+        return champion is None
+    if model_id.startswith(("ollama/", "external/")):
         return True
     try:
         return models.get(model_id).state in ("champion", "challenger")
@@ -105,9 +108,9 @@ def _servable(models, model_id: str) -> bool:
 
 
 def _fallback(models, role: str, pick: tuple[str, str | None, str | None] | None) -> Route:
-    if pick and pick[0] and _servable(models, pick[0]):
-        return Route(pick[0], role, "selector", pick[1], pick[2])
     champion = models.champion(role)
+    if pick and pick[0] and _servable(models, pick[0], champion):
+        return Route(pick[0], role, "selector", pick[1], pick[2])
     if champion is not None:
         return Route(champion.id, role, "champion")
     return Route("base", role, "base")
