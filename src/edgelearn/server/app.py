@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from edgelearn.errors import (BackendError, BackendUnavailable, ConfigError, CurationError, EdgelearnError, ExportError,
                               InvalidInput, MalformedJSON, NotFound, SelectionError, StoreError, TrainingError)
+from edgelearn.heap import freeze_long_lived
 from edgelearn.security import host_allowed
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ def serve(runtime, host: str | None = None, port: int | None = None, ready=None)
                             log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     runtime.start()
+    freeze_long_lived()  # the app, the runtime and their imports: out of every later full GC pass
     try:
         if ready is not None:
             import asyncio

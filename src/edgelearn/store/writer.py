@@ -37,10 +37,12 @@ T = TypeVar("T")
 WriteFn = Callable[[apsw.Connection], Any]
 
 _STOP = object()
+_CHECKPOINT = object()  # queued by the checkpointer: a whole checkpoint, between two commits
 CHECKPOINT_PAGES = 1000  # SQLite's own wal_autocheckpoint default
-# past this many times CHECKPOINT_PAGES the writer checkpoints itself: under a steady stream of
-# commits a background checkpoint never copies the newest frames, so the WAL is never restarted
-CATCH_UP_FACTOR = 4
+CHECKPOINT_STEP = 250  # past CHECKPOINT_PAGES, a background checkpoint every this many new frames
+# past this many times CHECKPOINT_PAGES a checkpoint holds the writer's lock so that it is whole
+# (under a steady stream of commits a background one never copies the newest frames)
+RESTART_FACTOR = 16
 
 
 class _Busy(Exception):
@@ -85,8 +87,12 @@ class Writer:
         self._closed = False
         self.batches = 0
         self.ops = 0
-        self._checkpointer = _Checkpointer(conn)
         self._conn_lock = threading.Lock()  # held by whichever thread is inside a transaction
+        self._held: Any = None  # a checkpoint request taken from the queue behind a batch
+        # set while the writer thread holds work taken from the queue: an inline commit would
+        # jump ahead of it, and a stream of them could keep the thread from the lock indefinitely
+        self._active = False
+        self._checkpointer = _Checkpointer(conn, lambda: self._queue.put(_CHECKPOINT))
         self._inline = threading.local()
         # WAL + NORMAL (1) or OFF (0): a commit appends to the WAL without an fsync
         self._inline_ok = (conn.execute("pragma synchronous").fetchone()[0] <= 1
@@ -122,7 +128,7 @@ class Writer:
         if self._closed:
             raise StoreError("the store is closed")
         if (inline and self._inline_ok and not self._checkpointer.restart_due and self._queue.empty()
-                and self._conn_lock.acquire(blocking=False)):
+                and not self._active and self._conn_lock.acquire(blocking=False)):
             try:
                 # nothing waits in the queue (a batch the writer already took may commit after this
                 # write; its callers wait for their own commits, so no caller depends on the order)
@@ -166,8 +172,6 @@ class Writer:
         self.ops += 1
         self.inline_commits += 1
         self._run_after_commit()  # under the lock, as on the writer thread: no other commit in between
-        if self._checkpointer.behind:  # the writer thread catches up (it waits for the lock), off the event loop
-            self._queue.put(_Op(lambda conn: None, concurrent.futures.Future(), None))
         return result
 
     def _run_after_commit(self) -> None:
@@ -186,11 +190,14 @@ class Writer:
         self._thread.join(timeout=30)
         self._checkpointer.close()
 
-    def _take_batch(self) -> tuple[list[_Op], bool]:
-        first = self._queue.get()
+    def _take_batch(self) -> tuple[list[Any], bool]:
+        first, self._held = (self._held or self._queue.get()), None
+        self._active = True
         if first is _STOP:
             return [], True
         batch = [first]
+        if first is _CHECKPOINT:
+            return batch, False
         stop = False
         while len(batch) < self._max_batch:
             try:
@@ -200,6 +207,9 @@ class Writer:
             if item is _STOP:
                 stop = True
                 break
+            if item is _CHECKPOINT:  # after this batch's commit, in queue order
+                self._held = item
+                break
             batch.append(item)
         return batch, stop
 
@@ -208,7 +218,11 @@ class Writer:
             batch, stop = self._take_batch()
             if batch:
                 with self._conn_lock:
-                    self._commit(batch)
+                    if batch[0] is _CHECKPOINT:
+                        self._checkpointer.whole()
+                    else:
+                        self._commit(batch)
+            self._active = self._held is not None
             if stop:
                 return
 
@@ -250,60 +264,76 @@ class Writer:
             except RuntimeError:  # loop closed: the caller is gone
                 pass
         self._run_after_commit()
-        if self._checkpointer.behind:
-            self._checkpointer.catch_up(conn)  # after the callers were answered
 
 
 class _Checkpointer:
-    """Checkpoints the WAL on its own thread once the writer's commits pass ``CHECKPOINT_PAGES``.
+    """Checkpoints the WAL on its own thread and connection, and restarts it now and then.
 
-    A PASSIVE checkpoint never blocks the writer (WAL mode lets both proceed), and apsw
-    releases the GIL while SQLite copies pages and fsyncs.
+    Once the WAL holds ``CHECKPOINT_PAGES`` frames, every ``CHECKPOINT_STEP`` new frames wake a
+    PASSIVE checkpoint: it never blocks a commit (WAL mode lets both proceed), and apsw releases
+    the GIL while SQLite copies pages and fsyncs. The WAL file only starts over once a checkpoint
+    has copied all of it, which a steady stream of commits rarely allows; past ``RESTART_FACTOR``
+    times the threshold the thread therefore queues one more checkpoint to the writer, which runs
+    it between two commits. That one copies only what was committed during the previous one (about
+    a millisecond with its two fsyncs), so no commit waits for a long copy, and the next commit
+    restarts the WAL. Going through the writer's queue keeps the order fair: a stream of inline
+    commits cannot starve it.
     """
 
-    def __init__(self, writer_conn: apsw.Connection) -> None:
+    def __init__(self, writer_conn: apsw.Connection, request_whole: Callable[[], None]) -> None:
         synchronous = writer_conn.execute("pragma synchronous").fetchone()[0]
         self._conn = apsw.Connection(writer_conn.filename, flags=apsw.SQLITE_OPEN_READWRITE)
         self._conn.execute(f"pragma synchronous={int(synchronous)}")  # the checkpoint's fsyncs follow it
+        self._request_whole = request_whole
+        self._whole_pending = False  # queued to the writer; no background checkpoint until it ran
         self._wake = threading.Event()
-        self._lock = threading.Lock()  # one checkpoint at a time: a second would only get SQLITE_BUSY
         self._stopping = False
-        self.behind = False
-        # set when a checkpoint copied the whole WAL: the next commit restarts it, with an fsync
+        # set when a checkpoint copied the whole WAL and no commit came after it: the next commit
+        # restarts the WAL, with an fsync. Any commit clears it (it appended frames not yet copied).
         self.restart_due = False
-        self._frames = 0
+        self._frames = 0  # WAL frames after the latest commit, as the WAL hook reported them
+        self._copied = 0  # frames of this WAL that the latest checkpoint copied
+        self._state = threading.Lock()  # orders the hook's and the checkpoints' updates of the above
         self.checkpoints = 0
-        self.catch_ups = 0
+        self.forced = 0  # checkpoints the writer ran between commits so that the WAL can restart
         # the hook replaces the connection's automatic checkpoint (sqlite3_wal_hook)
         writer_conn.set_wal_hook(self._after_commit)
         self._thread = threading.Thread(target=self._run, name="edgelearn-checkpoint", daemon=True)
         self._thread.start()
 
     def _after_commit(self, conn: apsw.Connection, dbname: str, pages: int) -> int:
-        if pages < self._frames:  # this commit restarted the WAL
+        with self._state:
+            if pages < self._frames:  # this commit restarted the WAL
+                self._copied = 0
             self.restart_due = False
-        self._frames = pages
-        if pages >= CHECKPOINT_PAGES:
+            self._frames = pages
+            due = pages >= CHECKPOINT_PAGES and pages - self._copied >= CHECKPOINT_STEP
+        if due:
             self._wake.set()
-        self.behind = pages >= CHECKPOINT_PAGES * CATCH_UP_FACTOR
         return apsw.SQLITE_OK
 
-    def catch_up(self, writer_conn: apsw.Connection) -> None:
-        """Checkpoint on the writer's connection, between commits, so the WAL can restart."""
-        self.behind = False
-        with self._lock:  # waits for a background checkpoint to finish, then copies what is left
-            self._checkpoint(writer_conn)
-            self.catch_ups += 1
-
-    def _checkpoint(self, conn: apsw.Connection) -> None:
+    def _checkpoint(self) -> None:
         try:
-            frames, copied = conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
-            if frames > 0 and copied == frames:
-                self.restart_due = True
+            frames, copied = self._conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
         except apsw.BusyError:
-            pass  # another process is checkpointing: retry after the next commits
+            return  # another process is checkpointing: retry after the next commits
         except apsw.Error:
             log.warning("WAL checkpoint failed; will retry after the next commits", exc_info=True)
+            return
+        with self._state:
+            # ``frames`` is the WAL as the checkpoint found it: a commit since then (its hook
+            # already ran, or runs next and clears the flag) means the copy is not whole
+            if frames > 0 and copied == frames == self._frames:
+                self.restart_due = True
+            if copied <= self._frames:  # else a commit restarted the WAL meanwhile
+                self._copied = copied
+        self.checkpoints += 1
+
+    def whole(self) -> None:
+        """On the writer thread, holding its lock: no commit comes in between, so the copy is whole."""
+        self._checkpoint()
+        self.forced += 1
+        self._whole_pending = False
 
     def _run(self) -> None:
         while True:
@@ -311,9 +341,12 @@ class _Checkpointer:
             self._wake.clear()
             if self._stopping:
                 return
-            with self._lock:
-                self._checkpoint(self._conn)
-                self.checkpoints += 1
+            if self._whole_pending:
+                continue  # a second checkpoint beside it would only get SQLITE_BUSY
+            self._checkpoint()
+            if self._frames >= CHECKPOINT_PAGES * RESTART_FACTOR and not self.restart_due:
+                self._whole_pending = True
+                self._request_whole()
 
     def close(self) -> None:
         self._stopping = True
