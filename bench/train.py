@@ -1,8 +1,9 @@
-"""Training throughput: edgelearn's loop (packed rows, loss and vocabulary projection on assistant
-tokens only, bfloat16 mixed precision where the hardware is fast at it) beside a naive padded loop
+"""Training throughput: edgelearn's loop (packed rows, common prefixes of packed examples held once,
+loss and vocabulary projection on assistant tokens only, bfloat16 mixed precision where the
+hardware is fast at it) beside a naive padded loop
 (float32, batch padded to its longest sequence, loss on every token): same model, same LoRA,
 same examples, same steps. The ``edgelearn-fp32`` arm is edgelearn's loop in float32, to show
-what packing and the assistant-only head give on their own.
+what packing, prefix sharing and the assistant-only head give on their own.
 
 Each arm runs in its own child process so its peak memory (ru_maxrss) is its own. Tokens/s
 counts real tokens only (no padding) for every arm. Results go to bench/results/train.md.
@@ -19,6 +20,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,7 +87,7 @@ def run_arm(args) -> dict:
         prep.model.zero_grad(set_to_none=True)
         stats = train_lora(prep.model, enc, batch_size=args.batch, epochs=epochs, lr=2e-4, seed=0,
                            max_row=cfg.max_seq_len, device=prep.device, pack=prep.pack, autocast=prep.autocast)
-        tokens, seconds, computed = stats.tokens, stats.train_s, stats.tokens  # packed rows: no padding
+        tokens, seconds, computed = stats.tokens, stats.train_s, stats.computed  # shared prefixes once
     else:
         # the naive loop runs the model as transformers loads it by default (SDPA attention)
         prep.model.get_base_model().set_attn_implementation("sdpa")
@@ -149,7 +151,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=16)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--threads", default="2", help="torch threads; a comma list runs the bench for each")
-    ap.add_argument("--rounds", type=int, default=2, help="runs of each arm, alternating; the best counts")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each arm, alternating")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "train.md"))
     args = ap.parse_args()
     if args.arm:
@@ -223,21 +225,24 @@ def write_report(path: Path, sections: list[tuple[int, list[dict]]], args, info:
         f"load average at start {info['load_avg']:.1f} (the cores were shared with other work).",
         f"Model SmolLM2-135M-Instruct (dequantized Q4_1, float32), LoRA r=16 on all linear layers, "
         f"{args.steps} steps of batch {args.batch} over demo-pack coding answers and short Q&A, device {args.device}.",
-        "Tokens/s counts real tokens only (no padding). Peak memory is ru_maxrss of each arm's own process. "
-        f"Arms alternate over {args.rounds} rounds; the table shows each arm's best round, all rounds in the "
-        "last column.",
+        "Tokens/s counts real tokens only (no padding); the computed column counts the positions the model ran "
+        "(padding included, a prefix shared by packed examples once). Peak memory is ru_maxrss of each arm's "
+        f"own process. Arms alternate over {args.rounds} rounds; the table shows each arm's best round, all "
+        "rounds in the last columns. `vs naive` is the median over rounds of the ratio to the naive run of the "
+        "same round (runs next to each other see the same machine).",
     ]
     for threads, results in sections:
         base = next(r for r in results if r["arm"] == "naive")
         lines += ["", f"## {threads} torch thread{'s' if threads > 1 else ''}", "",
-                  "| arm | precision | real tokens | computed (with padding) | seconds | tokens/s | vs naive "
-                  "| peak RSS MB | peak GPU MB | tokens/s per round |",
-                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                  "| arm | precision | real tokens | computed | seconds | tokens/s | vs naive "
+                  "| peak RSS MB | peak GPU MB | tokens/s per round | vs naive per round |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
         for r in results:
-            ratio = r["tokens_per_s"] / base["tokens_per_s"]
-            lines.append(f"| {r['arm']} | {r['precision'].removeprefix('torch.')} | {r['tokens']} | {r['computed']} | {r['seconds']} | {r['tokens_per_s']} | "
-                         f"{ratio:.2f}x | {r['peak_rss_mb']} | {r['peak_gpu_mb'] or '-'} | "
-                         f"{', '.join(map(str, r['rounds']))} |")
+            ratios = [a / b for a, b in zip(r["rounds"], base["rounds"])]
+            lines.append(f"| {r['arm']} | {r['precision'].removeprefix('torch.')} | {r['tokens']} | {r['computed']} "
+                         f"| {r['seconds']} | {r['tokens_per_s']} | {statistics.median(ratios):.2f}x "
+                         f"| {r['peak_rss_mb']} | {r['peak_gpu_mb'] or '-'} | {', '.join(map(str, r['rounds']))} "
+                         f"| {', '.join(f'{x:.2f}' for x in ratios)} |")
         spread = max(max(r["rounds"]) / min(r["rounds"]) for r in results)
         if spread > 1.3:
             lines += ["", f"Rounds of one arm differed up to {spread:.1f}x here: the machine's load changed during "

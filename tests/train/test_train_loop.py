@@ -65,3 +65,59 @@ def test_bfloat16_mixed_precision_loss_stays_close_to_float32(tiny_causal_lm):
         full = _loss(tiny_causal_lm, [[0, 1, 2]], data, "cpu").item()
         mixed = _loss(tiny_causal_lm, [[0, 1, 2]], data, "cpu", autocast=torch.bfloat16).item()
     assert mixed == pytest.approx(full, rel=0.02)
+
+
+def prefixed_examples():
+    """Examples that begin with the same 12 tokens (a system prompt), one an exact duplicate."""
+    g = torch.Generator().manual_seed(2)
+    prefix = torch.randint(3, 64, (12,), generator=g).tolist()
+    out = []
+    for n, first_label in ((9, 5), (14, 6), (6, 3)):
+        ids = prefix + torch.randint(3, 64, (n,), generator=g).tolist()
+        out.append(Encoded(ids, [i >= 12 + first_label for i in range(len(ids))]))
+    out.append(Encoded(list(out[2].ids), list(out[2].labels)))  # its labels fall inside the shared part
+    return out
+
+
+def test_packed_examples_share_their_common_prefix_with_the_same_loss_and_gradients():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from edgelearn.train.trainer import _tensors
+
+    torch.manual_seed(0)  # a model of its own: the session's tiny model may have been frozen by PEFT
+    tiny_causal_lm = LlamaForCausalLM(LlamaConfig(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128)).eval()
+    data = prefixed_examples()
+    rows = [[0, 1, 2, 3]]
+    assert _tensors(rows, data, "cpu", share=True)[0].shape[1] < _tensors(rows, data, "cpu")[0].shape[1]
+
+    def loss_and_grads(share: bool):
+        tiny_causal_lm.zero_grad()
+        loss = _loss(tiny_causal_lm, rows, data, "cpu", share=share)
+        loss.backward()
+        grads = torch.cat([p.grad.flatten() for p in tiny_causal_lm.parameters() if p.grad is not None])
+        tiny_causal_lm.zero_grad()
+        return loss.item(), grads
+
+    shared, g_shared = loss_and_grads(True)
+    alone, g_alone = loss_and_grads(False)
+    sums = [reference_loss(tiny_causal_lm, e) for e in data]
+    assert shared == pytest.approx(sum(s for s, _ in sums) / sum(c for _, c in sums), rel=1e-5)
+    assert shared == pytest.approx(alone, rel=1e-5)
+    assert torch.allclose(g_shared, g_alone, rtol=1e-4, atol=1e-7)
+    # two rows of different widths: padding attends only to itself and never reaches a loss
+    assert _loss(tiny_causal_lm, [[0, 1], [2]], data, "cpu", share=True).item() == pytest.approx(
+        _loss(tiny_causal_lm, [[0, 1], [2]], data, "cpu", share=False).item(), rel=1e-5)
+
+
+def test_models_with_sliding_window_layers_keep_their_own_masks():
+    from transformers import LlamaConfig, Qwen2Config
+
+    from edgelearn.train.trainer import common_prefix, shares_prefixes
+
+    assert shares_prefixes(LlamaConfig(num_hidden_layers=2))
+    assert shares_prefixes(Qwen2Config(num_hidden_layers=2, use_sliding_window=False))
+    assert not shares_prefixes(Qwen2Config(num_hidden_layers=2, use_sliding_window=True, sliding_window=16))
+    assert common_prefix([[1, 2, 3, 4], [1, 2, 3, 9]]) == 3
+    assert common_prefix([[1, 2, 3], [1, 2, 3]]) == 2  # each keeps a token of its own

@@ -1,9 +1,11 @@
 """The LoRA training loop shared by every backend.
 
-Two things make it cheaper than a plain padded loop (bench/train.py measures it):
+Four things make it cheaper than a plain padded loop (bench/train.py measures it):
 - the examples of a step are packed into rows (``data.pack_rows``) with position ids that
-  restart at each example; transformers turns restarting positions into a block-diagonal
-  causal mask, so packed examples do not see each other and no padding is computed;
+  restart at each example and a block-diagonal causal mask, so packed examples do not see each
+  other and no padding is computed;
+- examples packed together that begin alike (an agent's system prompt and instructions) hold
+  that prefix once, each attending to it as if it were its own (``_tensors``);
 - the vocabulary projection runs only at the positions that predict an assistant token,
   not at every position (for a 49k vocabulary that is a large share of a small model's work);
 - where the hardware runs it fast, the frozen base computes in bfloat16 (mixed precision: the
@@ -41,6 +43,7 @@ class StepInfo:
     loss: float
     tokens: int  # real tokens processed so far (no padding)
     elapsed_s: float
+    computed: int = 0  # positions the model ran so far: shared prefixes once, padding included
 
     @property
     def tokens_per_s(self) -> float:
@@ -61,6 +64,7 @@ class TrainStats:
     train_s: float
     final_loss: float
     mean_loss: float
+    computed: int = 0  # positions the model ran: shared prefixes once, padding included
 
     @property
     def tokens_per_s(self) -> float:
@@ -73,37 +77,96 @@ def _parts(model):
     return base.get_decoder(), base.get_output_embeddings(), getattr(base.config, "final_logit_softcapping", None)
 
 
-def _tensors(rows: list[list[int]], data: list[Encoded], device) -> tuple[torch.Tensor, ...]:
-    """input ids and position ids of packed rows, plus where to read hidden states and what to predict."""
-    width = max(sum(len(data[i].ids) for i in row) for row in rows)
+# a shorter common prefix is not worth a custom mask
+MIN_SHARED_PREFIX = 8
+
+
+def shares_prefixes(config) -> bool:
+    """Whether the model attends fully at every layer, so that an explicit mask (the one that lets
+    packed examples share their common prefix) replaces none of its own (sliding windows)."""
+    kinds = getattr(config, "layer_types", None)
+    return not getattr(config, "use_sliding_window", False) and (kinds is None or set(kinds) <= {"full_attention"})
+
+
+def common_prefix(seqs: list[list[int]]) -> int:
+    """Length of the prefix all ``seqs`` share, leaving each at least one token of its own."""
+    n = min(len(s) for s in seqs) - 1
+    first = seqs[0]
+    for k in range(max(n, 0)):
+        if any(s[k] != first[k] for s in seqs[1:]):
+            return k
+    return max(n, 0)
+
+
+def _tensors(rows: list[list[int]], data: list[Encoded], device, share: bool = False) -> tuple:
+    """Model inputs for packed rows, plus where to read hidden states and what to predict.
+
+    Returns (input ids, position ids, mask, rows and columns of the hidden states that predict
+    an assistant token, those tokens). With ``share``, the examples of a row that begin alike
+    (the same system prompt, the same instructions) hold that common prefix once: each attends
+    to it and to its own tokens, at the positions it would have alone, so every hidden state and
+    the loss are those of separate examples, for fewer tokens. The mask is then an explicit
+    additive 4D mask; without ``share`` it is None and restarting position ids keep packed
+    examples apart.
+    """
+    layouts = []  # per row: (shared prefix length, [(example, column of its first own token)])
+    for row in rows:
+        shared = common_prefix([data[i].ids for i in row]) if share and len(row) > 1 else 0
+        shared = shared if shared >= MIN_SHARED_PREFIX else 0
+        cols, col = [], shared
+        for i in row:
+            cols.append((i, col))
+            col += len(data[i].ids) - shared
+        layouts.append((shared, cols, col))
+    width = max(end for _, _, end in layouts)
     ids = torch.zeros((len(rows), width), dtype=torch.long)
     pos = torch.zeros((len(rows), width), dtype=torch.long)
+    seg = torch.full((len(rows), width), -1, dtype=torch.long)  # 0: the shared prefix, k: example k
     at_row, at_col, targets = [], [], []
-    for r, row in enumerate(rows):
-        col = 0
-        for i in row:
+    for r, (shared, cols, end) in enumerate(layouts):
+        if shared:
+            first = data[cols[0][0]].ids
+            ids[r, :shared] = torch.tensor(first[:shared])
+            pos[r, :shared] = torch.arange(shared)
+            seg[r, :shared] = 0
+        for k, (i, col) in enumerate(cols, 1):
             enc = data[i]
             n = len(enc.ids)
-            ids[r, col:col + n] = torch.tensor(enc.ids)
-            pos[r, col:col + n] = torch.arange(n)
+            ids[r, col:col + n - shared] = torch.tensor(enc.ids[shared:])
+            pos[r, col:col + n - shared] = torch.arange(shared, n)
+            seg[r, col:col + n - shared] = k
             for p in range(1, n):
                 if enc.labels[p]:
+                    q = p - 1  # the hidden state before a token predicts it
                     at_row.append(r)
-                    at_col.append(col + p - 1)  # the hidden state before a token predicts it
+                    at_col.append(q if q < shared else col + q - shared)
                     targets.append(enc.ids[p])
-            col += n
-        if col < width:  # right padding continues the positions: causal attention keeps it unseen
-            pos[r, col:] = torch.arange(n, n + width - col)
-    return (ids.to(device), pos.to(device), torch.tensor(at_row, device=device),
+        if end < width:  # right padding continues the positions: causal attention keeps it unseen
+            last = pos[r, end - 1].item() + 1
+            pos[r, end:] = torch.arange(last, last + width - end)
+    mask = None
+    if share:
+        causal = torch.ones((width, width), dtype=torch.bool).tril()
+        same = (seg[:, :, None] == seg[:, None, :]) & (seg[:, :, None] >= 0)
+        allowed = causal & (same | (seg[:, None, :] == 0)) | torch.eye(width, dtype=torch.bool)  # padding sees itself
+        mask = torch.zeros(allowed.shape, dtype=torch.float32).masked_fill_(~allowed, torch.finfo(torch.float32).min)
+        mask = mask[:, None].to(device)
+    return (ids.to(device), pos.to(device), mask, torch.tensor(at_row, device=device),
             torch.tensor(at_col, device=device), torch.tensor(targets, device=device))
 
 
-def _loss(model, rows, data, device, autocast=None) -> torch.Tensor:
+def _loss(model, rows, data, device, autocast=None, share: bool | None = None,
+          computed: list[int] | None = None) -> torch.Tensor:
+    """Mean loss over the assistant tokens of ``rows``; appends the positions run to ``computed``."""
     decoder, head, softcap = _parts(model)
-    ids, pos, at_row, at_col, targets = _tensors(rows, data, device)
+    if share is None:
+        share = shares_prefixes(decoder.config)
+    ids, pos, mask, at_row, at_col, targets = _tensors(rows, data, device, share)
+    if computed is not None:
+        computed.append(ids.numel())
     kind = torch.device(device).type
     with torch.autocast(kind, dtype=autocast or torch.float32, enabled=autocast is not None):
-        hidden = decoder(input_ids=ids, position_ids=pos, use_cache=False).last_hidden_state
+        hidden = decoder(input_ids=ids, position_ids=pos, attention_mask=mask, use_cache=False).last_hidden_state
         logits = head(hidden[at_row, at_col])
     logits = logits.float()
     if softcap:
@@ -136,12 +199,12 @@ def train_lora(model, data: list[Encoded], *, batch_size: int, epochs: float, lr
 
     sched = torch.optim.lr_scheduler.LambdaLR(optim, factor)
     model.train()
-    tokens, losses, start = 0, [], time.monotonic()
+    tokens, losses, computed, start = 0, [], [], time.monotonic()
     for k, indices in enumerate(steps):
         if should_stop and should_stop():
             raise Cancelled()
         rows = pack_rows(indices, lengths, min(max_row, PACK_ROW_TOKENS)) if pack else [[i] for i in indices]
-        loss = _loss(model, rows, data, device, autocast)
+        loss = _loss(model, rows, data, device, autocast, computed=computed)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optim.step()
@@ -151,10 +214,10 @@ def train_lora(model, data: list[Encoded], *, batch_size: int, epochs: float, lr
         losses.append(float(loss.detach()))
         if on_step:
             on_step(StepInfo(k + 1, len(steps), (k + 1) * batch_size / len(data), losses[-1], tokens,
-                             time.monotonic() - start))
+                             time.monotonic() - start, sum(computed)))
     model.eval()
     elapsed = time.monotonic() - start
-    return TrainStats(len(steps), len(data), tokens, elapsed, losses[-1], sum(losses) / len(losses))
+    return TrainStats(len(steps), len(data), tokens, elapsed, losses[-1], sum(losses) / len(losses), sum(computed))
 
 
 @torch.no_grad()
