@@ -59,57 +59,101 @@ def machine() -> dict:
             "load_avg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
+def prepare_arm(arm: str, args):
+    """(prep, encoded examples, planned steps) of one arm, with its warm-up step done."""
+    from edgelearn.config import TrainSettings
+    from edgelearn.train import data as D
+    from edgelearn.train.backends import get_backend
+    from edgelearn.train.trainer import _loss
+
+    # the naive arm is the plain float32 loop; edgelearn-fp32 isolates what packing, prefix
+    # sharing and the assistant-only head give without bfloat16
+    precision = "auto" if arm in ("edgelearn", "unsloth") else "float32"
+    cfg = TrainSettings(threads=args.threads, batch_size=args.batch, seed=0, precision=precision)
+    prep = get_backend("unsloth" if arm == "unsloth" else "peft").prepare(Path(args.hf), cfg)
+    examples = [json.loads(ln) for ln in Path(args.data).read_text().splitlines()]
+    enc, _ = D.encode_all(prep.tokenizer, examples, cfg.max_seq_len, D.end_of_turn_ids(prep.tokenizer))
+    epochs = args.steps * args.batch / len(enc)
+    if arm == "naive":
+        # the naive loop runs the model as transformers loads it by default (SDPA attention)
+        prep.model.get_base_model().set_attn_implementation("sdpa")
+        return prep, naive_steps(prep, enc, D.plan_steps([len(e.ids) for e in enc], args.batch, epochs, 0))
+    from edgelearn.train.trainer import training_steps
+
+    # one warm-up step outside the clock, as for the naive arm
+    _loss(prep.model, [[0]], enc, prep.device, prep.autocast).backward()
+    prep.model.zero_grad(set_to_none=True)
+    steps = training_steps(prep.model, enc, batch_size=args.batch, epochs=epochs, lr=2e-4, seed=0,
+                           max_row=cfg.max_seq_len, device=prep.device, pack=prep.pack, autocast=prep.autocast)
+    return prep, ((info.tokens, info.computed) for info in steps)  # running totals after each step
+
+
+def timed(step_iter, device: str):
+    """Next item of ``step_iter`` and the seconds it took (None at the end)."""
+    import torch
+
+    t0 = time.monotonic()
+    item = next(step_iter, None)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return item, time.monotonic() - t0
+
+
 def run_arm(args) -> dict:
     """One arm in this process; prints a JSON line."""
     import torch
 
-    from edgelearn.config import TrainSettings
-    from edgelearn.train import data as D
-    from edgelearn.train.backends import get_backend
-    from edgelearn.train.trainer import _loss, train_lora
-
     torch.set_num_threads(args.threads)
-    # the naive arm is the plain float32 loop; edgelearn-fp32 isolates what packing and the
-    # assistant-only head give without bfloat16
-    precision = "auto" if args.arm in ("edgelearn", "unsloth") else "float32"
-    cfg = TrainSettings(threads=args.threads, batch_size=args.batch, seed=0, precision=precision)
-    backend = get_backend("unsloth" if args.arm == "unsloth" else "peft")
-    prep = backend.prepare(Path(args.hf), cfg)
-    examples = [json.loads(ln) for ln in Path(args.data).read_text().splitlines()]
-    eot = D.end_of_turn_ids(prep.tokenizer)
-    enc, _ = D.encode_all(prep.tokenizer, examples, cfg.max_seq_len, eot)
-    n_examples = args.steps * args.batch
-    epochs = n_examples / len(enc)
-    lengths = [len(e.ids) for e in enc]
-    if args.arm != "naive":
-        # one warm-up step outside the clock, as for the naive arm
-        _loss(prep.model, [[0]], enc, prep.device, prep.autocast).backward()
-        prep.model.zero_grad(set_to_none=True)
-        stats = train_lora(prep.model, enc, batch_size=args.batch, epochs=epochs, lr=2e-4, seed=0,
-                           max_row=cfg.max_seq_len, device=prep.device, pack=prep.pack, autocast=prep.autocast)
-        tokens, seconds, computed = stats.tokens, stats.train_s, stats.computed  # shared prefixes once
-    else:
-        # the naive loop runs the model as transformers loads it by default (SDPA attention)
-        prep.model.get_base_model().set_attn_implementation("sdpa")
-        tokens, seconds, computed = naive_loop(prep, enc, D.plan_steps(lengths, args.batch, epochs, 0),
-                                               prep.tokenizer)
+    prep, steps = prepare_arm(args.arm, args)
+    seconds, totals = 0.0, (0, 0)
+    while True:
+        item, dt = timed(steps, prep.device)
+        if item is None:
+            break
+        seconds, totals = seconds + dt, item
+    tokens, computed = totals
     if prep.device == "cuda":
-        torch.cuda.synchronize()
         peak_gpu = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_gpu = None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 2**20)
-    return {"arm": args.arm, "device": prep.device, "precision": str(prep.autocast or "float32"), "steps": args.steps, "tokens": tokens, "computed": computed,
-            "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
+    return {"arm": args.arm, "device": prep.device, "precision": str(prep.autocast or "float32"), "steps": args.steps,
+            "tokens": tokens, "computed": computed, "seconds": round(seconds, 2),
+            "tokens_per_s": round(tokens / seconds, 1),
             "peak_rss_mb": round(rss), "peak_gpu_mb": None if peak_gpu is None else round(peak_gpu)}
 
 
-def naive_loop(prep, enc, steps, tok) -> tuple[int, float, int]:
-    """Pad each batch to its longest example, loss on every real token, full logits.
-    Returns (real tokens, seconds, tokens computed including padding)."""
+def run_interleaved(args) -> dict:
+    """Every arm in this one process, step by step in turn (the order rotating each step), so a
+    change in the machine's load hits every arm alike; prints a JSON line of tokens/s per arm."""
     import torch
 
-    model, device = prep.model, prep.device
+    torch.set_num_threads(args.threads)
+    arms = args.arms.split(",")
+    prepared = {arm: prepare_arm(arm, args) for arm in arms}
+    seconds = {arm: 0.0 for arm in arms}
+    totals = {arm: (0, 0) for arm in arms}
+    live, k = list(arms), 0
+    while live:
+        order = live[k % len(live):] + live[:k % len(live)]
+        for arm in order:
+            prep, steps = prepared[arm]
+            item, dt = timed(steps, prep.device)
+            if item is None:
+                live.remove(arm)
+                continue
+            seconds[arm] += dt
+            totals[arm] = item
+        k += 1
+    return {arm: round(totals[arm][0] / seconds[arm], 1) for arm in arms}
+
+
+def naive_steps(prep, enc, steps):
+    """Pad each batch to its longest example, loss on every real token, full logits; yields the
+    running (real tokens, tokens computed including padding) after each step."""
+    import torch
+
+    model, device, tok = prep.model, prep.device, prep.tokenizer
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=2e-4)
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
@@ -128,23 +172,26 @@ def naive_loop(prep, enc, steps, tok) -> tuple[int, float, int]:
     ids, mask, labels = batch(steps[0])  # warm-up step outside the clock
     model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
     optim.zero_grad(set_to_none=True)
-    tokens, computed, start = 0, 0, time.monotonic()
-    for indices in steps:
-        ids, mask, labels = batch(indices)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        optim.step()
-        optim.zero_grad(set_to_none=True)
-        tokens += int(mask.sum())
-        computed += mask.numel()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return tokens, time.monotonic() - start, computed
+
+    def run():
+        tokens, computed = 0, 0
+        for indices in steps:
+            ids, mask, labels = batch(indices)
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            optim.step()
+            optim.zero_grad(set_to_none=True)
+            tokens += int(mask.sum())
+            computed += mask.numel()
+            yield tokens, computed
+
+    return run()
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arm", help=argparse.SUPPRESS)
+    ap.add_argument("--arms", help=argparse.SUPPRESS)
     ap.add_argument("--hf", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -156,7 +203,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.arm:
         args.threads = int(args.threads)
-        print(json.dumps(run_arm(args)))
+        print(json.dumps(run_interleaved(args) if args.arm == "interleaved" else run_arm(args)))
         return 0
 
     from edgelearn.train.backends import cuda_available, unsloth_installed
@@ -181,7 +228,10 @@ def main() -> int:
             best = run_arms(args, arms, hf, data, threads, done_file)
             if best is None:
                 return 1
-            sections.append((threads, best))
+            inter = run_child(args, "interleaved", hf, data, threads, done_file, {"arms": ",".join(arms)})
+            if inter is None:
+                return 1
+            sections.append((threads, best, inter))
             write_report(Path(args.out), sections, args, info)
     done_file.unlink(missing_ok=True)
     return 0
@@ -189,36 +239,44 @@ def main() -> int:
 
 def run_arms(args, arms: list[str], hf: Path, data: Path, threads: int, done_file: Path) -> list[dict] | None:
     """Each arm ``args.rounds`` times, alternating; each arm's best round (None if one failed)."""
-    done = [json.loads(ln) for ln in done_file.read_text().splitlines()] if done_file.exists() else []
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="false",
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    if args.device == "cpu":
-        env["CUDA_VISIBLE_DEVICES"] = ""  # the peft arm would otherwise take a GPU that is there
     runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     # arms alternate round by round, so a change in the machine's load hits both alike
     for round_no in range(args.rounds):
         for arm in arms:
-            key = {"threads": threads, "round": round_no, "arm": arm}
-            earlier = next((d for d in done if d["key"] == key), None)
-            if earlier is not None:
-                runs[arm].append(earlier["result"])
-                continue
-            cmd = [sys.executable, __file__, "--arm", arm, "--hf", str(hf), "--data", str(data),
-                   "--steps", str(args.steps), "--batch", str(args.batch), "--threads", str(threads)]
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                print(proc.stderr[-2000:], file=sys.stderr)
+            result = run_child(args, arm, hf, data, threads, done_file, {"round": round_no})
+            if result is None:
                 return None
-            runs[arm].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-            with done_file.open("a") as fh:
-                fh.write(json.dumps({"key": key, "result": runs[arm][-1]}) + "\n")
-            print(threads, runs[arm][-1], flush=True)
+            runs[arm].append(result)
     return [max(r, key=lambda x: x["tokens_per_s"]) | {"rounds": [x["tokens_per_s"] for x in r],
                                                        "peak_rss_mb": max(x["peak_rss_mb"] for x in r)}
             for r in runs.values()]
 
 
-def write_report(path: Path, sections: list[tuple[int, list[dict]]], args, info: dict) -> None:
+def run_child(args, arm: str, hf: Path, data: Path, threads: int, done_file: Path, extra: dict) -> dict | None:
+    """One child process of ``bench/train.py --arm ARM``, or its result kept from an interrupted run."""
+    done = [json.loads(ln) for ln in done_file.read_text().splitlines()] if done_file.exists() else []
+    key = {"threads": threads, "arm": arm, **extra}
+    earlier = next((d for d in done if d["key"] == key), None)
+    if earlier is not None:
+        return earlier["result"]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="false",
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    if args.device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # the peft arm would otherwise take a GPU that is there
+    cmd = [sys.executable, __file__, "--arm", arm, "--hf", str(hf), "--data", str(data), "--steps", str(args.steps),
+           "--batch", str(args.batch), "--threads", str(threads)] + (["--arms", extra["arms"]] if "arms" in extra else [])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stderr[-2000:], file=sys.stderr)
+        return None
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    with done_file.open("a") as fh:
+        fh.write(json.dumps({"key": key, "result": result}) + "\n")
+    print(threads, arm, result, flush=True)
+    return result
+
+
+def write_report(path: Path, sections: list[tuple[int, list[dict], dict]], args, info: dict) -> None:
     lines = [
         "# Training throughput (bench/train.py)", "",
         f"Machine: {info['cores']} cores, {info['cpu']}, torch {info['torch']}, Python {info['python']}; "
@@ -229,25 +287,29 @@ def write_report(path: Path, sections: list[tuple[int, list[dict]]], args, info:
         "(padding included, a prefix shared by packed examples once). Peak memory is ru_maxrss of each arm's "
         f"own process. Arms alternate over {args.rounds} rounds; the table shows each arm's best round, all "
         "rounds in the last columns. `vs naive` is the median over rounds of the ratio to the naive run of the "
-        "same round (runs next to each other see the same machine).",
+        "same round. `interleaved` is one more process that holds every arm and runs their steps in turn "
+        "(the order rotating each step), so that a change in the machine's load hits every arm alike: on these "
+        "shared cores it is the comparison to trust, and the headline figure.",
     ]
-    for threads, results in sections:
+    for threads, results, inter in sections:
         base = next(r for r in results if r["arm"] == "naive")
         lines += ["", f"## {threads} torch thread{'s' if threads > 1 else ''}", "",
-                  "| arm | precision | real tokens | computed | seconds | tokens/s | vs naive "
-                  "| peak RSS MB | peak GPU MB | tokens/s per round | vs naive per round |",
-                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+                  "| arm | precision | real tokens | computed | interleaved tokens/s | interleaved vs naive "
+                  "| best round tokens/s | vs naive (median of rounds) | peak RSS MB | peak GPU MB "
+                  "| tokens/s per round | vs naive per round |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
         for r in results:
             ratios = [a / b for a, b in zip(r["rounds"], base["rounds"])]
             lines.append(f"| {r['arm']} | {r['precision'].removeprefix('torch.')} | {r['tokens']} | {r['computed']} "
-                         f"| {r['seconds']} | {r['tokens_per_s']} | {statistics.median(ratios):.2f}x "
+                         f"| {inter[r['arm']]} | **{inter[r['arm']] / inter['naive']:.2f}x** "
+                         f"| {r['tokens_per_s']} | {statistics.median(ratios):.2f}x "
                          f"| {r['peak_rss_mb']} | {r['peak_gpu_mb'] or '-'} | {', '.join(map(str, r['rounds']))} "
                          f"| {', '.join(f'{x:.2f}' for x in ratios)} |")
         spread = max(max(r["rounds"]) / min(r["rounds"]) for r in results)
         if spread > 1.3:
             lines += ["", f"Rounds of one arm differed up to {spread:.1f}x here: the machine's load changed during "
-                          "the runs (threads spin-waiting for cores held by other processes), so this table does "
-                          "not compare the arms reliably."]
+                          "the runs (threads spin-waiting for cores held by other processes), so the per-round "
+                          "columns do not compare the arms reliably; the interleaved run does."]
     if args.device == "cpu":
         lines += ["", "GPU comparison (unsloth vs peft vs naive, `--device cuda`): not run, "
                   "no CUDA GPU on this machine."]

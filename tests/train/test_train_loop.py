@@ -121,3 +121,16 @@ def test_models_with_sliding_window_layers_keep_their_own_masks():
     assert not shares_prefixes(Qwen2Config(num_hidden_layers=2, use_sliding_window=True, sliding_window=16))
     assert common_prefix([[1, 2, 3, 4], [1, 2, 3, 9]]) == 3
     assert common_prefix([[1, 2, 3], [1, 2, 3]]) == 2  # each keeps a token of its own
+
+
+def test_under_autocast_adapter_inputs_are_not_cast_to_float32_and_the_setting_is_restored(tiny_causal_lm):
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(tiny_causal_lm, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    layers = [m for m in model.modules() if hasattr(m, "cast_input_dtype_enabled")]
+    seen = []
+    train_lora(model, examples(), batch_size=2, epochs=1, lr=1e-3, seed=0, max_row=64, autocast=torch.bfloat16,
+               on_step=lambda info: seen.append({m.cast_input_dtype_enabled for m in layers}))
+    assert layers and seen and all(s == {False} for s in seen)
+    assert {m.cast_input_dtype_enabled for m in layers} == {True}
+    model.unload()
