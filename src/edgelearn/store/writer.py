@@ -40,8 +40,9 @@ _STOP = object()
 _CHECKPOINT = object()  # queued by the checkpointer: a whole checkpoint, between two commits
 CHECKPOINT_PAGES = 1000  # SQLite's own wal_autocheckpoint default
 CHECKPOINT_STEP = 250  # past CHECKPOINT_PAGES, a background checkpoint every this many new frames
-# past this many times CHECKPOINT_PAGES a checkpoint holds the writer's lock so that it is whole
-# (under a steady stream of commits a background one never copies the newest frames)
+# past this many times CHECKPOINT_PAGES (64 MB of 4 KiB pages) the writer runs one checkpoint between two
+# commits so that it is whole and the WAL starts over (under a steady stream of commits a background
+# one rarely copies the newest frames)
 RESTART_FACTOR = 16
 
 
