@@ -9,10 +9,13 @@ SUMMARY = """# Benchmark results
 
 Every benchmark compares side by side in one run (ours beside the floor or the baseline) and
 names its machine. All were taken on this project's machine kind: 2 shared cores (AMD EPYC),
-24 GiB, no GPU, Python 3.11.7. Efficacy, hook, proxy and train were re-measured on 2026-11-21
-between 08:53 and 10:08 UTC on a quiet machine (load average 0.4-2, one benchmark at a time);
-the others were taken earlier while other jobs shared the cores (load average 4-8), so their
-absolute times are context and ratios within one run are the figures. Each section says which.
+24 GiB, no GPU, Python 3.11.7. Efficacy, hook and train were re-measured on 2026-11-21 between
+12:00 and 12:45 UTC, one benchmark at a time (load average 0.7-1.5 at each start); proxy earlier
+that day (08:53-10:08, load 0.4-2); the others were taken before, while other jobs shared the
+cores (load average 4-8), so their absolute times are context and ratios within one run are the
+figures. The cores are shared with other machines' work: the same request cost 220 µs of server
+CPU in one hook run and 320 µs in the next, so each section compares its arms inside one run
+(alternating blocks, interleaved steps) and, where one run's ratio swings, shows the repeats.
 Regenerate this file with `python bench/collect.py` after running `bench/<name>.py`.
 """
 
