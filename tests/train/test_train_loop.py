@@ -91,6 +91,7 @@ def test_packed_examples_share_their_common_prefix_with_the_same_loss_and_gradie
     data = prefixed_examples()
     rows = [[0, 1, 2, 3]]
     assert _tensors(rows, data, "cpu", share=True)[0].shape[1] < _tensors(rows, data, "cpu")[0].shape[1]
+    assert _tensors([[0], [1]], data, "cpu", share=True)[2] is None  # nothing shared: the model's own mask
 
     def loss_and_grads(share: bool):
         tiny_causal_lm.zero_grad()

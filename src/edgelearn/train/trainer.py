@@ -108,8 +108,8 @@ def _tensors(rows: list[list[int]], data: list[Encoded], device, share: bool = F
     (the same system prompt, the same instructions) hold that common prefix once: each attends
     to it and to its own tokens, at the positions it would have alone, so every hidden state and
     the loss are those of separate examples, for fewer tokens. The mask is then an explicit
-    additive 4D mask; without ``share`` it is None and restarting position ids keep packed
-    examples apart.
+    additive 4D mask; where no row shares a prefix it is None, and restarting position ids keep
+    packed examples apart (the model builds that mask itself).
     """
     layouts = []  # per row: (shared prefix length, [(example, column of its first own token)])
     for row in rows:
@@ -147,7 +147,7 @@ def _tensors(rows: list[list[int]], data: list[Encoded], device, share: bool = F
             last = pos[r, end - 1].item() + 1
             pos[r, end:] = torch.arange(last, last + width - end)
     mask = None
-    if share:
+    if any(shared for shared, _, _ in layouts):  # else the model's own mask, as without sharing
         causal = torch.ones((width, width), dtype=torch.bool).tril()
         same = (seg[:, :, None] == seg[:, None, :]) & (seg[:, :, None] >= 0)
         allowed = causal & (same | (seg[:, None, :] == 0)) | torch.eye(width, dtype=torch.bool)  # padding sees itself
