@@ -59,10 +59,10 @@ def quality_drop(store, role: str, window: int = QUALITY_WINDOW) -> float | None
     recorded since the role's serving last changed (an experiment's traffic to a weaker variant,
     or a promotion, is not a drop in quality)."""
     since = store.events.last_time(role, SERVING_CHANGES)
-    recent = store.runs.recent_rewards(role, window, since=since)
-    earlier = store.runs.recent_rewards(role, window, offset=window, since=since)
-    if len(recent) < window or len(earlier) < window:
+    rewards = store.runs.recent_rewards(role, 2 * window, since=since)
+    if len(rewards) < 2 * window:
         return None
+    recent, earlier = rewards[:window], rewards[window:]
     base = sum(earlier) / window
     if base <= 0:
         return None

@@ -300,9 +300,8 @@ class RunsRepo:
             "select (select min(role) from runs where role > r.role) from r where r.role is not null) "
             "select role from r where role is not null")]
 
-    def recent_rewards(self, role: str, limit: int, offset: int = 0, since: float | None = None) -> list[float]:
-        """Rewards of the role's latest scored runs (recorded at or after ``since``), newest first,
-        skipping ``offset`` of them."""
+    def recent_rewards(self, role: str, limit: int, since: float | None = None) -> list[float]:
+        """Rewards of the role's latest ``limit`` scored runs (recorded at or after ``since``), newest first."""
         first = 0
         if since is not None:  # a seq bound keeps the covering index (role, model, reward) in use
             rows = self.store.query("select seq from runs where created_at >= ? order by created_at limit 1", (since,))
@@ -310,7 +309,7 @@ class RunsRepo:
                 return []
             first = rows[0][0]
         rows = self.store.query("select reward from runs where role = ? and reward is not null and seq >= ? "
-                                "order by seq desc limit ? offset ?", (role, first, limit, offset))
+                                "order by seq desc limit ?", (role, first, limit))
         return [r[0] for r in rows]
 
     def feedback_share_negative(self, role: str, last_runs: int) -> tuple[int, int]:
