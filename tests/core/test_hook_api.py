@@ -29,6 +29,20 @@ def test_record_store_list_get(server):
     assert server.client.get("/v1/runs", params={"role": "fixer"}).json()["runs"] == []
 
 
+def test_a_large_run_is_prepared_and_committed_off_the_event_loop(server):
+    from edgelearn.recording import LARGE_RUN_CHARS
+
+    writer = server.runtime.store.writer
+    small = server.client.post("/v1/runs", json={"role": "coder", "output": "x = 1"})
+    inline_after_small = writer.inline_commits
+    big_output = "y = 2  # reach me at jane.roe@example.com\n" * (LARGE_RUN_CHARS // 40 + 10)
+    big = server.client.post("/v1/runs", json={"role": "coder", "output": big_output})
+    assert small.status_code == big.status_code == 201
+    assert inline_after_small >= 1 and writer.inline_commits == inline_after_small  # the big one went to the writer
+    stored = server.client.get(f"/v1/runs/{big.json()['id']}").json()["output"]
+    assert stored.count("[REDACTED:EMAIL]") == big_output.count("@example.com") > 0  # redacted
+
+
 def test_paging_and_stats(server):
     ids = server.client.post("/v1/runs/batch", json={"runs": [
         {"role": "coder", "output": f"o{i}", "model": "m1" if i % 2 else "m2", "signals": {"compile": i % 2 == 0}}

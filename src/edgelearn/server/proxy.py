@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import StreamingResponse
 
 from edgelearn.errors import BackendUnavailable, EdgelearnError, InvalidInput, NotFound
-from edgelearn.recording import LARGE_RUN_CHARS, new_run_id
+from edgelearn.recording import new_run_id
 from edgelearn.schemas import Message, RecordIn, parse_json
 from edgelearn.serve.backends import Chunk, GenerateRequest
 from edgelearn.serve.routing import DEFAULT_ROLE, ROUTED_PREFIX, Route, aroute, check_role
@@ -174,14 +174,8 @@ class _Call:
                            tokens_in=last.usage.prompt_tokens if last and last.usage else None,
                            tokens_out=last.usage.completion_tokens if last and last.usage else None,
                            metadata=metadata, run_id=self.route.run_id)
-            prepare = self.runtime.recorder.prepare
-            # redaction scans the whole input (~1 ms per 30 kB): long agent prompts go to a thread so
-            # the event loop keeps serving other requests meanwhile
-            size = sum(len(m["content"]) for m in self.messages) + len(output)
-            run = await asyncio.to_thread(prepare, rec) if size > LARGE_RUN_CHARS else prepare(rec)
-            run.id = self.run_id
-            store = self.runtime.store
-            await store.awrite(lambda conn: store.runs.insert_in(conn, run), inline=size <= LARGE_RUN_CHARS)
+            # a long agent prompt is redacted on a worker thread: the event loop keeps serving meanwhile
+            await self.runtime.recorder.arecord(rec, run_id=self.run_id)
         except Exception:  # noqa: BLE001 - the answer stands; the log says why the run is missing
             log.exception("recording proxied run %s failed", self.run_id)
 
