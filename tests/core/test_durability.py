@@ -144,7 +144,8 @@ def test_sigkill_mid_burst_keeps_every_acknowledged_run(home, synchronous):
         store.close()
 
 
-def test_checkpoints_run_off_the_commit_path_and_keep_the_wal_bounded(home, settings, monkeypatch):
+@pytest.mark.parametrize("step", [16, 10**9], ids=["background", "background-starved"])
+def test_checkpoints_run_off_the_commit_path_and_keep_the_wal_bounded(home, settings, monkeypatch, step):
     from elsupport import wait_for
 
     from edgelearn.recording import Recorder
@@ -153,19 +154,29 @@ def test_checkpoints_run_off_the_commit_path_and_keep_the_wal_bounded(home, sett
 
     monkeypatch.setattr(writer, "CHECKPOINT_PAGES", 64)  # 256 KiB, so a small test crosses it often
     monkeypatch.setattr(writer, "RESTART_FACTOR", 4)  # the WAL starts over by 1 MiB at the latest
+    # 10**9: the background thread never wakes, as if starved; the commits alone must bound the WAL
+    monkeypatch.setattr(writer, "CHECKPOINT_STEP", step)
     store = Store(home / "edgelearn.db")
     try:
         recorder = Recorder(store, lambda: settings)
         wal = store.path.with_name(store.path.name + "-wal")
-        largest_wal = 0
-        for b in range(30):
-            runs = [RecordIn(**{**record_body(b, i), "output": f"run {b}.{i}\n" + "x = 1\n" * 300}) for i in range(100)]
+        largest_wal = largest_commit = 0
+        for b in range(150):
+            before = store.writer._checkpointer._frames
+            runs = [RecordIn(**{**record_body(b, i), "output": f"run {b}.{i}\n" + "x = 1\n" * 300}) for i in range(20)]
             recorder.record_many(runs)
             largest_wal = max(largest_wal, wal.stat().st_size)
-        wait_for(lambda: store.writer._checkpointer.checkpoints >= 2)
+            largest_commit = max(largest_commit, store.writer._checkpointer._frames - before)
+        if step == 16:
+            wait_for(lambda: store.writer._checkpointer.checkpoints >= 2)
         total = store.path.stat().st_size
+        page = store.query("pragma page_size")[0][0]
+        # the hard bound: past 2 x RESTART_FACTOR x CHECKPOINT_PAGES frames the next commit restarts the WAL
+        assert largest_wal <= (2 * 4 * 64 + largest_commit + 1) * page + 32, (largest_wal, largest_commit)
         # without checkpoints every page would sit in the WAL: it would outgrow the database file
         assert largest_wal < total / 4, (largest_wal, total)
+        if step == 10**9:  # no background checkpoint ever ran: the commits' own requests restarted the WAL
+            assert store.writer._checkpointer.checkpoints == store.writer._checkpointer.forced >= 1
         assert store.runs.count() == 3000
         assert store.query("pragma integrity_check") == [("ok",)]
     finally:

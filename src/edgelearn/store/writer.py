@@ -44,6 +44,8 @@ CHECKPOINT_STEP = 250  # past CHECKPOINT_PAGES, a background checkpoint every th
 # commits so that it is whole and the WAL starts over (under a steady stream of commits a background
 # one rarely copies the newest frames)
 RESTART_FACTOR = 16
+# past twice that the checkpointer thread has fallen behind (a starved core): the commit that gets
+# there queues the checkpoint itself, so the WAL stays bounded whatever the background thread does
 
 
 class _Busy(Exception):
@@ -278,7 +280,8 @@ class _Checkpointer:
     it between two commits. That one copies only what was committed during the previous one (about
     a millisecond with its two fsyncs), so no commit waits for a long copy, and the next commit
     restarts the WAL. Going through the writer's queue keeps the order fair: a stream of inline
-    commits cannot starve it.
+    commits cannot starve it. Should this thread fall behind (a starved core) until the WAL holds
+    twice that many frames, the commit that gets there queues the checkpoint itself.
     """
 
     def __init__(self, writer_conn: apsw.Connection, request_whole: Callable[[], None]) -> None:
@@ -295,6 +298,7 @@ class _Checkpointer:
         self._frames = 0  # WAL frames after the latest commit, as the WAL hook reported them
         self._copied = 0  # frames of this WAL that the latest checkpoint copied
         self._state = threading.Lock()  # orders the hook's and the checkpoints' updates of the above
+        self._copying = threading.Lock()  # one checkpoint at a time: a forced one waits, never gets BUSY
         self.checkpoints = 0
         self.forced = 0  # checkpoints the writer ran between commits so that the WAL can restart
         # the hook replaces the connection's automatic checkpoint (sqlite3_wal_hook)
@@ -309,13 +313,19 @@ class _Checkpointer:
             self.restart_due = False
             self._frames = pages
             due = pages >= CHECKPOINT_PAGES and pages - self._copied >= CHECKPOINT_STEP
-        if due:
+            behind = pages >= 2 * CHECKPOINT_PAGES * RESTART_FACTOR and not self._whole_pending
+            if behind:
+                self._whole_pending = True
+        if behind:
+            self._request_whole()
+        elif due:
             self._wake.set()
         return apsw.SQLITE_OK
 
     def _checkpoint(self) -> None:
         try:
-            frames, copied = self._conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
+            with self._copying:
+                frames, copied = self._conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
         except apsw.BusyError:
             return  # another process is checkpointing: retry after the next commits
         except apsw.Error:
@@ -345,8 +355,12 @@ class _Checkpointer:
             if self._whole_pending:
                 continue  # a second checkpoint beside it would only get SQLITE_BUSY
             self._checkpoint()
-            if self._frames >= CHECKPOINT_PAGES * RESTART_FACTOR and not self.restart_due:
-                self._whole_pending = True
+            with self._state:
+                request = (self._frames >= CHECKPOINT_PAGES * RESTART_FACTOR and not self.restart_due
+                           and not self._whole_pending)
+                if request:
+                    self._whole_pending = True
+            if request:
                 self._request_whole()
 
     def close(self) -> None:
