@@ -176,6 +176,10 @@ class Loop:
         if train_n < need:
             return self._finish(chain, "done", f"dataset {dataset.version} has {train_n} training examples; "
                                                f"training needs {need} (train.min_examples)")
+        if int(dataset.counts.get("val", 0)) < 1:  # nothing to measure the adapter on, nor to check its export
+            return self._finish(chain, "done", f"dataset {dataset.version} has no validation examples yet "
+                                               f"(export.val_fraction={settings.export.val_fraction}); "
+                                               f"training waits for more runs")
 
     def _stage_train(self, chain: Chain, manual: bool) -> None:
         from edgelearn.train import jobs as train_jobs

@@ -48,12 +48,25 @@ def test_a_dataset_under_min_examples_ends_the_chain_before_training(make_runtim
     rt.services["loop"].tick()
     chain = only_chain(rt)
     assert (chain.state, chain.stage, chain.job_id) == ("done", "done", None)
-    train_n = rt.store.datasets.get(chain.dataset_version).counts["train"]
-    assert 0 < train_n < 20
+    counts = rt.store.datasets.get(chain.dataset_version).counts
+    train_n = counts["train"]
+    assert train_n == 20 - counts["val"]  # each run's side follows from its random id: any count can come
     assert chain.reason == (f"dataset {chain.dataset_version} has {train_n} training examples; "
                             f"training needs 500 (train.min_examples)")
     assert rt.store.jobs.list() == []
     assert rt.store.experiments.last_training_start("coder") is None  # no cooldown without training
+
+
+def test_a_dataset_without_validation_examples_ends_the_chain_before_training(make_runtime, record, fake_embeddings):
+    rt = make_runtime(export={"min_runs": 20, "val_fraction": 1e-12}, train={"min_examples": 5})
+    record(rt, [1.0] * 20)
+    rt.services["loop"].tick()
+    chain = only_chain(rt)
+    assert (chain.state, chain.stage, chain.job_id) == ("done", "done", None)
+    assert rt.store.datasets.get(chain.dataset_version).counts["val"] == 0
+    assert chain.reason == (f"dataset {chain.dataset_version} has no validation examples yet "
+                            f"(export.val_fraction=1e-12); training waits for more runs")
+    assert rt.store.jobs.list() == []
 
 
 def test_nothing_happens_when_no_trigger_is_due(make_runtime, record):
