@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from edgelearn.curate.split import split_of
 from edgelearn.errors import TrainingError
 from edgelearn.train import data as D
 
@@ -33,6 +34,7 @@ def test_split_is_deterministic_order_independent_and_never_empty(tmp_path, conv
     val_b = {json.loads(x)["run_id"] for x in (tmp_path / "B" / "val.jsonl").read_text().splitlines()}
     assert a == b and val_a == val_b and 0 < len(val_a) < len(lines)
     assert val_a == {x["run_id"] for x in lines if D.is_validation(x, 0.2)}
+    assert val_a == {x["run_id"] for x in lines if split_of(x["run_id"], 0.2) == "val"}  # as in a curated dataset
     tiny = D.split_file(write_lines(tmp_path / "t.jsonl", lines[:2]), tmp_path / "T", 0.2)
     assert tiny == {"train": 1, "val": 1}
     with pytest.raises(TrainingError, match="at least 2 examples"):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgelearn.curate.split import split_of
 from edgelearn.errors import TrainingError
 
 ROLES = ("system", "user", "assistant")
@@ -69,9 +70,9 @@ def stable_id(item: dict[str, Any]) -> str:
 
 
 def is_validation(item: dict[str, Any], val_fraction: float) -> bool:
-    """Deterministic 80/20-style split: a hash of the stable id against ``val_fraction``."""
-    digest = hashlib.sha256(stable_id(item).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
+    """The curated datasets' split (``curate.split``) on the stable id: an example exported with its
+    run id falls on the same side when a file of it is split again."""
+    return split_of(stable_id(item), val_fraction) == "val"
 
 
 def split_file(source: Path, out_dir: Path, val_fraction: float) -> dict[str, int]:
