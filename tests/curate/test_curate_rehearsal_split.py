@@ -10,7 +10,9 @@ from edgelearn.curate.split import split_of
 
 def _runs(start: int, count: int, reward: float = 0.9) -> list[dict]:
     # distinct answers, so that tasks alike in wording are never near duplicates
-    return [{"input": f"Implement helper number {i} for the billing module.", "reward": reward,
+    # fixed ids (in new_run_id's form): where each run falls in the split is the same on every run of the tests
+    return [{"id": f"{0x18f000000000 + i:012x}{i * 2654435761 % 2**48:012x}",
+             "input": f"Implement helper number {i} for the billing module.", "reward": reward,
              "output": f"def helper_{i}(amount):\n    return round(amount * {i + 1} / {i + 7}, {i % 5})\n"}
             for i in range(start, start + count)]
 
