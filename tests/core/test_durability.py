@@ -181,3 +181,30 @@ def test_checkpoints_run_off_the_commit_path_and_keep_the_wal_bounded(home, sett
         assert store.query("pragma integrity_check") == [("ok",)]
     finally:
         store.close()
+
+
+def test_a_reader_that_holds_the_wal_does_not_make_every_commit_checkpoint(home, settings, monkeypatch):
+    from edgelearn.recording import Recorder
+    from edgelearn.schemas import RecordIn
+    from edgelearn.store import Store, writer
+
+    monkeypatch.setattr(writer, "CHECKPOINT_PAGES", 64)
+    monkeypatch.setattr(writer, "RESTART_FACTOR", 4)
+    monkeypatch.setattr(writer, "CHECKPOINT_STEP", 10**9)  # only the commits' own requests
+    store = Store(home / "edgelearn.db")
+    try:
+        recorder = Recorder(store, lambda: settings)
+        recorder.record(RecordIn(**record_body(0, 0)))
+        reader = store.read()
+        reader.execute("begin")
+        assert reader.execute("select count(*) from runs").fetchone() == (1,)  # a snapshot the WAL must keep
+        for b in range(200):
+            recorder.record(RecordIn(**record_body(1, b)))
+        frames = store.writer._checkpointer._frames
+        assert frames > 2 * 4 * 64  # past the hard bound: the reader kept the WAL from restarting
+        # one whole checkpoint per 16 new frames past the bound at most, not one per commit
+        assert 1 <= store.writer._checkpointer.forced <= (frames - 2 * 4 * 64) // 16 + 1
+        reader.execute("commit")
+    finally:
+        store.close()
+

@@ -297,6 +297,7 @@ class _Checkpointer:
         self.restart_due = False
         self._frames = 0  # WAL frames after the latest commit, as the WAL hook reported them
         self._copied = 0  # frames of this WAL that the latest checkpoint copied
+        self._forced_at = 0  # frames of this WAL when a commit last queued a whole checkpoint
         self._state = threading.Lock()  # orders the hook's and the checkpoints' updates of the above
         self._copying = threading.Lock()  # one checkpoint at a time: a forced one waits, never gets BUSY
         self.checkpoints = 0
@@ -309,13 +310,17 @@ class _Checkpointer:
     def _after_commit(self, conn: apsw.Connection, dbname: str, pages: int) -> int:
         with self._state:
             if pages < self._frames:  # this commit restarted the WAL
-                self._copied = 0
+                self._copied = self._forced_at = 0
             self.restart_due = False
             self._frames = pages
             due = pages >= CHECKPOINT_PAGES and pages - self._copied >= CHECKPOINT_STEP
-            behind = pages >= 2 * CHECKPOINT_PAGES * RESTART_FACTOR and not self._whole_pending
+            # at most one per CHECKPOINT_PAGES / 4 new frames: while a reader's snapshot keeps the WAL
+            # from restarting, a checkpoint after every commit would only send the commits off the loop
+            behind = (pages >= 2 * CHECKPOINT_PAGES * RESTART_FACTOR and not self._whole_pending
+                      and pages - self._forced_at >= CHECKPOINT_PAGES // 4)
             if behind:
                 self._whole_pending = True
+                self._forced_at = pages
         if behind:
             self._request_whole()
         elif due:
