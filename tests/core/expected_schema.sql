@@ -28,12 +28,6 @@ CREATE INDEX ollama_sync_due on ollama_sync(status, next_at);
 CREATE INDEX runs_created on runs(created_at);
 -- index runs_curate
 CREATE INDEX runs_curate on runs(role, reward, seq) where status = 'ok';
--- index runs_hash
-CREATE INDEX runs_hash on runs(content_hash);
--- index runs_model
-CREATE INDEX runs_model on runs(model_variant, created_at);
--- index runs_prompt
-CREATE INDEX runs_prompt on runs(prompt_variant, created_at);
 -- index runs_role_created
 CREATE INDEX runs_role_created on runs(role, created_at);
 -- index runs_role_model_reward
