@@ -266,7 +266,7 @@ CREATE TABLE runs (
             metadata text,                    -- JSON object
             content_hash text not null,       -- sha256 of normalized input + output
             embedded integer not null default 0
-        );
+        , record_signals text);
 -- table selections
 CREATE TABLE selections (
             run_id text primary key,
@@ -289,3 +289,9 @@ CREATE TABLE signals (
             source text,
             created_at real not null
         );
+-- view run_signals
+CREATE VIEW run_signals(run_seq, kind, value, raw, source, created_at, late, pos) as
+            select r.seq, j.value ->> 0, j.value ->> 1, j.value -> 2, 'record', r.created_at, 0, j.key
+              from runs r, json_each(r.record_signals) j
+            union all
+            select run_seq, kind, value, raw, source, created_at, 1, id from signals;

@@ -137,7 +137,8 @@ def test_sigkill_mid_burst_keeps_every_acknowledged_run(home, synchronous):
         assert not missing, f"{len(missing)} of {len(burst.acked)} acknowledged runs lost"
         assert len(set(burst.acked)) == len(burst.acked)
         # signals were committed with their runs, and the redaction held
-        orphans = store.query("select count(*) from runs r where not exists (select 1 from signals s where s.run_seq = r.seq)")
+        orphans = store.query(
+            "select count(*) from runs r where not exists (select 1 from run_signals s where s.run_seq = r.seq)")
         assert orphans == [(0,)]
         assert store.query("select count(*) from runs where input like '%@example.com%'") == [(0,)]
     finally:

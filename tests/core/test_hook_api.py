@@ -70,6 +70,36 @@ def test_late_feedback_recomputes_reward_and_records_event(server):
     assert server.client.post(f"/v1/runs/{rid}/feedback", json={"kind": "score"}).status_code == 422
 
 
+def test_signals_sent_with_a_run_and_later_ones_read_as_one_list(server):
+    rid = server.client.post("/v1/runs", json=RUN).json()["id"]
+    r = server.client.post(f"/v1/runs/{rid}/signals", json={"signals": {"tests": {"passed": 4, "total": 4}}})
+    assert r.json()["previous_reward"] == pytest.approx((1 + 0.75 + 1 / 1.4 + 1) / 4)
+    assert r.json()["reward"] == pytest.approx((1 + 1 + 1 / 1.4 + 1) / 4)  # the later tests signal replaces the first
+    signals = server.client.get(f"/v1/runs/{rid}").json()["signals"]
+    assert [(s["kind"], s["source"]) for s in signals] == [
+        ("compile", "record"), ("tests", "record"), ("errors", "record"), ("human", "record"), ("tests", "api")]
+    assert signals[0]["raw"] is True and signals[0]["value"] == 1.0
+    assert signals[1]["raw"] == {"passed": 3, "total": 4} and signals[1]["value"] == 0.75
+    assert signals[3]["raw"] == "accept" and signals[4]["raw"] == {"passed": 4, "total": 4}
+
+
+def test_signals_stored_as_rows_before_migration_8_still_count(server):
+    """Runs recorded before their signals moved onto the run row keep them as rows of signals."""
+    store = server.runtime.store
+    rid = server.client.post("/v1/runs", json={"role": "coder", "output": "x"}).json()["id"]
+
+    def legacy(conn):
+        seq = conn.execute("select seq from runs where id = ?", (rid,)).fetchone()[0]
+        conn.execute("insert into signals(run_seq, kind, value, raw, source, created_at) "
+                     "values (?, 'compile', 0.0, 'false', 'record', 1.0)", (seq,))
+
+    store.write(legacy)
+    r = server.client.post(f"/v1/runs/{rid}/feedback", json={"kind": "accept"})
+    assert r.json()["reward"] == pytest.approx(0.5)  # compile 0 (the old row) and human 1
+    signals = server.client.get(f"/v1/runs/{rid}").json()["signals"]
+    assert [(s["kind"], s["raw"]) for s in signals] == [("compile", False), ("human", "accept")]
+
+
 def test_weights_renormalize_over_present_signals(home):
     from edgelearn.runtime import Runtime
 

@@ -44,6 +44,7 @@ class NewRun:
     metadata: dict[str, Any] = field(default_factory=dict)
     signals: dict[str, tuple[float, Any]] = field(default_factory=dict)  # kind → (value, raw)
     announced: bool = False  # the id came from the caller (announced earlier by /v1/select)
+    minted: bool = False  # the id was made when the run was recorded: no selection can name it
 
 
 @dataclass
@@ -124,30 +125,26 @@ class RunsRepo:
         if run.announced:
             if conn.execute("select 1 from runs where id = ?", (run.id,)).fetchone():
                 raise InvalidInput(f"run_id: run {run.id} was already recorded", field="run_id")
+        # the signals sent with the run go on its row (one b-tree less per commit than rows of signals)
+        record_signals = (orjson.dumps([[kind, value, raw] for kind, (value, raw) in run.signals.items()],
+                                       default=str).decode() if run.signals else None)
         conn.execute(
             "insert into runs(id, created_at, session, project, role, task, prompt_variant, model_variant, input, "
             "output, tokens_in, tokens_out, latency_ms, cost, status, reward, reward_components, metadata, "
-            "content_hash) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "content_hash, record_signals) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (run.id, run.created_at, run.session, run.project, run.role, run.task, run.prompt_variant,
              run.model_variant, run.input, run.output, run.tokens_in, run.tokens_out, run.latency_ms, run.cost,
              run.status, run.reward, orjson.dumps(run.reward_components).decode(),
-             orjson.dumps(run.metadata, default=str).decode(), run.content_hash),
+             orjson.dumps(run.metadata, default=str).decode(), run.content_hash, record_signals),
         )
         seq = conn.last_insert_rowid()
-        if run.signals:
-            now = run.created_at
-            conn.executemany(
-                "insert into signals(run_seq, kind, value, raw, source, created_at) values (?,?,?,?,?,?)",
-                [(seq, kind, value, orjson.dumps(raw, default=str).decode(), "record", now)
-                 for kind, (value, raw) in run.signals.items()],
-            )
         if self.reward_hooks:
             row = {"seq": seq, "id": run.id, "created_at": run.created_at, "session": run.session,
                    "project": run.project, "role": run.role, "task": run.task, "prompt_variant": run.prompt_variant,
                    "model_variant": run.model_variant, "input": run.input, "output": run.output,
                    "tokens_in": run.tokens_in, "tokens_out": run.tokens_out, "latency_ms": run.latency_ms,
                    "cost": run.cost, "status": run.status, "reward": run.reward, "reward_components": None,
-                   "metadata": None, "content_hash": run.content_hash, "embedded": 0}
+                   "metadata": None, "content_hash": run.content_hash, "embedded": 0, "minted": run.minted}
             for hook in self.reward_hooks:
                 hook(conn, row, None, run.reward)
         return run.id, run.reward
@@ -194,7 +191,7 @@ class RunsRepo:
     def _latest_signals(conn: apsw.Connection, seq: int) -> dict[str, float]:
         latest: dict[str, float] = {}
         for kind, value in conn.execute(
-            "select kind, value from signals where run_seq = ? order by id", (seq,)
+            "select kind, value from run_signals where run_seq = ? order by late, pos", (seq,)
         ):
             latest[kind] = value
         return latest
@@ -230,8 +227,8 @@ class RunsRepo:
 
     def signals(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.store.query(
-            "select s.kind, s.value, s.raw, s.source, s.created_at from signals s join runs r on r.seq = s.run_seq "
-            "where r.id = ? order by s.id", (run_id,))
+            "select kind, value, raw, source, created_at from run_signals "
+            "where run_seq = (select seq from runs where id = ?) order by late, pos", (run_id,))
         return [{"kind": k, "value": v, "raw": _loads(raw, None), "source": src, "created_at": t}
                 for k, v, raw, src, t in rows]
 
