@@ -77,6 +77,8 @@ class Selector:
             run.model_variant = ArmsRepo.get_in(conn, sel.model_arm).variant
 
     def _on_reward(self, conn, row: dict[str, Any], old: float | None, new: float | None) -> None:
+        if row.get("minted"):
+            return  # a run recorded without a run id: nothing selected it (one lookup less per record)
         sel = ArmsRepo.selection_in(conn, row["id"])
         if sel is None:
             return

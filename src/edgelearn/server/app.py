@@ -174,7 +174,9 @@ def serve(runtime, host: str | None = None, port: int | None = None, ready=None)
 
     settings = runtime.settings.server
     config = uvicorn.Config(create_app(runtime), host=host or settings.host, port=settings.port if port is None else port,
-                            log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+                            log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5,
+                            # no proxy in front of a loopback hook: X-Forwarded-* must not rewrite the client
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     runtime.start()
     freeze_long_lived()  # the app, the runtime and their imports: out of every later full GC pass
