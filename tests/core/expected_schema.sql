@@ -32,8 +32,6 @@ CREATE INDEX runs_curate on runs(role, reward, seq) where status = 'ok';
 CREATE INDEX runs_role_created on runs(role, created_at);
 -- index runs_role_model_reward
 CREATE INDEX runs_role_model_reward on runs(role, model_variant, reward, tokens_in, tokens_out);
--- index runs_unembedded
-CREATE INDEX runs_unembedded on runs(seq) where embedded = 0;
 -- index selections_role
 CREATE INDEX selections_role on selections(role, created_at);
 -- index selections_tick
@@ -135,6 +133,8 @@ CREATE TABLE drift_watches (
             active integer not null default 1,
             started_at real not null
         );
+-- table embed_progress
+CREATE TABLE embed_progress (id integer primary key check (id = 1), after_seq integer not null);
 -- table events
 CREATE TABLE events (
             id integer primary key,

@@ -202,8 +202,12 @@ class RunsRepo:
         names = [d[0] for d in cur.getdescription()]
         return dict(zip(names, cur.fetchone()))
 
-    def store_embeddings_in(self, conn: apsw.Connection, items: list[tuple[int, str, str | None, bytes]]) -> None:
-        """Write (seq, role, project, float32 bytes) rows into run_vec and mark the runs embedded."""
+    def store_embeddings_in(self, conn: apsw.Connection, items: list[tuple[int, str, str | None, bytes]],
+                            watermark: int | None = None) -> None:
+        """Write (seq, role, project, float32 bytes) rows into run_vec and mark the runs embedded;
+        ``watermark``: every run up to this seq now has an embedding (the embedder's batches)."""
+        if watermark is not None:
+            conn.execute("update embed_progress set after_seq = max(after_seq, ?) where id = 1", (watermark,))
         for seq, role, project, vec in items:
             conn.execute("delete from run_vec where run_seq = ?", (seq,))
             conn.execute("insert into run_vec(run_seq, role, emb, project) values (?, ?, ?, ?)",
@@ -333,10 +337,16 @@ class RunsRepo:
             "select v.emb from runs r join run_vec v on v.run_seq = r.seq where r.role = ? and r.embedded = 1 "
             "order by r.seq desc limit ?", (role, limit))]
 
-    def unembedded(self, limit: int) -> list[tuple[int, str, str | None, str | None, str | None]]:
-        """(seq, role, project, task, input) of runs still without an embedding, oldest first."""
+    def unembedded(self, limit: int, after_seq: int = 0) -> list[tuple[int, str, str | None, str | None, str | None]]:
+        """(seq, role, project, task, input) of runs past ``after_seq`` still without an embedding, oldest
+        first (a walk of runs by rowid from ``after_seq``: no index keeps the unembedded ones)."""
         return self.store.query(
-            "select seq, role, project, task, input from runs where embedded = 0 order by seq limit ?", (limit,))
+            "select seq, role, project, task, input from runs where seq > ? and embedded = 0 order by seq limit ?",
+            (after_seq, limit))
+
+    def embed_watermark(self) -> int:
+        """The seq up to which every run has an embedding (the embedder's progress)."""
+        return self.store.query("select after_seq from embed_progress where id = 1")[0][0]
 
     def embedding(self, run_id: str) -> tuple[int, str, bytes] | None:
         rows = self.store.query(
