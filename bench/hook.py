@@ -18,7 +18,7 @@ Then ``--repeats`` more fresh servers at the first ``--sync`` level run the open
 the record/floor p99 ratio of one run swings with the shared machine's load, and the table of
 repeats gives its median and range.
 
-Run: ``.venv/bin/python bench/hook.py [--duration 10] [--sync normal full] [--repeats 5]``; writes
+Run: ``.venv/bin/python bench/hook.py [--duration 10] [--sync normal full] [--repeats 5] [--against REV]``; writes
 ``bench/results/hook.md`` (and prints it).
 """
 
@@ -100,7 +100,7 @@ def _stat_cpu(path: str) -> float:
 
 
 class Server:
-    def __init__(self, synchronous: str, core_only: bool = False) -> None:
+    def __init__(self, synchronous: str, core_only: bool = False, src: Path | None = None) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="edgelearn-bench-")
         self.home = Path(self.tmp.name)
         self.port = free_port()
@@ -109,6 +109,8 @@ class Server:
                # the hook is measured, not the learning loop: 100 good runs would start a curation
                "EDGELEARN_EXPORT__AUTO_EXPORT": "false", "EDGELEARN_TRAIN__AUTO_TRAIN": "false",
                "BENCH_CORE_ONLY": "1" if core_only else "0"}
+        if src is not None:  # --against: another checkout's package comes first on the path
+            env["PYTHONPATH"] = str(src)
         self.log = open(self.home / "server.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, stderr=self.log, env=env)
         ready, _, _ = select.select([self.proc.stdout], [], [], 120)
@@ -429,6 +431,48 @@ def repeat_table(sync: str, runs: list[dict], rates: list[float]) -> str:
     return "\n".join(lines)
 
 
+def against_table(rev: str, sync: str, rounds: list[tuple[str, dict]], rates: list[float]) -> str:
+    """The open loop of this tree's servers beside those of ``rev``, alternating in one run."""
+    lines = [f"## Against {rev}: fresh servers of each tree, alternating (store.synchronous = {sync})", "",
+             f"`--against {rev}` serves a temporary git worktree of {rev} beside this tree, one fresh server "
+             "and store at a time, in the order A B B A A B...: the change's effect within one run, on the same "
+             "machine. Extra CPU is the server's CPU per record minus per ping.", "",
+             "| rate | tree | p99 / floor p99, each server | median | extra server CPU µs/record (median) |",
+             "|---|---|---|---|---|"]
+    for rate in rates:
+        for tree in ("this tree", rev):
+            runs = [r for t, r in rounds if t == tree]
+            ratios = [p99_ratio(r, rate) for r in runs]
+            extra = [(r[f"open_{int(rate)}"]["record"].server_cpu / max(1, r[f"open_{int(rate)}"]["record"].requests)
+                      - r[f"open_{int(rate)}"]["ping"].server_cpu / max(1, r[f"open_{int(rate)}"]["ping"].requests))
+                     * 1e6 for r in runs]
+            lines.append(f"| {rate:g}/s | {tree} | " + ", ".join(f"{x:.2f}" for x in ratios)
+                         + f" | **{statistics.median(ratios):.2f}** | {statistics.median(extra):.0f} |")
+    return "\n".join(lines)
+
+
+def run_against(rev: str, args) -> list[tuple[str, dict]]:
+    """Open-loop results of ``--against-rounds`` server pairs: this tree and a worktree of ``rev``."""
+    repo = Path(__file__).resolve().parent.parent
+    tmp = tempfile.mkdtemp(prefix="edgelearn-against-")
+    worktree = Path(tmp) / "tree"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(worktree), rev], check=True,
+                   capture_output=True)
+    rounds = []
+    try:
+        for i in range(args.against_rounds):
+            for tree in (("this tree", rev) if i % 2 == 0 else (rev, "this tree")):
+                server = Server(args.sync[0], args.core_only, src=worktree / "src" if tree == rev else None)
+                try:
+                    rounds.append((tree, asyncio.run(bench_server(server, args.rates, args.duration, args.block,
+                                                                  ingest=False))))
+                finally:
+                    server.stop()
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(worktree)], capture_output=True)
+    return rounds
+
+
 def thread_table(res: dict) -> list[str]:
     """Where the server's CPU goes, by thread: µs per request (open loop) or per run (batch)."""
     cols = [(key, name) for key in res if key.startswith("open_") for name in ("ping", "record")]
@@ -453,6 +497,9 @@ def main() -> None:
     ap.add_argument("--core-only", action="store_true", help="serve without the optional stage services")
     ap.add_argument("--repeats", type=int, default=5,
                     help="more fresh servers at the first --sync level, open loop only: the spread of the p99 ratio")
+    ap.add_argument("--against", metavar="REV",
+                    help="also serve a git worktree of REV, alternating fresh servers with this tree's (open loop)")
+    ap.add_argument("--against-rounds", type=int, default=4, help="server pairs for --against")
     args = ap.parse_args()
     try:
         import uvloop
@@ -475,9 +522,12 @@ def main() -> None:
             repeats.append(asyncio.run(bench_server(server, args.rates, args.duration, args.block, ingest=False)))
         finally:
             server.stop()
+    against = run_against(args.against, args) if args.against else []
     text = report(results, info, args.duration, args.block)
     if repeats:
         text += "\n" + repeat_table(args.sync[0], [results[args.sync[0]], *repeats], args.rates) + "\n"
+    if against:
+        text += "\n" + against_table(args.against, args.sync[0], against, args.rates) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
     print(text)
