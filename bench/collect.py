@@ -10,10 +10,9 @@ SUMMARY = """# Benchmark results
 Every benchmark compares side by side in one run (ours beside the floor or the baseline) and
 names its machine. All were taken on this project's machine kind: 2 shared cores (AMD EPYC),
 24 GiB, no GPU, Python 3.11.7. Efficacy and train were re-measured on 2026-11-21 between
-12:00 and 12:45 UTC, one benchmark at a time (load average 0.7-1.5 at each start); hook again at
-15:50 on the final code (its 12:44 run gave a 1,000/s median of 1.88, this one 3.52: in the hour
-between them, 4 fresh servers each of the writer before and after that day's change, alternating,
-gave medians 2.36 and 2.44, so the swing is the machine's); proxy earlier that day (08:53-10:08,
+12:00 and 12:45 UTC, one benchmark at a time (load average 0.7-1.5 at each start); hook at 17:12
+on the final code, with `--against 872df7e` (the code before that session's record-path work)
+alternating fresh servers of both trees in the same run; proxy earlier that day (08:53-10:08,
 load 0.4-2); the others were taken before, while other jobs shared the cores (load average 4-8),
 so their absolute times are context and ratios within one run are the figures. The cores are shared with other machines' work: the same request cost 220 µs of server
 CPU in one hook run and 320 µs in the next, so each section compares its arms inside one run
