@@ -91,8 +91,7 @@ class Embedder:
 
     def run_once(self) -> int:
         """Embed one batch of unembedded runs; returns how many were embedded."""
-        after = self.store.runs.embed_watermark()
-        rows = self.store.runs.unembedded(self.batch, after)
+        rows = self.store.runs.unembedded(self.batch)
         if not rows:
             return 0
         texts = [task_text(task, inp) for _, _, _, task, inp in rows]

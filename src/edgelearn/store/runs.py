@@ -337,12 +337,13 @@ class RunsRepo:
             "select v.emb from runs r join run_vec v on v.run_seq = r.seq where r.role = ? and r.embedded = 1 "
             "order by r.seq desc limit ?", (role, limit))]
 
-    def unembedded(self, limit: int, after_seq: int = 0) -> list[tuple[int, str, str | None, str | None, str | None]]:
-        """(seq, role, project, task, input) of runs past ``after_seq`` still without an embedding, oldest
-        first (a walk of runs by rowid from ``after_seq``: no index keeps the unembedded ones)."""
+    def unembedded(self, limit: int) -> list[tuple[int, str, str | None, str | None, str | None]]:
+        """(seq, role, project, task, input) of runs still without an embedding, oldest first: a walk of
+        runs by rowid from the embedder's watermark (no index keeps the unembedded ones)."""
         return self.store.query(
-            "select seq, role, project, task, input from runs where seq > ? and embedded = 0 order by seq limit ?",
-            (after_seq, limit))
+            "select seq, role, project, task, input from runs "
+            "where seq > (select after_seq from embed_progress where id = 1) and embedded = 0 order by seq limit ?",
+            (limit,))
 
     def embed_watermark(self) -> int:
         """The seq up to which every run has an embedding (the embedder's progress)."""
