@@ -44,8 +44,6 @@ CHECKPOINT_STEP = 250  # past CHECKPOINT_PAGES, a background checkpoint every th
 # commits so that it is whole and the WAL starts over (under a steady stream of commits a background
 # one rarely copies the newest frames)
 RESTART_FACTOR = 16
-# past twice that the checkpointer thread has fallen behind (a starved core): the commit that gets
-# there queues the checkpoint itself, so the WAL stays bounded whatever the background thread does
 
 
 class _Busy(Exception):
@@ -314,7 +312,9 @@ class _Checkpointer:
             self.restart_due = False
             self._frames = pages
             due = pages >= CHECKPOINT_PAGES and pages - self._copied >= CHECKPOINT_STEP
-            # at most one per CHECKPOINT_PAGES / 4 new frames: while a reader's snapshot keeps the WAL
+            # past twice RESTART_FACTOR the background thread has fallen behind (a starved core): this
+            # commit queues the whole checkpoint, so the WAL stays bounded whatever that thread does.
+            # At most one per CHECKPOINT_PAGES / 4 new frames: while a reader's snapshot keeps the WAL
             # from restarting, a checkpoint after every commit would only send the commits off the loop
             behind = (pages >= 2 * CHECKPOINT_PAGES * RESTART_FACTOR and not self._whole_pending
                       and pages - self._forced_at >= CHECKPOINT_PAGES // 4)
