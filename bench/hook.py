@@ -243,6 +243,11 @@ class Sample:
     wall: float = 0.0
 
 
+def server_us(sample: Sample, n: int | None = None) -> float:
+    """The server's CPU µs per request of ``sample`` (per ``n`` runs when given)."""
+    return sample.server_cpu / max(1, sample.requests if n is None else n) * 1e6
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -398,7 +403,7 @@ def report(results: dict[str, dict], info: dict, seconds: float, block: float) -
                 lines.append(
                     f"| {key[5:]}/s | {'/v1/ping (floor)' if name == 'ping' else '/v1/runs'} | {s.requests} | "
                     f"{s.errors} | {ms(pct(lat, .5))} | {ms(pct(lat, .9))} | {ms(pct(lat, .99))} | {ms(max(lat))} | "
-                    f"{ms(pct(s.lags, .99))} | {s.server_cpu / max(1, s.requests) * 1e6:.0f} | "
+                    f"{ms(pct(s.lags, .99))} | {server_us(s):.0f} | "
                     f"{s.client_cpu / max(1, s.requests) * 1e6:.0f} | {ratio} |")
         lines += ["", "| durable ingest | runs/s | requests | errors | p50 ms | p99 ms | server CPU µs/run |",
                   "|---|---|---|---|---|---|---|"]
@@ -406,7 +411,7 @@ def report(results: dict[str, dict], info: dict, seconds: float, block: float) -
                            ("batch_1", "batch of 500, 1 connection"), ("batch_2", "batch of 500, 2 connections")):
             s = res[key]
             lines.append(f"| {label} | {s.runs / s.wall:,.0f} | {s.requests} | {s.errors} | {ms(pct(s.latencies, .5))} | "
-                         f"{ms(pct(s.latencies, .99))} | {s.server_cpu / max(1, s.runs) * 1e6:.0f} |")
+                         f"{ms(pct(s.latencies, .99))} | {server_us(s, s.runs):.0f} |")
         lines += ["", *thread_table(res), ""]
     return "\n".join(lines)
 
@@ -443,9 +448,8 @@ def against_table(rev: str, sync: str, rounds: list[tuple[str, dict]], rates: li
         for tree in ("this tree", rev):
             runs = [r for t, r in rounds if t == tree]
             ratios = [p99_ratio(r, rate) for r in runs]
-            extra = [(r[f"open_{int(rate)}"]["record"].server_cpu / max(1, r[f"open_{int(rate)}"]["record"].requests)
-                      - r[f"open_{int(rate)}"]["ping"].server_cpu / max(1, r[f"open_{int(rate)}"]["ping"].requests))
-                     * 1e6 for r in runs]
+            open_ = [r[f"open_{int(rate)}"] for r in runs]
+            extra = [server_us(o["record"]) - server_us(o["ping"]) for o in open_]
             lines.append(f"| {rate:g}/s | {tree} | " + ", ".join(f"{x:.2f}" for x in ratios)
                          + f" | **{statistics.median(ratios):.2f}** | {statistics.median(extra):.0f} |")
     return "\n".join(lines)
