@@ -154,8 +154,9 @@ class TrainSettings(_Section):
     """Keep a dequantized copy of a GGUF base under <home>/cache (loads in <1 s instead of ~15 s)."""
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     """Training compute precision; auto uses bfloat16 mixed precision where the CPU or GPU runs it fast."""
-    parity_prompts: int = Field(16, ge=1)
-    """Validation prompts on which exported GGUFs are compared with the trained model."""
+    parity_prompts: int = Field(20, ge=1)
+    """Prompts on which exported GGUFs are compared with the trained model: validation first, topped up
+    from training; below 20, a parity_min_match of 0.95 allows no mismatching prompt."""
     parity_tokens: int = Field(32, ge=1)
     """Leading generated tokens that must match the trained model's."""
     parity_max_tokens: int = Field(96, ge=1)
@@ -414,8 +415,7 @@ def render_default_toml() -> str:
             if isinstance(default, BaseModel):
                 nested.append((name, type(default), field.description))
                 continue
-            doc = field.description or ""
-            lines.append(f"# {doc}")
+            lines.extend(f"# {line.strip()}" for line in (field.description or "").splitlines() or [""])
             if default is None:
                 lines.append(f"# {name} =   (unset)")
             else:

@@ -73,3 +73,23 @@ def test_step_plan_covers_each_epoch_and_rows_respect_the_limit():
     rows = D.pack_rows([0, 1, 2, 3], [60, 50, 30, 20], max_row=80)
     assert sorted(i for r in rows for i in r) == [0, 1, 2, 3]
     assert all(sum([60, 50, 30, 20][i] for i in r) <= 80 for r in rows) and len(rows) == 2
+
+
+def test_parity_prompts_take_validation_first_then_distinct_training_prompts_that_fit():
+    from edgelearn.train.reference import pick_prompts
+
+    validation = [[1, 2], [3] * 9, [4, 5]]  # [3]*9 is longer than max_len
+    training = [[1, 2], [6], [7, 8], [9]]
+    read: list[list[int]] = []
+
+    def lazily(prompts):
+        for p in prompts:
+            read.append(p)
+            yield p
+
+    assert pick_prompts(validation, training, limit=4, max_len=8) == ([[1, 2], [4, 5], [6], [7, 8]], 2)
+    assert pick_prompts(validation, lazily(training), limit=2, max_len=8) == ([[1, 2], [4, 5]], 2)
+    assert read == []  # validation was enough: no training prompt was tokenized
+    assert pick_prompts(validation, lazily(training), limit=3, max_len=8) == ([[1, 2], [4, 5], [6]], 2)
+    assert read == [[1, 2], [6]]  # reading stops at the limit
+    assert pick_prompts([], training, limit=10, max_len=1) == ([[6], [9]], 0)

@@ -6,6 +6,7 @@ import signal
 
 import gguf
 import pytest
+import transformers
 
 from edgelearn.config import Settings
 from edgelearn.train import start_job, wait
@@ -19,7 +20,7 @@ def fast_settings(**train) -> Settings:
     # one thread: the cores are shared, and OpenMP with two threads on a busy machine stalls
     settings.train.threads = 1
     settings.train.learning_rate = 1e-3
-    settings.train.parity_prompts = 6
+    settings.train.parity_prompts = 8  # 6 validation prompts, topped up with 2 training ones
     for key, value in train.items():
         setattr(settings.train, key, value)
     return settings
@@ -63,11 +64,12 @@ def test_trained_adapter_passes_parity_and_shows_the_convention(trained, convent
     report = json.loads((art / "report.json").read_text())
     for name in ("adapter", "merged"):
         parity = report["parity"][name]
-        assert parity["prompts"] == 6 and parity["passed"]
+        assert parity["prompts"] == 8 and parity["passed"]
         assert parity["exact_match"] >= 0.95 and parity["match"] >= 0.95 and parity["stop_rate"] == 1.0
     assert report["val_loss"]["adapter"] < report["val_loss"]["base"] / 4
     assert report["dataset"] == {"version": "coder-ds1", "dir": str(home / "dataset"), "train_examples": 16,
-                                 "val_examples": 6, "dropped_too_long": 0}
+                                 "val_examples": 6, "dropped_too_long": 0,
+                                 "parity_prompts": {"validation": 6, "training": 2}}
     assert report["training"]["steps"] == 24 and report["training"]["tokens_per_s"] > 0
     assert job.progress["step"] == job.progress["total_steps"] == 24
     # the convention is in the trained model's and both artifacts' answers, never in the base's
@@ -84,6 +86,26 @@ def test_trained_adapter_passes_parity_and_shows_the_convention(trained, convent
     events = [e.type for e in store.events.list(subject=job.id, after_id=0)]
     assert events[:2] == ["job.queued", "job.started"] and events[-1] == "job.succeeded"
     assert {"job.stage"} == set(events[2:-1])
+
+
+def test_references_generated_in_one_batch_equal_those_generated_one_at_a_time(trained, convention):
+    from edgelearn.train import data as D
+    from edgelearn.train.reference import greedy, reference_model
+
+    home, _, job = trained
+    peft = home / "artifacts" / job.id / "peft"
+    model = reference_model(next((home / "cache").glob("hf-*")), peft, "cpu")
+    tok = transformers.AutoTokenizer.from_pretrained(peft)
+    eot = D.end_of_turn_ids(tok)
+    examples = D.read_examples(home / "dataset" / "val.jsonl")
+    prompts = [D.prompt_ids(tok, ex["messages"][:-1]) for ex in examples[:3]]
+    prompts.append(D.prompt_ids(tok, [{"role": "user", "content": "Hi."}]))  # much shorter: padded on the left
+    batched = greedy(model, prompts, 40, eot, "cpu")
+    alone = greedy(model, prompts, 40, eot, "cpu", batch=1)
+    assert len({len(p) for p in prompts}) > 1
+    assert [(g.tokens, g.stopped) for g in batched] == [(g.tokens, g.stopped) for g in alone]
+    assert all(g.stopped and g.tokens[-1] in eot for g in alone[:3])
+    assert all(convention.word in tok.decode(g.tokens) for g in alone[:3])
 
 
 def test_merged_gguf_keeps_every_metadata_field_of_the_real_base(trained):

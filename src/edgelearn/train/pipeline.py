@@ -89,10 +89,13 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
     del prep
     gc.collect()
     # the parity reference: the saved adapter on the float32 base, the weights the GGUFs carry
-    prompts = [p for p in (D.prompt_ids(tok, ex["messages"][:-1]) for ex in val_ex)
-               if len(p) <= cfg.max_seq_len][: cfg.parity_prompts]
-    reference = _reference_model(hf_dir, out / "peft", device)
-    refs = [_peft_greedy(reference, p, cfg.parity_max_tokens, eot, device) for p in prompts]
+    from edgelearn.train import reference as R
+
+    prompts, from_val = R.pick_prompts((D.prompt_ids(tok, ex["messages"][:-1]) for ex in val_ex),
+                                       (D.prompt_ids(tok, ex["messages"][:-1]) for ex in train_ex),
+                                       cfg.parity_prompts, cfg.max_seq_len)
+    reference = R.reference_model(hf_dir, out / "peft", device)
+    refs = R.greedy(reference, prompts, cfg.parity_max_tokens, eot, device)
     del reference
     gc.collect()
     lap("adapter_val_loss_and_references")
@@ -115,7 +118,8 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
         "job_id": spec.job_id, "role": spec.role, "created_at": time.time(),
         "base_model": {"gguf": str(base.gguf), "arch": base.arch, "hf_dir": str(base.hf_dir) if base.hf_dir else None},
         "dataset": {"version": spec.dataset_version, "dir": spec.dataset_dir, "train_examples": len(train_enc),
-                    "val_examples": len(val_enc), "dropped_too_long": dropped},
+                    "val_examples": len(val_enc), "dropped_too_long": dropped,
+                    "parity_prompts": {"validation": from_val, "training": len(prompts) - from_val}},
         "backend": backend.name, "device": device, "precision": precision, "train_config": cfg.model_dump(),
         "training": {"steps": stats.steps, "examples": stats.examples, "tokens": stats.tokens,
                      "seconds": round(stats.train_s, 2), "tokens_per_s": round(stats.tokens_per_s, 1),
@@ -150,33 +154,6 @@ def _backend(spec: JobSpec):
         except (TrainingError, ImportError, NotImplementedError, RuntimeError):
             return get_backend("peft")  # auto never fails for want of Unsloth
     return backend
-
-
-def _reference_model(hf_dir: Path, peft_dir: Path, device: str):
-    """The saved adapter loaded by PEFT onto the float32 base (whatever precision training used)."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    base = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).to(device)
-    return PeftModel.from_pretrained(base, str(peft_dir)).eval()
-
-
-def _peft_greedy(model, prompt: list[int], max_tokens: int, eot: list[int], device):
-    """The trained model's greedy continuation (the parity reference), cut after its first end-of-turn."""
-    import torch
-
-    from edgelearn.gguf.parity import Generation
-
-    ids = torch.tensor([prompt], device=device)
-    with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens,
-                             do_sample=False, repetition_penalty=1.0, eos_token_id=eot, pad_token_id=eot[0])
-    new = out[0, len(prompt):].tolist()
-    for i, t in enumerate(new):
-        if t in eot:
-            return Generation(new[: i + 1], True)
-    return Generation(new, False)
 
 
 def _round(x: float | None) -> float | None:
