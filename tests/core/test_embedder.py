@@ -1,6 +1,7 @@
 """The background embedder: runs in seq order from its stored watermark, across restarts."""
 
 import numpy as np
+import pytest
 
 from edgelearn.embed import Embedder
 from edgelearn.recording import Recorder
@@ -67,3 +68,74 @@ def test_migration_9_starts_an_existing_store_before_its_oldest_unembedded_run(h
         assert [r[0] for r in store.runs.unembedded(10)] == [3, 5]
     finally:
         store.close()
+
+
+
+def test_embed_texts_caps_torch_threads_for_its_call_only(monkeypatch):
+    import torch
+
+    from edgelearn import embed
+
+    seen = []
+
+    class Model:  # stands in for the sentence-transformers model: records torch's threads at each encode
+        def encode(self, texts, **kwargs):
+            seen.append(torch.get_num_threads())
+            return np.ones((len(texts), 384), dtype=np.float32)
+
+    monkeypatch.setattr(embed, "load_model", lambda: Model())
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        embed.embed_texts(["a background batch"], threads=1)
+        assert torch.get_num_threads() == 2
+        embed.embed_texts(["a foreground search"])
+    finally:
+        torch.set_num_threads(previous)
+    assert seen == [1, 2]
+
+
+def test_the_embedding_process_matches_the_model_runs_below_the_server_and_comes_back(home, settings):
+    import os
+    import signal
+
+    from edgelearn.embed import embed_texts
+    from edgelearn.embed_process import NICE, ProcessEncoder
+
+    texts = ["merge overlapping intervals", "parse an ISO date", ""]
+    enc = ProcessEncoder()
+    try:
+        vecs = enc(texts)
+        assert vecs.shape == (3, 384) and vecs.dtype == np.float32
+        assert np.allclose(vecs, embed_texts(texts), atol=1e-5)  # the same model as in the server
+        pid = enc.pid
+        if hasattr(os, "SCHED_IDLE"):  # Linux: runs only on a core nothing else wants
+            assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+        elif hasattr(os, "getpriority"):
+            assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICE)
+        os.kill(pid, signal.SIGKILL)
+        assert np.allclose(enc(texts[:1]), vecs[:1], atol=1e-5)  # a fresh child answers the batch
+        assert enc.started == 2 and enc.pid != pid
+    finally:
+        enc.close()
+    assert enc.pid is None
+
+
+def test_the_runtime_embedder_encodes_in_a_child_process_and_stopping_ends_it(home, settings):
+    import os
+
+    store = Store(home / "edgelearn.db")
+    emb = Embedder(store, batch=4)  # the default encoder, as the runtime builds it
+    try:
+        ids = record(store, settings, 5)
+        emb.start()
+        assert emb.wait_idle(120)
+        assert embedded(store) == set(ids)
+        pid = emb._encode.pid
+        assert pid is not None and pid != os.getpid()
+    finally:
+        emb.stop()
+        store.close()
+    assert emb._encode.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # ended and reaped
