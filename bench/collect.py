@@ -3,18 +3,19 @@
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["efficacy", "hook", "proxy", "train", "export", "bandits", "experiment", "tui"]
+ORDER = ["efficacy", "hook", "hook_embed", "proxy", "train", "export", "bandits", "experiment", "tui"]
 
 SUMMARY = """# Benchmark results
 
 Every benchmark compares side by side in one run (ours beside the floor or the baseline) and
 names its machine. All were taken on this project's machine kind: 2 shared cores (AMD EPYC),
-24 GiB, no GPU, Python 3.11.7. Efficacy and train were re-measured on 2026-11-21 between
-12:00 and 12:45 UTC, one benchmark at a time (load average 0.7-1.5 at each start); hook at 17:12
-on the final code, with `--against 872df7e` (the code before that session's record-path work)
-alternating fresh servers of both trees in the same run; proxy earlier that day (08:53-10:08,
-load 0.4-2); the others were taken before, while other jobs shared the cores (load average 4-8),
-so their absolute times are context and ratios within one run are the figures. The cores are shared with other machines' work: the same request cost 220 µs of server
+24 GiB, no GPU, Python 3.11.7. Efficacy was re-measured on 2026-11-21 at 18:54 UTC (after the
+parity gate's change to 20 prompts); hook --embed at 19:43, with `--against e04c3f0` (the
+embedder in a server thread) alternating fresh servers of both trees; hook at 17:12 on the record
+path's final code, with `--against 872df7e`; train at 12:00-12:45 (load average 0.7-1.5);
+proxy earlier that day (08:53-10:08, load 0.4-2); the others were taken before, while other
+jobs shared the cores (load average 4-8), so their absolute times are context and ratios within
+one run are the figures. The cores are shared with other machines' work: the same request cost 220 µs of server
 CPU in one hook run and 320 µs in the next, so each section compares its arms inside one run
 (alternating blocks, interleaved steps) and, where one run's ratio swings, shows the repeats.
 Regenerate this file with `python bench/collect.py` after running `bench/<name>.py`.

@@ -18,7 +18,7 @@ Then ``--repeats`` more fresh servers at the first ``--sync`` level run the open
 the record/floor p99 ratio of one run swings with the shared machine's load, and the table of
 repeats gives its median and range.
 
-Run: ``.venv/bin/python bench/hook.py [--duration 10] [--sync normal full] [--repeats 5] [--against REV]``; writes
+Run: ``.venv/bin/python bench/hook.py [--duration 10] [--sync normal full] [--repeats 5] [--against REV] [--embed]``; writes
 ``bench/results/hook.md`` (and prints it).
 """
 
@@ -56,7 +56,12 @@ SERVER = textwrap.dedent("""
     home = Path(os.environ["EDGELEARN_HOME"])
     if os.environ.get("BENCH_CORE_ONLY") == "1":  # --core-only: no bandits, serving or loop services
         Runtime._install_extensions = lambda self: None
-    runtime = Runtime(home=home, embed=False)
+    embed = os.environ.get("BENCH_EMBED") == "1"
+    runtime = Runtime(home=home, embed=embed)
+    if embed:  # --embed: the model is in memory before the measurement, as in a server that embedded once
+        from edgelearn.embed import load_model
+
+        load_model()
     print("services", *runtime.services, flush=True)
 
 
@@ -100,7 +105,7 @@ def _stat_cpu(path: str) -> float:
 
 
 class Server:
-    def __init__(self, synchronous: str, core_only: bool = False, src: Path | None = None) -> None:
+    def __init__(self, synchronous: str, core_only: bool = False, src: Path | None = None, embed: bool = False) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="edgelearn-bench-")
         self.home = Path(self.tmp.name)
         self.port = free_port()
@@ -108,7 +113,7 @@ class Server:
                "BENCH_PORT": str(self.port),
                # the hook is measured, not the learning loop: 100 good runs would start a curation
                "EDGELEARN_EXPORT__AUTO_EXPORT": "false", "EDGELEARN_TRAIN__AUTO_TRAIN": "false",
-               "BENCH_CORE_ONLY": "1" if core_only else "0"}
+               "BENCH_CORE_ONLY": "1" if core_only else "0", "BENCH_EMBED": "1" if embed else "0"}
         if src is not None:  # --against: another checkout's package comes first on the path
             env["PYTHONPATH"] = str(src)
         self.log = open(self.home / "server.log", "wb")
@@ -378,11 +383,12 @@ def ms(x: float) -> str:
 
 
 def report(results: dict[str, dict], info: dict, seconds: float, block: float) -> str:
-    lines = [f"# bench/hook.py — {time.strftime('%Y-%m-%d %H:%M')}", "",
+    flags = " --embed" if info["embed"] else ""
+    lines = [f"# bench/hook.py{flags} — {time.strftime('%Y-%m-%d %H:%M')}", "",
              f"Machine: {info['cores']} cores, {info['cpu']}, Python {info['python']}; "
              + ", ".join(f"{k} {v}" for k, v in info["libs"].items())
              + f". Load average before: {' / '.join(f'{x:.2f}' for x in info['load_before'])} (shared machine).", "",
-             "Server: `Runtime(embed=False)` with every installed stage service, auto-export and auto-train off "
+             f"Server: `Runtime(embed={info['embed']})` with every installed stage service, auto-export and auto-train off "
              "(the loop would start curating after 100 good runs), served by `edgelearn.server.app.serve`. ",
              f"Open loop: {seconds:g} s per endpoint per rate, alternating {block:g} s blocks of ping and record "
              "after 1 s warm-up each; latency from the scheduled send time. CPU columns are the server's "
@@ -442,16 +448,19 @@ def against_table(rev: str, sync: str, rounds: list[tuple[str, dict]], rates: li
              f"`--against {rev}` serves a temporary git worktree of {rev} beside this tree, one fresh server "
              "and store at a time, in the order A B B A A B...: the change's effect within one run, on the same "
              "machine. Extra CPU is the server's CPU per record minus per ping.", "",
-             "| rate | tree | p99 / floor p99, each server | median | extra server CPU µs/record (median) |",
-             "|---|---|---|---|---|"]
+             "| rate | tree | p99 / floor p99, each server | median | record p99 ms (median) | floor p99 ms (median) "
+             "| extra server CPU µs/record (median) |",
+             "|---|---|---|---|---|---|---|"]
     for rate in rates:
         for tree in ("this tree", rev):
             runs = [r for t, r in rounds if t == tree]
             ratios = [p99_ratio(r, rate) for r in runs]
             open_ = [r[f"open_{int(rate)}"] for r in runs]
             extra = [server_us(o["record"]) - server_us(o["ping"]) for o in open_]
+            p99 = {name: statistics.median(pct(o[name].latencies, 0.99) for o in open_) for name in ("record", "ping")}
             lines.append(f"| {rate:g}/s | {tree} | " + ", ".join(f"{x:.2f}" for x in ratios)
-                         + f" | **{statistics.median(ratios):.2f}** | {statistics.median(extra):.0f} |")
+                         + f" | **{statistics.median(ratios):.2f}** | {ms(p99['record'])} | {ms(p99['ping'])} "
+                         f"| {statistics.median(extra):.0f} |")
     return "\n".join(lines)
 
 
@@ -466,7 +475,8 @@ def run_against(rev: str, args) -> list[tuple[str, dict]]:
     try:
         for i in range(args.against_rounds):
             for tree in (("this tree", rev) if i % 2 == 0 else (rev, "this tree")):
-                server = Server(args.sync[0], args.core_only, src=worktree / "src" if tree == rev else None)
+                server = Server(args.sync[0], args.core_only, src=worktree / "src" if tree == rev else None,
+                                embed=args.embed)
                 try:
                     rounds.append((tree, asyncio.run(bench_server(server, args.rates, args.duration, args.block,
                                                                   ingest=False))))
@@ -499,6 +509,8 @@ def main() -> None:
     ap.add_argument("--sync", nargs="+", default=["normal", "full"], choices=["normal", "full"])
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--core-only", action="store_true", help="serve without the optional stage services")
+    ap.add_argument("--embed", action="store_true",
+                    help="serve with the background embedder on (the default config), its model loaded first")
     ap.add_argument("--repeats", type=int, default=5,
                     help="more fresh servers at the first --sync level, open loop only: the spread of the p99 ratio")
     ap.add_argument("--against", metavar="REV",
@@ -512,16 +524,17 @@ def main() -> None:
     except ImportError:
         pass
     info = machine()
+    info["embed"] = args.embed
     results = {}
     for sync in args.sync:
-        server = Server(sync, args.core_only)
+        server = Server(sync, args.core_only, embed=args.embed)
         try:
             results[sync] = asyncio.run(bench_server(server, args.rates, args.duration, args.block))
         finally:
             server.stop()
     repeats = []
     for _ in range(args.repeats):
-        server = Server(args.sync[0], args.core_only)
+        server = Server(args.sync[0], args.core_only, embed=args.embed)
         try:
             repeats.append(asyncio.run(bench_server(server, args.rates, args.duration, args.block, ingest=False)))
         finally:

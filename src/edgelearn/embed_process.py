@@ -2,16 +2,17 @@
 
 The background embedder used to encode in a thread of the server. A batch is torch
 operations with Python between them, so the event loop waited for the GIL and for a core:
-with the embedder on (the default), at 50 runs/s on 2 cores the record p99 was 2.2x the bare
-endpoint's, against 1.3x with embeddings off (bench/hook.py --embed). Lowering the thread's
-priority made it worse where it mattered: a descheduled thread that holds the GIL stalls the
-loop all the same. A process has its own interpreter, and its priority works as the kernel means.
+with the embedder on (the default), at 50 runs/s on 2 cores the record p99 was 2.5x the bare
+endpoint's (7.6 ms); from this child process it is 1.4x (3.4 ms), as with embeddings off
+(bench/hook.py --embed). Lowering the thread's priority did not help: a descheduled thread that
+holds the GIL stalls the loop all the same. A process has its own interpreter, and its priority
+works as the kernel means.
 
 ``ProcessEncoder`` starts ``python -m edgelearn.embed_process`` on first use (loading the model
 there takes a few seconds, off the request path), sends it a batch of texts and reads the
 vectors back; the child computes on ``BACKGROUND_THREADS`` torch threads under SCHED_IDLE on
-Linux (at 200 runs/s, more than it can embed, the record p99 was 2.8-3.7 ms against 3.2-4.6 ms
-at nice 10), elsewhere at ``NICE``.
+Linux (at 200 runs/s, more than it can embed, the record p99 was lower than at nice 10 in each
+of three paired runs), elsewhere at ``NICE``.
 A batch whose child dies goes once more to a fresh child; if that one dies too, the call raises
 and the embedder retries later.
 
