@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from edgelearn.embed_process import ProcessEncoder
 from edgelearn.heap import freeze_long_lived
 from edgelearn.store.runs import pack_vector
 
@@ -79,8 +80,6 @@ class Embedder:
     """Background batch embedder over a store; ``encode`` defaults to a child process's model."""
 
     def __init__(self, store, batch: int = 64, encode: Callable[[Sequence[str]], np.ndarray] | None = None) -> None:
-        from edgelearn.embed_process import ProcessEncoder
-
         self.store = store
         self.batch = batch
         self._encode = encode if encode is not None else ProcessEncoder()
