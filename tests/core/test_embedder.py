@@ -70,7 +70,6 @@ def test_migration_9_starts_an_existing_store_before_its_oldest_unembedded_run(h
         store.close()
 
 
-
 def test_embed_texts_caps_torch_threads_for_its_call_only(monkeypatch):
     import torch
 
@@ -95,7 +94,7 @@ def test_embed_texts_caps_torch_threads_for_its_call_only(monkeypatch):
     assert seen == [1, 2]
 
 
-def test_the_embedding_process_matches_the_model_runs_below_the_server_and_comes_back(home, settings):
+def test_the_embedding_process_matches_the_model_runs_below_the_server_and_comes_back():
     import os
     import signal
 
