@@ -2,9 +2,9 @@
 
 The background embedder used to encode in a thread of the server. A batch is torch
 operations with Python between them, so the event loop waited for the GIL and for a core:
-with the embedder on (the default), at 50 runs/s on 2 cores the record p99 was 2.5x the bare
-endpoint's (7.6 ms); from this child process it is 1.4x (3.4 ms), as with embeddings off
-(bench/hook.py --embed). Lowering the thread's priority did not help: a descheduled thread that
+with the embedder on (the default), at 50 runs/s on 2 cores the record p99 was 1.7-2.5x the
+bare endpoint's (4.2-7.6 ms, two runs of bench/hook.py --embed); from this child process it is
+1.4x (3.4-3.6 ms), as with embeddings off. Lowering the thread's priority did not help: a descheduled thread that
 holds the GIL stalls the loop all the same. A process has its own interpreter, and its priority
 works as the kernel means.
 
