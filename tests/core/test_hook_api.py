@@ -168,3 +168,36 @@ def test_similar_runs_with_real_embeddings(home):
         assert gc.get_freeze_count() > 100_000
     finally:
         stop()
+
+
+def test_hot_routes_answer_as_their_fastapi_routes(home):
+    """The per-run calls skip FastAPI, except with CORS on (its headers come from FastAPI's stack):
+    both ways give the same answers, and the CORS headers are there when configured."""
+    from edgelearn.runtime import Runtime
+
+    calls = [("/v1/ping", b'{"any": "body"}'), ("/v1/runs", b'{"role": "coder", "output": "x", "signals": {"compile": true}}'),
+             ("/v1/runs", b'{"output": "x"}'), ("/v1/runs", b'{"role": "coder", "output": '),
+             ("/v1/runs", b'{"role": "coder", "output": "x", "run_id": "' + b"a" * 24 + b'"}'),
+             ("/v1/select", b'{"role": "nobody"}'), ("/v1/select", b'{"role": "coder", "surprise": 1}')]
+    answers = {}
+    for cors in (False, True):
+        if cors:
+            (home / "edgelearn.toml").write_text('[server]\ncors_origins = ["http://localhost:3000"]\n')
+        live, stop = start_server(Runtime(home=home, embed=False))
+        try:
+            seen = []
+            for path, body in calls:
+                r = live.client.post(path, content=body, headers={"Content-Type": "application/json",
+                                                                  "Origin": "http://localhost:3000"})
+                payload = r.json()
+                if "id" in payload:
+                    payload["id"] = len(payload["id"])  # a fresh id each time
+                seen.append((r.status_code, r.headers["content-type"], payload))
+                assert ("access-control-allow-origin" in r.headers) == cors, (path, r.headers)
+            answers[cors] = seen
+        finally:
+            stop()
+    assert answers[False] == answers[True]
+    statuses = [s for s, _, _ in answers[False]]
+    assert statuses == [200, 201, 422, 400, 404, 409, 422], answers[False]
+    assert answers[False][1][2] == {"id": 24, "reward": 1.0}

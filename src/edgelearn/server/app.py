@@ -1,11 +1,17 @@
-"""The FastAPI app: security middleware, error mapping, and the routers of each stage."""
+"""The FastAPI app: security middleware, error mapping, and the routers of each stage.
+
+The calls an agent makes on every run (``POST /v1/runs``, ``POST /v1/select``, and the floor
+``POST /v1/ping``) are served straight from the guard middleware by their module's ``HOT``
+handlers: FastAPI's routing, request object and dependency pass cost more than recording the
+run itself. Their FastAPI routes stay for the OpenAPI schema and call the same handlers.
+"""
 
 from __future__ import annotations
 
 import hmac
 import importlib
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import orjson
 from fastapi import FastAPI, Request
@@ -21,6 +27,9 @@ log = logging.getLogger(__name__)
 
 # routers of each stage, included when the module exists (each stage owns its module)
 ROUTER_MODULES = ("hook", "select", "datasets", "proxy", "models", "jobs", "learning")
+
+# a hot handler: (runtime, request body) -> (status, JSON-able payload); raises EdgelearnError
+Hot = Callable[[Any, bytes], Awaitable[tuple[int, Any]]]
 
 
 class JSON(Response):
@@ -58,12 +67,21 @@ def status_for(exc: EdgelearnError) -> tuple[int, str]:
     return 500, "server_error"
 
 
-class GuardMiddleware:
-    """Host check (DNS rebinding), bearer token, and the body-size limit, as plain ASGI."""
+def error_response(exc: EdgelearnError, method: str, path: str) -> JSON:
+    status, type_ = status_for(exc)
+    if status >= 500:
+        log.warning("%s %s failed: %s", method, path, exc)
+    return error_body(status, str(exc), type_, getattr(exc, "field", None))
 
-    def __init__(self, app, runtime) -> None:
+
+class GuardMiddleware:
+    """Host check (DNS rebinding), bearer token, and the body-size limit, as plain ASGI; then the
+    hot handlers for their (method, path), and the FastAPI app for everything else."""
+
+    def __init__(self, app, runtime, hot: dict[tuple[str, str], Hot] | None = None) -> None:
         self.app = app
         self.runtime = runtime
+        self.hot = hot or {}
         self._token = f"Bearer {runtime.token}".encode()
 
     async def __call__(self, scope, receive, send):
@@ -88,8 +106,12 @@ class GuardMiddleware:
                                                      "(server.max_body_bytes)", "payload_too_large"))
         if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
             receive = _limited(receive, limit)
+        hot = self.hot.get((scope["method"], scope["path"]))
         try:
-            await self.app(scope, receive, send)
+            if hot is None:
+                await self.app(scope, receive, send)
+            else:
+                await _serve_hot(hot, self.runtime, scope, receive, send)
         except _TooLarge:
             await _send(send, error_body(413, f"body is over the limit of {limit} bytes (server.max_body_bytes)",
                                          "payload_too_large"))
@@ -120,6 +142,37 @@ async def _send(send, response: Response) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
+async def _read_body(receive) -> bytes | None:
+    """The whole request body, or None when the client went away first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _serve_hot(handler: Hot, runtime, scope, receive, send) -> None:
+    body = await _read_body(receive)
+    if body is None:
+        return
+    try:
+        status, payload = await handler(runtime, body)
+    except EdgelearnError as exc:
+        return await _send(send, error_response(exc, scope["method"], scope["path"]))
+    content = orjson.dumps(payload, default=str)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]})
+    await send({"type": "http.response.body", "body": content})
+
+
+async def ping(runtime, body: bytes) -> tuple[int, Any]:
+    """The authenticated no-op: the floor a hot handler is measured against."""
+    return 200, {"ok": True}
+
+
 def create_app(runtime) -> FastAPI:
     """The HTTP app over a runtime; every stage's router that is installed is included."""
     app = FastAPI(title="edgelearn", version="0.1.0", default_response_class=JSON,
@@ -128,10 +181,7 @@ def create_app(runtime) -> FastAPI:
 
     @app.exception_handler(EdgelearnError)
     async def _edgelearn_error(request: Request, exc: EdgelearnError):
-        status, type_ = status_for(exc)
-        if status >= 500:
-            log.warning("%s %s failed: %s", request.method, request.url.path, exc)
-        return error_body(status, str(exc), type_, getattr(exc, "field", None))
+        return error_response(exc, request.method, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -146,10 +196,10 @@ def create_app(runtime) -> FastAPI:
         return {"ok": True}
 
     @app.post("/v1/ping", tags=["status"], summary="Authenticated no-op (also the floor of bench/hook.py)")
-    async def ping(request: Request):
-        await request.body()
-        return {"ok": True}
+    async def ping_route(request: Request):
+        return await hot_route(ping, request)
 
+    hot: dict[tuple[str, str], Hot] = {("POST", "/v1/ping"): ping}
     for name in ROUTER_MODULES:
         try:
             module = importlib.import_module(f"edgelearn.server.{name}")
@@ -158,14 +208,22 @@ def create_app(runtime) -> FastAPI:
                 continue
             raise
         app.include_router(module.router)
+        hot.update(getattr(module, "HOT", {}))
 
     if runtime.settings.server.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=runtime.settings.server.cors_origins,
                            allow_methods=["*"], allow_headers=["*"])
-    app.add_middleware(GuardMiddleware, runtime=runtime)
+        hot = {}  # CORS headers come from the middleware inside the guard: every route goes through it
+    app.add_middleware(GuardMiddleware, runtime=runtime, hot=hot)
     return app
+
+
+async def hot_route(handler: Hot, request: Request) -> JSON:
+    """A hot handler served as a FastAPI route (the app without the guard in front of it)."""
+    status, payload = await handler(request.app.state.runtime, await request.body())
+    return JSON(payload, status_code=status)
 
 
 def serve(runtime, host: str | None = None, port: int | None = None, ready=None) -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edgelearn.bandits.report import arm_reports
 from edgelearn.errors import InvalidInput
 from edgelearn.schemas import ROLE_PATTERN, parse_json
+from edgelearn.server.app import hot_route
 
 router = APIRouter(tags=["bandits"])
 
@@ -53,11 +54,15 @@ def _schema(model) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
+async def select(runtime, raw: bytes) -> tuple[int, dict]:
+    body = parse_json(SelectIn, raw)
+    selected = await runtime.services["selector"].aselect(body.role, body.task, body.max_cost_per_1k)
+    return 200, selected.to_dict()
+
+
 @router.post("/v1/select", openapi_extra=_schema(SelectIn), summary="Choose a prompt variant and a model")
-async def select(request: Request):
-    body = parse_json(SelectIn, await request.body())
-    selected = await _selector(request).aselect(body.role, body.task, body.max_cost_per_1k)
-    return selected.to_dict()
+async def select_route(request: Request):
+    return await hot_route(select, request)
 
 
 @router.get("/v1/arms", summary="Arms with pulls, mean reward, 95% interval and share of recent traffic")
@@ -88,3 +93,7 @@ async def patch_arm(ref: str, request: Request):
     body = parse_json(ArmPatch, await request.body())
     arm = await asyncio.to_thread(_selector(request).set_enabled, ref, body.enabled)
     return {"id": arm.id, "key": arm.key, "enabled": arm.enabled}
+
+
+# (method, path) -> handler the guard middleware serves without FastAPI (see server/app.py)
+HOT = {("POST", "/v1/select"): select}
