@@ -1,5 +1,6 @@
 """The writer's inline path: a small write from the event loop commits on the loop's thread when
-the writer is idle, and falls back to the writer thread whenever that would be wrong."""
+the writer is idle (with the other inline writes of that turn of the loop), and falls back to the
+writer thread whenever that would be wrong."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import apsw
 import pytest
 
 from edgelearn.store import Store
+from edgelearn.store.writer import ALONE_PER_TURN
 
 
 def _table(store: Store) -> None:
@@ -66,6 +68,46 @@ def test_a_failing_inline_write_leaves_nothing_and_the_next_one_commits(store):
 
     asyncio.run(main())
     assert store.query("select k from t order by k") == [(3,)]
+
+
+def test_a_backlog_of_inline_writes_in_one_turn_commits_together_and_a_failing_one_alone_is_undone(store):
+    _table(store)
+    alone = ALONE_PER_TURN
+
+    def half_then_fail(conn):
+        conn.execute("insert into t (k, v) values (50, 'a')")
+        conn.execute("insert into t (k, v) values (51, null)")  # not null: fails
+
+    async def main():
+        before = (store.writer.batches, store.writer.inline_commits)
+        # tasks started together run in one turn of the loop: the first ``alone`` commit one by one
+        writes = [store.awrite(_insert(k), inline=True) for k in range(alone + 2)]
+        writes += [store.awrite(half_then_fail, inline=True), store.awrite(_insert(100), inline=True)]
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        return before, results
+
+    (batches, inline), results = asyncio.run(main())
+    assert results[:alone + 2] == list(range(alone + 2)) and results[-1] == 100
+    assert isinstance(results[-2], apsw.ConstraintError)
+    commits = alone + 1  # the backlog of four: one transaction
+    assert (store.writer.batches, store.writer.inline_commits) == (batches + commits, inline + commits)
+    assert store.query("select k from t order by k") == [(k,) for k in range(alone + 2)] + [(100,)]
+
+
+def test_a_backlog_left_when_the_store_closes_fails_instead_of_waiting_forever(store):
+    from edgelearn.errors import StoreError
+
+    _table(store)
+
+    async def main():
+        tasks = [asyncio.ensure_future(store.awrite(_insert(k), inline=True)) for k in range(ALONE_PER_TURN + 2)]
+        await asyncio.sleep(0)  # the tasks run first: the backlog waits for the end of their turn
+        store.close()
+        return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+
+    results = asyncio.run(main())
+    assert results[:ALONE_PER_TURN] == list(range(ALONE_PER_TURN))
+    assert all(isinstance(r, StoreError) for r in results[ALONE_PER_TURN:]), results
 
 
 def test_nested_write_inside_an_inline_write_joins_its_transaction(store):
