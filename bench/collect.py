@@ -9,12 +9,14 @@ SUMMARY = """# Benchmark results
 
 Every benchmark compares side by side in one run (ours beside the floor or the baseline) and
 names its machine. All were taken on this project's machine kind: 2 shared cores (AMD EPYC),
-24 GiB, no GPU, Python 3.11.7. Efficacy was re-measured on 2026-11-21 at 18:54 UTC (after the
-parity gate's change to 20 prompts); hook --embed at 20:18, with `--against e04c3f0` (the
-embedder in a server thread) alternating fresh servers of both trees (a run at 19:43 that
-warmed the new tree's model in the server instead of its child gave 50/s medians 1.38 vs 2.52); hook at 17:12 on the record
-path's final code, with `--against 872df7e`; train at 12:00-12:45 (load average 0.7-1.5);
-proxy earlier that day (08:53-10:08, load 0.4-2); the others were taken before, while other
+24 GiB, no GPU, Python 3.11.7. Hook was re-measured on 2026-11-21 at 21:59 UTC on the final
+code (per-run calls answered by the guard middleware without FastAPI's routing, the /v1/ping
+floor too), with `--against 1625f2e` (before that change) alternating fresh servers of both trees;
+efficacy at 18:54 (after the parity gate's change to 20 prompts); hook --embed at 20:18, before
+the guard's fast path, with `--against e04c3f0` (the embedder in a server thread) alternating
+fresh servers of both trees (a run at 19:43 that warmed the new tree's model in the server
+instead of its child gave 50/s medians 1.38 vs 2.52); train at 12:00-12:45 (load average 0.7-1.5);
+proxy earlier that day (08:53-10:08, load 0.4-2, its /v1/ping floor still through FastAPI); the others were taken before, while other
 jobs shared the cores (load average 4-8), so their absolute times are context and ratios within
 one run are the figures. The cores are shared with other machines' work: the same request cost 220 µs of server
 CPU in one hook run and 320 µs in the next, so each section compares its arms inside one run
