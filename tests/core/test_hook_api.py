@@ -170,34 +170,49 @@ def test_similar_runs_with_real_embeddings(home):
         stop()
 
 
-def test_hot_routes_answer_as_their_fastapi_routes(home):
-    """The per-run calls skip FastAPI, except with CORS on (its headers come from FastAPI's stack):
-    both ways give the same answers, and the CORS headers are there when configured."""
+def test_hot_routes_answer_as_their_fastapi_routes(home, monkeypatch):
+    """The per-run calls skip FastAPI's routing and still pass through CORS when it is configured:
+    the same answers as their FastAPI routes give, with the CORS headers only when configured."""
     from edgelearn.runtime import Runtime
+    from edgelearn.server import app as app_module, hook, select
 
     calls = [("/v1/ping", b'{"any": "body"}'), ("/v1/runs", b'{"role": "coder", "output": "x", "signals": {"compile": true}}'),
              ("/v1/runs", b'{"output": "x"}'), ("/v1/runs", b'{"role": "coder", "output": '),
              ("/v1/runs", b'{"role": "coder", "output": "x", "run_id": "' + b"a" * 24 + b'"}'),
              ("/v1/select", b'{"role": "nobody"}'), ("/v1/select", b'{"role": "coder", "surprise": 1}')]
+    routed = []  # hot handlers FastAPI's routes ran
+
+    async def counting_route(handler, request):
+        routed.append(handler.__name__)
+        return await hot_route(handler, request)
+
+    hot_route = app_module.hot_route
+    for module in (app_module, hook, select):
+        monkeypatch.setattr(module, "hot_route", counting_route)
     answers = {}
-    for cors in (False, True):
-        if cors:
+    for mode in ("hot", "fastapi", "hot+cors"):
+        if mode == "hot+cors":
             (home / "edgelearn.toml").write_text('[server]\ncors_origins = ["http://localhost:3000"]\n')
-        live, stop = start_server(Runtime(home=home, embed=False))
-        try:
-            seen = []
-            for path, body in calls:
-                r = live.client.post(path, content=body, headers={"Content-Type": "application/json",
-                                                                  "Origin": "http://localhost:3000"})
-                payload = r.json()
-                if "id" in payload:
-                    payload["id"] = len(payload["id"])  # a fresh id each time
-                seen.append((r.status_code, r.headers["content-type"], payload))
-                assert ("access-control-allow-origin" in r.headers) == cors, (path, r.headers)
-            answers[cors] = seen
-        finally:
-            stop()
-    assert answers[False] == answers[True]
-    statuses = [s for s, _, _ in answers[False]]
-    assert statuses == [200, 201, 422, 400, 404, 409, 422], answers[False]
-    assert answers[False][1][2] == {"id": 24, "reward": 1.0}
+        routed.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            if mode == "fastapi":  # the hot routes let everything through: FastAPI's routes answer
+                patch.setattr(app_module.HotRoutes, "__call__", lambda self, *asgi: self.app(*asgi))
+            live, stop = start_server(Runtime(home=home, embed=False))
+            try:
+                seen = []
+                for path, body in calls:
+                    r = live.client.post(path, content=body, headers={"Content-Type": "application/json",
+                                                                      "Origin": "http://localhost:3000"})
+                    payload = r.json()
+                    if "id" in payload:
+                        payload["id"] = len(payload["id"])  # a fresh id each time
+                    seen.append((r.status_code, r.headers["content-type"], payload))
+                    assert ("access-control-allow-origin" in r.headers) == (mode == "hot+cors"), (path, r.headers)
+                answers[mode] = seen
+            finally:
+                stop()
+        assert len(routed) == (len(calls) if mode == "fastapi" else 0), (mode, routed)
+    assert answers["hot"] == answers["fastapi"] == answers["hot+cors"]
+    statuses = [s for s, _, _ in answers["hot"]]
+    assert statuses == [200, 201, 422, 400, 404, 409, 422], answers["hot"]
+    assert answers["hot"][1][2] == {"id": 24, "reward": 1.0}

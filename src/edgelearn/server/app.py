@@ -1,9 +1,10 @@
 """The FastAPI app: security middleware, error mapping, and the routers of each stage.
 
 The calls an agent makes on every run (``POST /v1/runs``, ``POST /v1/select``, and the floor
-``POST /v1/ping``) are served straight from the guard middleware by their module's ``HOT``
-handlers: FastAPI's routing, request object and dependency pass cost more than recording the
-run itself. Their FastAPI routes stay for the OpenAPI schema and call the same handlers.
+``POST /v1/ping``) are served by ``HotRoutes``, a plain ASGI layer in front of FastAPI's
+routing, from their module's ``HOT`` handlers: FastAPI's routing, request object and dependency
+pass cost more than recording the run itself. The guard and CORS middleware sit outside it, as
+for every route. Their FastAPI routes stay for the OpenAPI schema and call the same handlers.
 """
 
 from __future__ import annotations
@@ -75,13 +76,11 @@ def error_response(exc: EdgelearnError, method: str, path: str) -> JSON:
 
 
 class GuardMiddleware:
-    """Host check (DNS rebinding), bearer token, and the body-size limit, as plain ASGI; then the
-    hot handlers for their (method, path), and the FastAPI app for everything else."""
+    """Host check (DNS rebinding), bearer token, and the body-size limit, as plain ASGI."""
 
-    def __init__(self, app, runtime, hot: dict[tuple[str, str], Hot] | None = None) -> None:
+    def __init__(self, app, runtime) -> None:
         self.app = app
         self.runtime = runtime
-        self.hot = hot or {}
         self._token = f"Bearer {runtime.token}".encode()
 
     async def __call__(self, scope, receive, send):
@@ -106,12 +105,8 @@ class GuardMiddleware:
                                                      "(server.max_body_bytes)", "payload_too_large"))
         if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
             receive = _limited(receive, limit)
-        hot = self.hot.get((scope["method"], scope["path"]))
         try:
-            if hot is None:
-                await self.app(scope, receive, send)
-            else:
-                await _serve_hot(hot, self.runtime, scope, receive, send)
+            await self.app(scope, receive, send)
         except _TooLarge:
             await _send(send, error_body(413, f"body is over the limit of {limit} bytes (server.max_body_bytes)",
                                          "payload_too_large"))
@@ -154,18 +149,30 @@ async def _read_body(receive) -> bytes | None:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _serve_hot(handler: Hot, runtime, scope, receive, send) -> None:
-    body = await _read_body(receive)
-    if body is None:
-        return
-    try:
-        status, payload = await handler(runtime, body)
-    except EdgelearnError as exc:
-        return await _send(send, error_response(exc, scope["method"], scope["path"]))
-    content = orjson.dumps(payload, default=str)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]})
-    await send({"type": "http.response.body", "body": content})
+class HotRoutes:
+    """Serves the hot handlers for their (method, path) without FastAPI's routing; everything
+    else goes on to the FastAPI app."""
+
+    def __init__(self, app, runtime, hot: dict[tuple[str, str], Hot]) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.hot = hot
+
+    async def __call__(self, scope, receive, send):
+        handler = self.hot.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        if handler is None:
+            return await self.app(scope, receive, send)
+        body = await _read_body(receive)
+        if body is None:
+            return
+        try:
+            status, payload = await handler(self.runtime, body)
+        except EdgelearnError as exc:
+            return await _send(send, error_response(exc, scope["method"], scope["path"]))
+        content = orjson.dumps(payload, default=str)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]})
+        await send({"type": "http.response.body", "body": content})
 
 
 async def ping(runtime, body: bytes) -> tuple[int, Any]:
@@ -210,18 +217,21 @@ def create_app(runtime) -> FastAPI:
         app.include_router(module.router)
         hot.update(getattr(module, "HOT", {}))
 
+    # add_middleware puts each one outside those added before; a request meets the guard, CORS (when
+    # configured), the hot routes, then FastAPI's routing
+    app.add_middleware(HotRoutes, runtime=runtime, hot=hot)
     if runtime.settings.server.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=runtime.settings.server.cors_origins,
                            allow_methods=["*"], allow_headers=["*"])
-        hot = {}  # CORS headers come from the middleware inside the guard: every route goes through it
-    app.add_middleware(GuardMiddleware, runtime=runtime, hot=hot)
+    app.add_middleware(GuardMiddleware, runtime=runtime)
     return app
 
 
 async def hot_route(handler: Hot, request: Request) -> JSON:
-    """A hot handler served as a FastAPI route (the app without the guard in front of it)."""
+    """A hot handler as a FastAPI route: it gives the OpenAPI schema (HotRoutes answers the calls
+    before FastAPI's routing sees them, so this runs only for an app served without that layer)."""
     status, payload = await handler(request.app.state.runtime, await request.body())
     return JSON(payload, status_code=status)
 
