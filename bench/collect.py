@@ -10,8 +10,9 @@ SUMMARY = """# Benchmark results
 Every benchmark compares side by side in one run (ours beside the floor or the baseline) and
 names its machine. All were taken on this project's machine kind: 2 shared cores (AMD EPYC),
 24 GiB, no GPU, Python 3.11.7. Hook was re-measured on 2026-11-21 at 21:59 UTC on the final
-code (per-run calls answered by the guard middleware without FastAPI's routing, the /v1/ping
-floor too), with `--against 1625f2e` (before that change) alternating fresh servers of both trees;
+code (per-run calls answered before FastAPI's routing, the /v1/ping floor too: then from inside
+the guard middleware, since 89d293c from a layer of their own behind it, same cost in a hot-loop
+probe), with `--against 1625f2e` (before that change) alternating fresh servers of both trees;
 efficacy at 18:54 (after the parity gate's change to 20 prompts); hook --embed at 20:18, before
 the guard's fast path, with `--against e04c3f0` (the embedder in a server thread) alternating
 fresh servers of both trees (a run at 19:43 that warmed the new tree's model in the server
