@@ -174,6 +174,19 @@ _SHORTEST = 6  # "a@b.io"; nothing shorter can be PII
 _CACHE_CHARS, _CACHE_ENTRIES = 16_384, 256
 
 
+def _first_wins(found: list[tuple[int, int, int, str]]) -> list[tuple[int, int, str]]:
+    """(start, priority, end, kind) matches → non-overlapping (start, end, kind): where two overlap,
+    the one starting first wins, then the one with the lower priority."""
+    found.sort()
+    spans: list[tuple[int, int, str]] = []
+    last = 0
+    for start, _, end, kind in found:
+        if start >= last:
+            spans.append((start, end, kind))
+            last = end
+    return spans
+
+
 class Redactor:
     """Compiled redaction patterns plus the user's blocked patterns."""
 
@@ -190,15 +203,7 @@ class Redactor:
         for i, rx in enumerate(self._blocked):
             found.extend((m.start(), len(_DETECTORS) + i, m.end(), "BLOCKED")
                          for m in rx.finditer(value) if m.end() > m.start())
-        if not found:
-            return []
-        found.sort()
-        spans, last = [], 0
-        for start, _, end, kind in found:
-            if start >= last:
-                spans.append((start, end, kind))
-                last = end
-        return spans
+        return _first_wins(found)
 
     @staticmethod
     def _text_kinds(value: str, found: list) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 from pii_corpus import NEGATIVES, POSITIVES
 
-from edgelearn.privacy import Redactor
+from edgelearn.privacy import _DETECTORS, Redactor, _first_wins
 
 KINDS = {"EMAIL", "PHONE", "SSN", "CARD", "IP", "API_KEY", "JWT", "BEARER", "PRIVATE_KEY"}
 
@@ -78,3 +80,34 @@ def test_pii_never_reaches_the_database_file(server):
     assert not leaked, f"{len(leaked)} PII items found in the database file: {leaked[:3]}"
     stored = server.client.get(f"/v1/runs/{run_id}").json()
     assert all(pii not in str(stored) for _, pii in items)
+
+
+def _every_detector_everywhere(text: str) -> list[tuple[int, int, str]]:
+    """The reference: every detector over the whole text, with no gate or digit-run filtering."""
+    found = []
+    for prio, det in enumerate(_DETECTORS):
+        if det.finder is not None:
+            found += [(s, prio, e, det.kind) for s, e in det.finder(text)]
+        else:
+            found += [(m.start(), prio, m.end(), det.kind) for m in det.regex.finditer(text)
+                      if det.accept is None or det.accept(m)]
+    return _first_wins(found)
+
+
+def test_gates_and_digit_runs_never_hide_a_match():
+    # for speed a detector runs only where its gate passes, and the numeric kinds only search runs of
+    # digit-like characters: that must find what every detector over the whole text finds
+    texts = [text for _, text, _ in POSITIVES] + list(NEGATIVES) + [
+        "k-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
+        "fe80::1:2:3:4 and 1:2:3:4:5:6:7:8", "::1:2:3::4", "a:1:2:3::ff", "glpat-----BEGIN",
+        "xoxb-12345678901234 eyJ.eyJ", "Bearer " + "a" * 30 + " 4111-1111-1111-1111@", "(415) 555-0132::",
+    ]
+    pieces = ["k", "-", "--", "-----BEGIN", "::", ":", "ab", "1", "12", "415", "555-0132", "@", "x.io", " ",
+              ".", "(", ")", "+", "e", "yJ", "earer", "AKIA", "ox", "4111", "7", "0"]
+    rng = random.Random(7)
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(3, 40))) for _ in range(3000)]
+    texts += [a + b for a, b in zip(texts[:200], reversed(texts[:200]))]
+    redactor = Redactor()
+    wrong = [(t, redactor.findings(t)) for t in texts
+             if redactor._spans(t) != _every_detector_everywhere(t)]
+    assert not wrong, wrong[:3]
