@@ -177,7 +177,7 @@ def test_the_commit_that_restarts_the_wal_goes_to_the_writer_thread(store):
     checkpointer = store.writer._checkpointer
     for k in range(20):
         store.write(_insert(k))
-    checkpointer._checkpoint()  # copies the whole WAL: the next commit restarts it
+    checkpointer.whole()  # copies the whole WAL: the next commit restarts it
     assert checkpointer.restart_due
     seen: list[int] = []
 
@@ -189,6 +189,24 @@ def test_the_commit_that_restarts_the_wal_goes_to_the_writer_thread(store):
     loop_thread = asyncio.run(main())
     assert seen[0] != loop_thread  # the restart's header fsync happened on the writer thread
     assert seen[1] == loop_thread and not checkpointer.restart_due
+    assert store.query("select count(*) from t") == [(22,)]
+
+
+def test_a_background_checkpoint_copies_everything_but_leaves_the_wal_to_grow(store):
+    # a WAL restart costs the commit that does it an fsync: only whole checkpoints may cause one
+    _table(store)
+    checkpointer = store.writer._checkpointer
+    for k in range(20):
+        store.write(_insert(k))
+    before = checkpointer._frames
+    checkpointer._checkpoint()  # as the background thread runs it: no commit comes during it
+    assert checkpointer._copied == before and not checkpointer.restart_due
+    store.write(_insert(20))
+    assert checkpointer._frames > before  # appended: the pin kept SQLite from restarting the WAL
+    checkpointer.whole()
+    assert checkpointer.restart_due
+    store.write(_insert(21))
+    assert checkpointer._frames < before and not checkpointer.restart_due  # restarted
     assert store.query("select count(*) from t") == [(22,)]
 
 
@@ -208,6 +226,7 @@ def test_a_steady_stream_of_inline_commits_keeps_the_wal_bounded_and_stays_inlin
 
     monkeypatch.setattr(writer, "CHECKPOINT_PAGES", 32)
     monkeypatch.setattr(writer, "CHECKPOINT_STEP", 8)
+    monkeypatch.setattr(writer, "RESTART_FACTOR", 4)
     store = Store(home / "stream.db")
     try:
         _table(store)
@@ -220,9 +239,12 @@ def test_a_steady_stream_of_inline_commits_keeps_the_wal_bounded_and_stays_inlin
                 frames.append(checkpointer._frames)
 
         asyncio.run(main())
-        assert checkpointer.forced >= 1
         restarts = sum(1 for a, b in zip(frames, frames[1:]) if b < a)
         assert restarts >= 5, frames  # each page is a frame: 1500 frames without restarts
+        assert max(frames) <= 2 * 4 * 32 + 8, max(frames)
+        # and the background checkpoints restarted none of them (each waits for a whole one)
+        assert restarts <= checkpointer.forced <= restarts + 1, (restarts, checkpointer.forced)
+        assert checkpointer.checkpoints > 2 * checkpointer.forced
         # only the commit after a whole checkpoint (it restarts the WAL, with an fsync) leaves the loop's thread
         assert store.writer.inline_commits >= 0.9 * 1500, store.writer.inline_commits
         assert store.query("select count(*) from t") == [(1500,)]

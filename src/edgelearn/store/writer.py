@@ -335,12 +335,22 @@ class _Checkpointer:
     restarts the WAL. Going through the writer's queue keeps the order fair: a stream of inline
     commits cannot starve it. Should this thread fall behind (a starved core) until the WAL holds
     twice that many frames, the commit that gets there queues the checkpoint itself.
+
+    Only those checkpoints restart the WAL. Restarting rewrites the WAL header with an fsync, in
+    the next commit, and every commit meanwhile waits for it; a background checkpoint that copied
+    everything because no commit came during it would make that happen at random, about 20 times
+    in 7 s at 1,000 runs/s (bench/hook.py), where one restart per ``RESTART_FACTOR`` thresholds
+    is needed. So before each background checkpoint a third connection, the pin, opens a read
+    transaction at the WAL's end and holds it until the next: the checkpoint copies up to there
+    (all there is) and SQLite will not restart a WAL that a reader still reads. A whole
+    checkpoint first lets go of the pin.
     """
 
     def __init__(self, writer_conn: apsw.Connection, request_whole: Callable[[], None]) -> None:
         synchronous = writer_conn.execute("pragma synchronous").fetchone()[0]
         self._conn = apsw.Connection(writer_conn.filename, flags=apsw.SQLITE_OPEN_READWRITE)
         self._conn.execute(f"pragma synchronous={int(synchronous)}")  # the checkpoint's fsyncs follow it
+        self._pin = apsw.Connection(writer_conn.filename, flags=apsw.SQLITE_OPEN_READWRITE)
         self._request_whole = request_whole
         self._whole_pending = False  # queued to the writer; no background checkpoint until it ran
         self._wake = threading.Event()
@@ -382,9 +392,18 @@ class _Checkpointer:
             self._wake.set()
         return apsw.SQLITE_OK
 
-    def _checkpoint(self) -> None:
+    def _set_pin(self, on: bool) -> None:
+        """Hold (anew, at the WAL's end) or release the read transaction that keeps the WAL from restarting."""
+        if self._pin.in_transaction:
+            self._pin.execute("commit")
+        if on:
+            self._pin.execute("begin")
+            self._pin.execute("select 1 from sqlite_schema limit 1").fetchall()  # the snapshot starts here
+
+    def _checkpoint(self, whole: bool = False) -> None:
         try:
             with self._copying:
+                self._set_pin(not whole)
                 frames, copied = self._conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
         except apsw.BusyError:
             return  # another process is checkpointing: retry after the next commits
@@ -394,7 +413,7 @@ class _Checkpointer:
         with self._state:
             # ``frames`` is the WAL as the checkpoint found it: a commit since then (its hook
             # already ran, or runs next and clears the flag) means the copy is not whole
-            if frames > 0 and copied == frames == self._frames:
+            if whole and frames > 0 and copied == frames == self._frames:
                 self.restart_due = True
             if copied <= self._frames:  # else a commit restarted the WAL meanwhile
                 self._copied = copied
@@ -402,7 +421,7 @@ class _Checkpointer:
 
     def whole(self) -> None:
         """On the writer thread, holding its lock: no commit comes in between, so the copy is whole."""
-        self._checkpoint()
+        self._checkpoint(whole=True)
         self.forced += 1
         self._whole_pending = False
 
@@ -412,8 +431,8 @@ class _Checkpointer:
             self._wake.clear()
             if self._stopping:
                 return
-            if self._whole_pending:
-                continue  # a second checkpoint beside it would only get SQLITE_BUSY
+            if self._whole_pending or self.restart_due:
+                continue  # a whole one is queued (this one would get SQLITE_BUSY) or its restart is (a pin would stop it)
             self._checkpoint()
             with self._state:
                 request = (self._frames >= CHECKPOINT_PAGES * RESTART_FACTOR and not self.restart_due
@@ -427,4 +446,7 @@ class _Checkpointer:
         self._stopping = True
         self._wake.set()
         self._thread.join(timeout=30)
+        with self._copying:
+            self._set_pin(False)
+        self._pin.close()
         self._conn.close()
