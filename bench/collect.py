@@ -9,11 +9,12 @@ SUMMARY = """# Benchmark results
 
 Every benchmark compares side by side in one run (ours beside the floor or the baseline) and
 names its machine. All were taken on this project's machine kind: 2 shared cores (AMD EPYC),
-24 GiB, no GPU, Python 3.11.7. Hook was re-measured on 2026-11-21 at 21:59 UTC on the final
-code (per-run calls answered before FastAPI's routing, the /v1/ping floor too: then from inside
-the guard middleware, since 89d293c from a layer of their own behind it, same cost in a hot-loop
-probe), with `--against 1625f2e` (before that change) alternating fresh servers of both trees;
-efficacy at 18:54 (after the parity gate's change to 20 prompts); hook --embed at 20:18, before
+24 GiB, no GPU, Python 3.11.7. Hook was re-measured on 2026-11-22 at 00:19 UTC on the final
+code (per-run calls answered before FastAPI's routing, the /v1/ping floor too; since ee8afc5
+only whole checkpoints restart the WAL), with `--against a89f77f` (before that change)
+alternating fresh servers of both trees (the run before, 2026-11-21 21:59 against 1625f2e,
+gave 1,000/s medians 1.60 over 6 servers and 1.59 vs 1.46 alternating);
+efficacy on 2026-11-21 at 18:54 (after the parity gate's change to 20 prompts); hook --embed at 20:18, before
 the guard's fast path, with `--against e04c3f0` (the embedder in a server thread) alternating
 fresh servers of both trees (a run at 19:43 that warmed the new tree's model in the server
 instead of its child gave 50/s medians 1.38 vs 2.52); train at 12:00-12:45 (load average 0.7-1.5);
