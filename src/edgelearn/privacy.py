@@ -203,7 +203,7 @@ class Redactor:
         for i, rx in enumerate(self._blocked):
             found.extend((m.start(), len(_DETECTORS) + i, m.end(), "BLOCKED")
                          for m in rx.finditer(value) if m.end() > m.start())
-        return _first_wins(found)
+        return _first_wins(found) if found else []
 
     @staticmethod
     def _text_kinds(value: str, found: list) -> None:

@@ -339,7 +339,7 @@ class _Checkpointer:
     Only those checkpoints restart the WAL. Restarting rewrites the WAL header with an fsync, in
     the next commit, and every commit meanwhile waits for it; a background checkpoint that copied
     everything because no commit came during it would make that happen at random, about 20 times
-    in 7 s at 1,000 runs/s (bench/hook.py), where one restart per ``RESTART_FACTOR`` thresholds
+    in 7 s under bench/hook.py's 1,000 runs/s, where one restart per ``RESTART_FACTOR`` thresholds
     is needed. So before each background checkpoint a third connection, the pin, opens a read
     transaction at the WAL's end and holds it until the next: the checkpoint copies up to there
     (all there is) and SQLite will not restart a WAL that a reader still reads. A whole
@@ -432,7 +432,8 @@ class _Checkpointer:
             if self._stopping:
                 return
             if self._whole_pending or self.restart_due:
-                continue  # a whole one is queued (this one would get SQLITE_BUSY) or its restart is (a pin would stop it)
+                # a whole one is queued (this one would get SQLITE_BUSY), or its restart is (a pin would stop it)
+                continue
             self._checkpoint()
             with self._state:
                 request = (self._frames >= CHECKPOINT_PAGES * RESTART_FACTOR and not self.restart_due
