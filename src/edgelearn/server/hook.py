@@ -121,5 +121,5 @@ async def stats(request: Request, since: float | None = None, hours: float | Non
     return await asyncio.to_thread(_rt(request).store.runs.stats, since=since, bucket_s=bucket_s)
 
 
-# (method, path) -> handler the guard middleware serves without FastAPI (see server/app.py)
+# (method, path) -> handler that HotRoutes serves before FastAPI's routing (see server/app.py)
 HOT = {("POST", "/v1/runs"): record}

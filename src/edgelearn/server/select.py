@@ -95,5 +95,5 @@ async def patch_arm(ref: str, request: Request):
     return {"id": arm.id, "key": arm.key, "enabled": arm.enabled}
 
 
-# (method, path) -> handler the guard middleware serves without FastAPI (see server/app.py)
+# (method, path) -> handler that HotRoutes serves before FastAPI's routing (see server/app.py)
 HOT = {("POST", "/v1/select"): select}
