@@ -23,11 +23,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from edgelearn.bandits.policies import EpsilonGreedy, Thompson, UCB1
-from edgelearn.bandits.simulate import recovery_steps, simulate, stationary, switching
-
 from benchenv import cpu_model
+
+from edgelearn.bandits.policies import UCB1, EpsilonGreedy, Thompson
+from edgelearn.bandits.simulate import recovery_steps, simulate, stationary, switching
 
 T, CHANGE = 10_000, 5_000
 MEANS = [0.5, 0.55, 0.6, 0.65, 0.7]
@@ -95,8 +94,8 @@ def _pct(samples: list[int]) -> tuple[float, float]:
 def latency_table() -> list[str]:
     from edgelearn.bandits.selector import Selector
     from edgelearn.config import Settings
-    from edgelearn.recording import Recorder
-    from edgelearn.schemas import RecordIn
+    from edgelearn.record.recorder import Recorder
+    from edgelearn.record.schemas import RecordIn
     from edgelearn.store import Store
 
     rows = []

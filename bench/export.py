@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from benchenv import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +44,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def _rows(n: int, scenario: str, seed: int = 7):
     """(runs rows, vectors) for a synthetic store of ``n`` runs."""
-    from edgelearn.recording import content_hash
+    from edgelearn.record.recorder import content_hash
 
     rng = np.random.default_rng(seed)
     if scenario == "typical":

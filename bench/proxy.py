@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from benchenv import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent

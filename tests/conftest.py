@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from elsupport import LiveServer, start_server, wait_for  # noqa: F401 - re-exported for older imports
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

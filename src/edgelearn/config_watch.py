@@ -69,7 +69,7 @@ class ConfigWatcher:
         target = str(self.path.resolve())
 
         class _Handler(FileSystemEventHandler):
-            def on_any_event(self, event):  # noqa: D401 - watchdog callback
+            def on_any_event(self, event):
                 paths = {getattr(event, "src_path", ""), getattr(event, "dest_path", "")}
                 if any(p and os.path.abspath(p) == target for p in paths):
                     watcher._schedule_reload()

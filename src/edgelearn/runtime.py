@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from edgelearn.config import Settings, config_path, home_dir, load_settings
 from edgelearn.config_watch import ConfigWatcher
 from edgelearn.errors import ConfigError
-from edgelearn.recording import Recorder
+from edgelearn.record.recorder import Recorder
 from edgelearn.security import load_or_create_token
 from edgelearn.store import Store
 
@@ -47,7 +47,7 @@ class Runtime:
         use_embed = settings.store.embed if embed is None else embed
         self.embedder = None
         if use_embed:
-            from edgelearn.embed import Embedder
+            from edgelearn.embed.embedder import Embedder
 
             self.embedder = Embedder(self.store, batch=settings.store.embed_batch)
         self._install_extensions()
@@ -60,7 +60,7 @@ class Runtime:
         """Let each optional stage attach itself (bandits, serving, loop) if it is installed."""
         import importlib
 
-        for name in ("edgelearn.bandits.service", "edgelearn.serve.service", "edgelearn.loop"):
+        for name in ("edgelearn.bandits.service", "edgelearn.serve.service", "edgelearn.loop.chain"):
             try:
                 module = importlib.import_module(name)
             except ModuleNotFoundError as exc:
@@ -102,7 +102,7 @@ class Runtime:
             if hasattr(service, "stop"):
                 try:
                     service.stop()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("stopping a service failed")
         if self.embedder:
             self.embedder.stop()
@@ -132,7 +132,7 @@ class Runtime:
         while True:
             try:
                 self.purge_expired()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("retention purge failed")
             if self._retention_stop.wait(3600):
                 return

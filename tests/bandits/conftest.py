@@ -20,7 +20,7 @@ class Rig:
 
     def open(self, embed=None, seed: int = 0) -> "Rig":
         from edgelearn.bandits.selector import Selector
-        from edgelearn.recording import Recorder
+        from edgelearn.record.recorder import Recorder
         from edgelearn.store import Store
 
         self.store = Store(self.path)
@@ -40,7 +40,7 @@ class Rig:
 
     def record(self, selected, reward: float | None, task: str | None = None) -> str:
         """Record the run a selection announced, with a reward given as a test pass ratio."""
-        from edgelearn.schemas import RecordIn
+        from edgelearn.record.schemas import RecordIn
 
         signals = {} if reward is None else {"tests": reward}
         run_id, _ = self.recorder.record(RecordIn(role=selected.decision.role, output="answer", task=task,

@@ -8,7 +8,7 @@ import hashlib
 import numpy as np
 
 from edgelearn.bandits.context import kmeans
-from edgelearn.embed import Embedder
+from edgelearn.embed.embedder import Embedder
 
 DIM = 384
 # two kinds of task; prompt "a" is right for one, "b" for the other (fractional rewards)
@@ -83,8 +83,8 @@ def test_contextual_policy_beats_the_plain_one(rig, settings):
 
 def test_service_refits_roles_whose_embeddings_grew(home, settings):
     from edgelearn.bandits.service import SelectorService
-    from edgelearn.recording import Recorder
-    from edgelearn.schemas import RecordIn
+    from edgelearn.record.recorder import Recorder
+    from edgelearn.record.schemas import RecordIn
     from edgelearn.store import Store
 
     settings.bandit.contextual, settings.bandit.clusters = True, 2

@@ -10,7 +10,7 @@ import pytest
 
 from edgelearn.bandits import ledger
 from edgelearn.bandits.simulate import SimStats
-from edgelearn.schemas import FeedbackIn
+from edgelearn.record.schemas import FeedbackIn
 
 
 def _rows(store, role):
@@ -106,7 +106,7 @@ def test_state_survives_a_restart(rig):
 
 
 def test_reconcile_counts_rewards_written_without_the_hooks(rig, settings):
-    from edgelearn.recording import Recorder
+    from edgelearn.record.recorder import Recorder
     from edgelearn.store import Store
 
     rig.add_prompts("coder", "only")

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from edgelearn.bandits.policies import EpsilonGreedy, Thompson, UCB1, choose, choose_one, make_policy, policy_names
+from edgelearn.bandits.policies import UCB1, EpsilonGreedy, Thompson, choose, choose_one, make_policy, policy_names
 from edgelearn.bandits.simulate import SimStats, rewards_for, simulate, stationary
 from edgelearn.config import BanditSettings
 

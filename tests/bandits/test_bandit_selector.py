@@ -6,7 +6,7 @@ import pytest
 
 from edgelearn.bandits.catalog import ModelSpec
 from edgelearn.errors import InvalidInput, NotFound, SelectionError
-from edgelearn.schemas import RecordIn
+from edgelearn.record.schemas import RecordIn
 
 
 def _models(rig):

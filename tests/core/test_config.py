@@ -5,12 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from elsupport import wait_for
 
 from edgelearn.config import Settings, load_settings, render_default_toml, set_config_value
-from edgelearn.config_watch import ConfigWatcher
 from edgelearn.errors import ConfigError
-
-from elsupport import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 

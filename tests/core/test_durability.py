@@ -149,8 +149,8 @@ def test_sigkill_mid_burst_keeps_every_acknowledged_run(home, synchronous):
 def test_checkpoints_run_off_the_commit_path_and_keep_the_wal_bounded(home, settings, monkeypatch, step):
     from elsupport import wait_for
 
-    from edgelearn.recording import Recorder
-    from edgelearn.schemas import RecordIn
+    from edgelearn.record.recorder import Recorder
+    from edgelearn.record.schemas import RecordIn
     from edgelearn.store import Store, writer
 
     monkeypatch.setattr(writer, "CHECKPOINT_PAGES", 64)  # 256 KiB, so a small test crosses it often
@@ -185,8 +185,8 @@ def test_checkpoints_run_off_the_commit_path_and_keep_the_wal_bounded(home, sett
 
 
 def test_a_reader_that_holds_the_wal_does_not_make_every_commit_checkpoint(home, settings, monkeypatch):
-    from edgelearn.recording import Recorder
-    from edgelearn.schemas import RecordIn
+    from edgelearn.record.recorder import Recorder
+    from edgelearn.record.schemas import RecordIn
     from edgelearn.store import Store, writer
 
     monkeypatch.setattr(writer, "CHECKPOINT_PAGES", 64)

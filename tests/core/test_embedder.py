@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from edgelearn.embed import Embedder
-from edgelearn.recording import Recorder
-from edgelearn.schemas import RecordIn
+from edgelearn.embed.embedder import Embedder
+from edgelearn.record.recorder import Recorder
+from edgelearn.record.schemas import RecordIn
 from edgelearn.store import Store
 
 
@@ -73,7 +73,7 @@ def test_migration_9_starts_an_existing_store_before_its_oldest_unembedded_run(h
 def test_embed_texts_caps_torch_threads_for_its_call_only(monkeypatch):
     import torch
 
-    from edgelearn import embed
+    from edgelearn.embed import encode as embed
 
     seen = []
 
@@ -98,8 +98,8 @@ def test_the_embedding_process_matches_the_model_runs_below_the_server_and_comes
     import os
     import signal
 
-    from edgelearn.embed import embed_texts
-    from edgelearn.embed_process import NICE, ProcessEncoder
+    from edgelearn.embed.encode import embed_texts
+    from edgelearn.embed.process import NICE, ProcessEncoder
 
     texts = ["merge overlapping intervals", "parse an ISO date", ""]
     enc = ProcessEncoder()

@@ -4,7 +4,6 @@ import gc
 
 import httpx
 import pytest
-
 from elsupport import start_server, wait_for
 
 RUN = {"role": "coder", "task": "parse a CSV file", "model": "base", "prompt": "p1", "output": "import csv",
@@ -30,7 +29,7 @@ def test_record_store_list_get(server):
 
 
 def test_a_large_run_is_prepared_and_committed_off_the_event_loop(server):
-    from edgelearn.recording import LARGE_RUN_CHARS
+    from edgelearn.record.recorder import LARGE_RUN_CHARS
 
     writer = server.runtime.store.writer
     small = server.client.post("/v1/runs", json={"role": "coder", "output": "x = 1"})
@@ -174,7 +173,8 @@ def test_hot_routes_answer_as_their_fastapi_routes(home, monkeypatch):
     """The per-run calls skip FastAPI's routing and still pass through CORS when it is configured:
     the same answers as their FastAPI routes give, with the CORS headers only when configured."""
     from edgelearn.runtime import Runtime
-    from edgelearn.server import app as app_module, hook, select
+    from edgelearn.server import app as app_module
+    from edgelearn.server import hook, select
 
     calls = [("/v1/ping", b'{"any": "body"}'), ("/v1/runs", b'{"role": "coder", "output": "x", "signals": {"compile": true}}'),
              ("/v1/runs", b'{"output": "x"}'), ("/v1/runs", b'{"role": "coder", "output": '),

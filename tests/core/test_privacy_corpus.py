@@ -6,7 +6,7 @@ import random
 
 from pii_corpus import NEGATIVES, POSITIVES
 
-from edgelearn.privacy import _DETECTORS, Redactor, _first_wins
+from edgelearn.record.privacy import _DETECTORS, Redactor, _first_wins
 
 KINDS = {"EMAIL", "PHONE", "SSN", "CARD", "IP", "API_KEY", "JWT", "BEARER", "PRIVATE_KEY"}
 

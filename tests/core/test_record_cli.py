@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-from edgelearn.signals import count_lint_issues, parse_junit, run_command
+from edgelearn.record.signals import count_lint_issues, parse_junit, run_command
 from edgelearn.store import Store
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from edgelearn.errors import InvalidInput
-from edgelearn.rewards import compute_reward, normalize_signals
+from edgelearn.record.rewards import compute_reward, normalize_signals
 
 W = {"compile": 0.25, "tests": 0.25, "errors": 0.25, "human": 0.25}
 

@@ -24,7 +24,7 @@ def _few_threads():
 def add_runs(store):
     """``add_runs([{...}, ...])`` inserts runs as given (no redaction: as if recorded before a
     pattern was blocked, or with redaction off); returns their ids in order."""
-    from edgelearn.recording import content_hash, new_run_id
+    from edgelearn.record.recorder import content_hash, new_run_id
     from edgelearn.store.runs import NewRun
 
     def add(specs: list[dict]) -> list[str]:

@@ -6,7 +6,6 @@ import orjson
 
 from edgelearn.cli import main
 
-
 TASKS = ["Sort a list of users by signup date.", "Parse a YAML config file into a dict.",
          "Validate an email address format.", "Compute the median of a list of numbers.",
          "Convert a CSV file to JSON lines.", "Deduplicate a list while keeping order.",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgelearn.curate import export_dataset
-from edgelearn.embed import embed_texts
+from edgelearn.embed.encode import embed_texts
 
 REVERSE = "def reverse(s: str) -> str:\n    return s[::-1]\n"
 REVERSE_LOOP = ("def reverse(s: str) -> str:\n    out = []\n    for ch in s:\n        out.insert(0, ch)\n"

@@ -18,8 +18,15 @@ import numpy as np
 import pytest
 
 from edgelearn.errors import InvalidInput
-from edgelearn.experiment.decision import DecisionConfig, VariantStats, boundary_z, decide, evidence, \
-    log_mixture_evidence, verdicts
+from edgelearn.experiment.decision import (
+    DecisionConfig,
+    VariantStats,
+    boundary_z,
+    decide,
+    evidence,
+    log_mixture_evidence,
+    verdicts,
+)
 
 CONFIG = DecisionConfig()  # min 100 per variant, 5 % lift, 95 %, guards 1.5x, 72 h
 EXPERIMENTS = 1000

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgelearn.errors import ExportError
-from edgelearn.gguf.names import HParams, gguf_tensor_name, lora_pairs, orient_b, permute_rows, ARCHS
+from edgelearn.gguf.names import ARCHS, HParams, gguf_tensor_name, lora_pairs, orient_b, permute_rows
 
 
 def reference_permute(weights, n_head, n_head_kv):

@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from edgelearn.config import Settings
+from edgelearn.record.schemas import RecordIn
 from edgelearn.runtime import Runtime
-from edgelearn.schemas import RecordIn
 from edgelearn.serve.backends import FakeBackend
 
 
@@ -81,9 +81,9 @@ def _hash_vectors(texts) -> np.ndarray:
 @pytest.fixture
 def fake_embeddings(monkeypatch):
     """Curation embeds tasks with hash vectors instead of loading all-MiniLM-L6-v2."""
-    import edgelearn.embed
+    import edgelearn.embed.encode
 
-    monkeypatch.setattr(edgelearn.embed, "embed_texts", _hash_vectors)
+    monkeypatch.setattr(edgelearn.embed.encode, "embed_texts", _hash_vectors)
 
 
 def write_artifacts(folder: Path, base: Path) -> Path:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from elsupport import wait_for
 
 from edgelearn.errors import InvalidInput
-from edgelearn.loop_status import learning_status
-from elsupport import wait_for
+from edgelearn.loop.status import learning_status
 
 
 def only_chain(runtime, role: str = "coder"):

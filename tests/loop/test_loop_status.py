@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from edgelearn.loop_status import learning_status
-from edgelearn.train.proc import process_start
 from elsupport import start_server, wait_for
+
+from edgelearn.loop.status import learning_status
+from edgelearn.train.proc import process_start
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgelearn.loop_triggers import SERVING_CHANGES, due_trigger, quality_drop
-from edgelearn.schemas import FeedbackIn
+from edgelearn.loop.triggers import SERVING_CHANGES, due_trigger, quality_drop
+from edgelearn.record.schemas import FeedbackIn
 
 
 def reach_training(runtime, role: str = "coder") -> float:

@@ -11,8 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # fake_ollama, next to this file
 
-from fake_ollama import FakeOllama  # noqa: E402
-from serve_helpers import copy_gguf, metadata_only_gguf, zero_lora_gguf  # noqa: E402
+from fake_ollama import FakeOllama
+from serve_helpers import copy_gguf, metadata_only_gguf, zero_lora_gguf
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ import socket
 import httpx
 import ollama
 import pytest
-from fake_ollama import ADAPTERS_REFUSED, FakeOllama
 from elsupport import wait_for
+from fake_ollama import ADAPTERS_REFUSED, FakeOllama
 
 from edgelearn.config import Settings
 from edgelearn.errors import BackendError
@@ -73,7 +73,7 @@ def test_current_server_refuses_adapters_and_modelfile_only_bodies(fake_ollama):
 
 def test_adapter_route_is_used_only_when_enabled_on_an_old_server(store, home, make_artifacts, tmp_path, gguf_files):
     with FakeOllama(tmp_path / "old", version="0.33.0") as old:
-        model_id = champion(store, make_artifacts)
+        champion(store, make_artifacts)
         assert sync_for(store, home, old.url, ollama_adapter_route=True).run_once() == 1
         base = gguf_files["light_base"]
         base_digest = "sha256:" + sha256_file(base)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fake_ollama import FakeOllama
 from elsupport import wait_for
+from fake_ollama import FakeOllama
 
 from edgelearn.config import Settings
 from edgelearn.errors import BackendUnavailable

@@ -5,11 +5,25 @@ from __future__ import annotations
 import pytest
 
 from edgelearn.errors import BackendError, InvalidInput
-from edgelearn.serve.backends import (Backend, FakeBackend, GenerateRequest, Target, backend_names, create_backend,
-                                      register_backend)
+from edgelearn.serve.backends import (
+    Backend,
+    FakeBackend,
+    GenerateRequest,
+    Target,
+    backend_names,
+    create_backend,
+    register_backend,
+)
 from edgelearn.serve.llamacpp import StopMatcher
-from edgelearn.serve.templates import (CHATML_GO_TEMPLATE, modelfile_text, ollama_name_for, read_gguf_template,
-                                       template_for_gguf, to_ollama_template, validate_ollama_name)
+from edgelearn.serve.templates import (
+    CHATML_GO_TEMPLATE,
+    modelfile_text,
+    ollama_name_for,
+    read_gguf_template,
+    template_for_gguf,
+    to_ollama_template,
+    validate_ollama_name,
+)
 
 TARGET = Target("base", model_path="/nowhere.gguf")
 

@@ -203,7 +203,7 @@ async def test_events_filter(app, rt):
 
 
 async def test_dashboard_sees_new_runs(app, rt):
-    from edgelearn.schemas import RecordIn
+    from edgelearn.record.schemas import RecordIn
 
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

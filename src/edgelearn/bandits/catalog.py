@@ -18,7 +18,7 @@ import apsw
 
 from edgelearn.bandits.prompts import VARIANT_PATTERN, load_prompts
 from edgelearn.errors import ConfigError, InvalidInput
-from edgelearn.schemas import ROLE_PATTERN
+from edgelearn.roles import check_role
 from edgelearn.store.arms import Arm, ArmsRepo
 from edgelearn.store.events import EventsRepo
 
@@ -42,12 +42,6 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
-
-
-def check_role(role: str) -> str:
-    if not isinstance(role, str) or not re.match(ROLE_PATTERN, role):
-        raise InvalidInput(f"role: {role!r} must match {ROLE_PATTERN}", field="role")
-    return role
 
 
 def _check(value: str, pattern: str, name: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgelearn.errors import ConfigError
-from edgelearn.schemas import ROLE_PATTERN
+from edgelearn.roles import ROLE_PATTERN
 
 VARIANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 _KEYS = ("id", "notes", "enabled")

@@ -24,7 +24,7 @@ from edgelearn.bandits.decision import Decision, Pick, Selected, explain, pick_p
 from edgelearn.bandits.policies import INF, Policy, choose_one, make_policy
 from edgelearn.bandits.view import KindView, RoleView, build_view
 from edgelearn.errors import InvalidInput, NotFound, SelectionError
-from edgelearn.recording import new_run_id
+from edgelearn.record.recorder import new_run_id
 from edgelearn.store.arms import GLOBAL, Arm, ArmsRepo, Selection
 from edgelearn.store.events import EventsRepo
 
@@ -163,7 +163,7 @@ class Selector:
             return None
         embed = self._embed
         if embed is None:
-            from edgelearn.embed import embed_texts as embed
+            from edgelearn.embed.encode import embed_texts as embed
         vec = np.asarray(embed([task])[0], dtype=np.float32)
         return nearest(self.view(role).centroids, vec)
 

@@ -67,7 +67,7 @@ class SelectorService(Selector):
                 if b.contextual and time.monotonic() - self._last_fit >= b.recluster_s:
                     self._last_fit = time.monotonic()
                     self.refit_stale()
-            except Exception:  # noqa: BLE001 - keep selecting with what is there; the log says why
+            except Exception:
                 log.exception("bandit background work failed; will retry")
 
 

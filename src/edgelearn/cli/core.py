@@ -77,10 +77,11 @@ def _text_arg(value: str | None, path: str | None, name: str) -> str | None:
 
 
 def cmd_record(args) -> int:
-    from edgelearn.recording import Recorder
-    from edgelearn.schemas import RecordIn, describe_validation
-    from edgelearn.signals import signals_from_commands
     from pydantic import ValidationError
+
+    from edgelearn.record.recorder import Recorder
+    from edgelearn.record.schemas import RecordIn, describe_validation
+    from edgelearn.record.signals import signals_from_commands
 
     output = _text_arg(args.output, args.output_file, "output")
     if output is None:

@@ -23,8 +23,8 @@ from edgelearn.curate.rehearsal import rehearse
 from edgelearn.curate.select import Encoder, Pick, Progress, Selector
 from edgelearn.curate.split import split_of
 from edgelearn.errors import ConfigError, CurationError, InvalidInput
-from edgelearn.privacy import Redactor
-from edgelearn.schemas import ROLE_PATTERN
+from edgelearn.record.privacy import Redactor
+from edgelearn.roles import check_role
 from edgelearn.store.datasets import Dataset, VersionTaken
 
 EMBED_MODEL = "all-MiniLM-L6-v2"
@@ -89,8 +89,7 @@ def export_dataset(
     ``progress(examined, eligible)`` is called after each page of runs.
     Raises InvalidInput for a bad role or override, CurationError when no run qualifies.
     """
-    if not isinstance(role, str) or not re.match(ROLE_PATTERN, role):
-        raise InvalidInput(f"role: {role!r} is not a role name (letters, digits, _ . -; up to 64)", field="role")
+    check_role(role)
     cfg = effective_settings(settings, format=format, max_examples=max_examples, **overrides)
     red = _redactor(settings)
     root = datasets_root(home)

@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edgelearn.curate.similarity import OutputShape, similarity
-from edgelearn.embed import EMBED_DIM, task_text
+from edgelearn.embed.encode import EMBED_DIM, task_text
 
 PAGE = 4096  # keys per query; vectors of a page are read together (vec0 lookups close in seq are cheaper)
 BLOCK = 512  # candidates compared with the kept runs in one matrix product
@@ -265,7 +265,7 @@ class Selector:
     def _embed(self, seqs: list[int]) -> dict[int, bytes]:
         encode = self._encode
         if encode is None:
-            from edgelearn.embed import embed_texts as encode
+            from edgelearn.embed.encode import embed_texts as encode
         rows = self.repo.embed_inputs(seqs)
         vecs = np.asarray(encode([task_text(task, inp) for _, _, _, task, inp in rows]), dtype=np.float32)
         items = [(seq, role, project, vec.tobytes()) for (seq, role, project, _, _), vec in zip(rows, vecs)]

@@ -283,12 +283,12 @@ class ExperimentService:
             serving.sync.wake()  # Ollama learns of promotions and retirements now, not in 5 s
         try:
             self.sync_local_arm(role)
-        except Exception:  # noqa: BLE001 - the bandit's view must not block a promotion or rollback
+        except Exception:
             log.exception("syncing the bandit's local model arm of %s failed", role)
         for callback in self.on_change:
             try:
                 callback(role)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("experiment change callback failed")
 
 

@@ -21,17 +21,14 @@ server/proxy.py) since the run is credited to it. A concrete id (``coder-v1``, `
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol, runtime_checkable
 
-from edgelearn.errors import EdgelearnError, InvalidInput, SelectionError
-from edgelearn.schemas import ROLE_PATTERN
+from edgelearn.errors import EdgelearnError, SelectionError
+from edgelearn.roles import check_role
 
 ROUTED_PREFIX = "edgelearn/"
 DEFAULT_ROLE = "default"
-_ROLE = re.compile(ROLE_PATTERN)
-
 
 @runtime_checkable
 class ExperimentAssigner(Protocol):
@@ -40,14 +37,12 @@ class ExperimentAssigner(Protocol):
     def assign(self, role: str, session: str | None) -> str | None:
         """The model id this session gets while an experiment runs for ``role``; None when none runs."""
 
-
 @runtime_checkable
 class ModelSelector(Protocol):
     """What the "selector" (bandits) service offers the proxy."""
 
     def select_model(self, role: str, task: str | None) -> tuple[str, str | None, str | None]:
         """(model id, prompt variant id or None, announced run id or None) for this task."""
-
 
 @dataclass(frozen=True)
 class Route:
@@ -57,13 +52,6 @@ class Route:
     prompt_id: str | None = None
     run_id: str | None = None    # announced by the selector: the run is recorded under this id
 
-
-def check_role(role: str, field: str = "role") -> str:
-    if not _ROLE.match(role):
-        raise InvalidInput(f"{field}: {role!r} is not a role name (letters, digits, _ . -; 64 at most)", field=field)
-    return role
-
-
 def _pinned(requested: str, models, role_hint: str | None) -> Route | None:
     if requested.startswith(ROUTED_PREFIX):
         return None
@@ -72,7 +60,6 @@ def _pinned(requested: str, models, role_hint: str | None) -> Route | None:
     version = models.get(requested)  # NotFound names the id
     return Route(version.id, role_hint or version.role, "pinned")
 
-
 def _assigned(services: Mapping[str, Any], role: str, session: str | None) -> Route | None:
     experiments = services.get("experiments")
     if isinstance(experiments, ExperimentAssigner):
@@ -80,7 +67,6 @@ def _assigned(services: Mapping[str, Any], role: str, session: str | None) -> Ro
         if model_id:
             return Route(model_id, role, "experiment")
     return None
-
 
 def _pinned_or_assigned(requested: str, services: Mapping[str, Any], models, role_hint: str | None,
                         session: str | None) -> Route | str:
@@ -91,7 +77,6 @@ def _pinned_or_assigned(requested: str, services: Mapping[str, Any], models, rol
     role = check_role(requested[len(ROUTED_PREFIX):], field="model")
     assigned = _assigned(services, role, session)
     return assigned if assigned is not None else role
-
 
 def _servable(models, model_id: str, champion) -> bool:
     """Whether a selector's pick may serve, even while the bandit's arms have not caught up with a
@@ -106,7 +91,6 @@ def _servable(models, model_id: str, champion) -> bool:
     except EdgelearnError:
         return False
 
-
 def _fallback(models, role: str, pick: tuple[str, str | None, str | None] | None) -> Route:
     champion = models.champion(role)
     if pick and pick[0] and _servable(models, pick[0], champion):
@@ -114,7 +98,6 @@ def _fallback(models, role: str, pick: tuple[str, str | None, str | None] | None
     if champion is not None:
         return Route(champion.id, role, "champion")
     return Route("base", role, "base")
-
 
 def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
           session: str | None = None, task: str | None = None) -> Route:
@@ -130,7 +113,6 @@ def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str
         except SelectionError:
             pick = None
     return _fallback(models, role, pick)
-
 
 async def aroute(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
                  session: str | None = None, task: str | None = None) -> Route:

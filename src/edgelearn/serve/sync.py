@@ -126,7 +126,7 @@ class OllamaSync:
             if self.enabled():
                 try:
                     self.run_once()
-                except Exception:  # noqa: BLE001 - a bug here must not kill the worker
+                except Exception:
                     log.exception("Ollama sync pass failed")
                 pending = [t.next_at for t in self.store.models.sync_tasks() if t.status == "pending"]
                 if pending:

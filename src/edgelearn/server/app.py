@@ -19,8 +19,20 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from edgelearn.errors import (BackendError, BackendUnavailable, ConfigError, CurationError, EdgelearnError, ExportError,
-                              InvalidInput, MalformedJSON, NotFound, SelectionError, StoreError, TrainingError)
+from edgelearn.errors import (
+    BackendError,
+    BackendUnavailable,
+    ConfigError,
+    CurationError,
+    EdgelearnError,
+    ExportError,
+    InvalidInput,
+    MalformedJSON,
+    NotFound,
+    SelectionError,
+    StoreError,
+    TrainingError,
+)
 from edgelearn.heap import freeze_long_lived
 from edgelearn.security import host_allowed
 

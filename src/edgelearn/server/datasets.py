@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgelearn.curate import export_dataset
-from edgelearn.schemas import ROLE_PATTERN, parse_json
+from edgelearn.record.schemas import parse_json
+from edgelearn.roles import ROLE_PATTERN
 
 router = APIRouter(tags=["datasets"])
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from edgelearn.errors import InvalidInput, NotFound
-from edgelearn.schemas import FeedbackIn, RecordBatchIn, RecordIn, SignalsIn, parse_json
+from edgelearn.errors import InvalidInput
+from edgelearn.record.schemas import FeedbackIn, RecordBatchIn, RecordIn, SignalsIn, parse_json
 from edgelearn.server.app import JSON, hot_route
 
 router = APIRouter(tags=["runs"])
@@ -101,7 +101,7 @@ def similar_to(rt, run_id: str, k: int, project: str | None) -> list[dict[str, A
     hit = store.runs.embedding(run_id)
     if hit is None:
         run = store.runs.get(run_id)  # NotFound for unknown ids
-        from edgelearn.embed import embed_texts, task_text
+        from edgelearn.embed.encode import embed_texts, task_text
         from edgelearn.store.runs import pack_vector
 
         vec = pack_vector(embed_texts([task_text(run.task, run.input if isinstance(run.input, str) else None)])[0])

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgelearn.errors import InvalidInput, NotFound
-from edgelearn.schemas import ROLE_PATTERN, parse_json
+from edgelearn.record.schemas import parse_json
+from edgelearn.roles import ROLE_PATTERN
 
 router = APIRouter(tags=["learning"])
 
@@ -47,7 +48,7 @@ def _service(request: Request, name: str):
 
 @router.get("/v1/learning/status", summary="Stage, thresholds, job, experiments, champions, independence")
 async def status(request: Request):
-    from edgelearn.loop_status import learning_status
+    from edgelearn.loop.status import learning_status
 
     return await asyncio.to_thread(learning_status, _rt(request))
 

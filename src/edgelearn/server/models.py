@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgelearn.schemas import parse_json
-from edgelearn.serve.routing import check_role
+from edgelearn.record.schemas import parse_json
+from edgelearn.roles import check_role
 
 router = APIRouter(tags=["registry"])
 

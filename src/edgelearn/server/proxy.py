@@ -23,10 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import StreamingResponse
 
 from edgelearn.errors import BackendUnavailable, EdgelearnError, InvalidInput, NotFound
-from edgelearn.recording import new_run_id
-from edgelearn.schemas import Message, RecordIn, parse_json
+from edgelearn.record.recorder import new_run_id
+from edgelearn.record.schemas import Message, RecordIn, parse_json
+from edgelearn.roles import check_role
 from edgelearn.serve.backends import Chunk, GenerateRequest
-from edgelearn.serve.routing import DEFAULT_ROLE, ROUTED_PREFIX, Route, aroute, check_role
+from edgelearn.serve.routing import DEFAULT_ROLE, ROUTED_PREFIX, Route, aroute
 from edgelearn.server.app import JSON, status_for
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ class _Call:
                            metadata=metadata, run_id=self.route.run_id)
             # a long agent prompt is redacted on a worker thread: the event loop keeps serving meanwhile
             await self.runtime.recorder.arecord(rec, run_id=self.run_id)
-        except Exception:  # noqa: BLE001 - the answer stands; the log says why the run is missing
+        except Exception:
             log.exception("recording proxied run %s failed", self.run_id)
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> bytes:

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgelearn.bandits.report import arm_reports
 from edgelearn.errors import InvalidInput
-from edgelearn.schemas import ROLE_PATTERN, parse_json
+from edgelearn.record.schemas import parse_json
+from edgelearn.roles import ROLE_PATTERN
 from edgelearn.server.app import hot_route
 
 router = APIRouter(tags=["bandits"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import apsw
-import apsw.bestpractice  # noqa: F401 - registers nothing by import; kept for apsw's recommendations
+import apsw.bestpractice
 import sqlite_vec
 
 from edgelearn.errors import StoreError

@@ -16,7 +16,6 @@ survives restarts.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ import apsw
 import orjson
 
 from edgelearn.errors import InvalidInput, NotFound
-from edgelearn.schemas import ROLE_PATTERN
+from edgelearn.roles import check_role
 from edgelearn.store.events import EventsRepo
 
 STATES = ("candidate", "challenger", "champion", "retired", "rolled_back")
@@ -39,7 +38,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 SERVED_STATES = ("champion", "challenger")  # the states Ollama should hold a model for
 BASE_ID = "base"
-_ROLE = re.compile(ROLE_PATTERN)
 _COLUMNS = ("id, role, number, state, created_at, updated_at, artifacts_dir, base_path, base_sha256, adapter_path, "
             "adapter_sha256, merged_path, merged_sha256, dataset_version, job_id, metrics, ollama_name, promoted_at, "
             "demoted_at")
@@ -109,8 +107,7 @@ class ModelsRepo:
         from edgelearn.config import home_dir
         from edgelearn.serve import artifacts as files
 
-        if not isinstance(role, str) or not _ROLE.match(role):
-            raise InvalidInput(f"role: {role!r} is not a role name (letters, digits, _ . -; 64 at most)", field="role")
+        check_role(role)
         found = files.collect(artifacts_dir, home=home or home_dir(), base_path=base_path)
         row = {
             "artifacts_dir": str(found.dir), "base_path": str(found.base), "base_sha256": found.base_sha256,

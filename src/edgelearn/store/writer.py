@@ -244,7 +244,7 @@ class Writer:
         for callback in self._after_commit:
             try:
                 callback()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("after-commit callback failed")
 
     def close(self) -> None:

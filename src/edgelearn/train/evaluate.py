@@ -16,7 +16,7 @@ from typing import Any, Callable
 Generate = Callable[[list[dict]], str]
 Evaluator = Callable[[list[dict], Generate], dict]
 
-EVALUATORS: dict[str, str] = {"taskpack": "edgelearn.train.evaluate:taskpack"}
+EVALUATORS: dict[str, str] = {"taskpack": "edgelearn.demo.evaluate:taskpack"}
 
 
 def load_evaluator(path: str) -> Evaluator:
@@ -50,20 +50,3 @@ def run_evaluators(examples: list[dict], evaluators: dict[str, str], generators:
             continue
         out[kind] = {name: fn(group, gen) for name, gen in generators.items()}
     return out
-
-
-def taskpack(examples: list[dict], generate: Generate) -> dict:
-    """Success rate on demo-pack tasks: the answer's code must pass every test of its task."""
-    from edgelearn.demo.pack import check, load_pack
-
-    tasks = {t.id: t for t in load_pack()}
-    n = passed = 0
-    for ex in examples:
-        task = tasks.get(ex["check"].get("task_id"))
-        if task is None:
-            continue
-        prompt = ex["messages"][:-1]
-        result = check(task, generate(prompt))
-        n += 1
-        passed += bool(result.ok)
-    return {"n": n, "passed": passed, "rate": round(passed / n, 4) if n else None}

@@ -25,7 +25,6 @@ import torch
 from edgelearn.errors import TrainingError
 from edgelearn.train.data import Encoded, pack_rows, plan_steps
 
-
 # Longest packed row. The CPU attention kernels compute a masked row's full square, so packing
 # two 450-token examples into one row costs more than two rows; short examples gain from sharing one.
 PACK_ROW_TOKENS = 512

@@ -107,7 +107,7 @@ class EdgelearnApp(App[int]):
     def _run_background(self) -> None:
         try:
             self.background(self.runtime, self.log_sink)
-        except Exception as exc:  # noqa: BLE001 - the demo's failure is shown, the TUI stays up
+        except Exception as exc:
             log.debug("background failed", exc_info=True)
             self.log_sink(f"stopped: {type(exc).__name__}: {exc}")
             if not self.log_sink.stopped.is_set():

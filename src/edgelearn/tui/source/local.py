@@ -87,9 +87,9 @@ class LocalSource:
         if self.detached:
             return None
         try:
-            import edgelearn.loop as loop
+            import edgelearn.loop.chain as loop
         except ModuleNotFoundError as exc:
-            if exc.name == "edgelearn.loop":
+            if exc.name == "edgelearn.loop.chain":
                 return None
             raise
         return getattr(loop, name, None)

@@ -16,12 +16,11 @@ import orjson
 
 from edgelearn.config import Settings
 from edgelearn.errors import InvalidInput
-from edgelearn.privacy import Redactor
-from edgelearn.rewards import compute_reward, normalize_signals
-from edgelearn.schemas import FeedbackIn, RecordIn
+from edgelearn.record.privacy import Redactor
+from edgelearn.record.rewards import compute_reward, normalize_signals
+from edgelearn.record.schemas import FeedbackIn, RecordIn
 from edgelearn.store import Store
 from edgelearn.store.runs import NewRun
-
 
 # a run larger than this (input + output characters) is prepared and committed off the event loop
 LARGE_RUN_CHARS = 32_000

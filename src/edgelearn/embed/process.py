@@ -8,7 +8,7 @@ bare endpoint's (4.2-7.6 ms, two runs of bench/hook.py --embed); from this child
 holds the GIL stalls the loop all the same. A process has its own interpreter, and its priority
 works as the kernel means.
 
-``ProcessEncoder`` starts ``python -m edgelearn.embed_process`` on first use (loading the model
+``ProcessEncoder`` starts ``python -m edgelearn.embed.process`` on first use (loading the model
 there takes a few seconds, off the request path), sends it a batch of texts and reads the
 vectors back; the child computes on ``BACKGROUND_THREADS`` torch threads under SCHED_IDLE on
 Linux (at 200 runs/s, more than it can embed, the record p99 was lower than at nice 10 in each
@@ -71,7 +71,7 @@ class ProcessEncoder:
         self.started = 0  # child processes started (1 unless one died)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        from edgelearn.embed import EMBED_DIM
+        from edgelearn.embed.encode import EMBED_DIM
 
         if not texts:
             return np.zeros((0, EMBED_DIM), dtype=np.float32)
@@ -102,7 +102,7 @@ class ProcessEncoder:
         if self._closed:
             raise EmbeddingProcessError("the embedding process was closed")
         if self._proc is None or self._proc.poll() is not None:
-            self._proc = subprocess.Popen([sys.executable, "-m", "edgelearn.embed_process"],
+            self._proc = subprocess.Popen([sys.executable, "-m", "edgelearn.embed.process"],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             self.started += 1
         return self._proc
@@ -156,7 +156,7 @@ def lower_priority() -> None:
 
 def main() -> None:
     """The child: read batches from stdin, answer on stdout, until stdin closes."""
-    from edgelearn.embed import BACKGROUND_THREADS, embed_texts
+    from edgelearn.embed.encode import BACKGROUND_THREADS, embed_texts
 
     requests = sys.stdin.buffer
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from edgelearn.errors import EdgelearnError, InvalidInput
+from edgelearn.errors import EdgelearnError
 from edgelearn.experiment.service import ExperimentService
-from edgelearn.loop_status import learning_status  # noqa: F401 - public API of this module
-from edgelearn.loop_triggers import due_trigger
+from edgelearn.loop.status import learning_status  # noqa: F401 - public API of this module
+from edgelearn.loop.triggers import due_trigger
+from edgelearn.roles import check_role
 from edgelearn.store.experiments import Chain
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class Loop:
                 from edgelearn.train import jobs as train_jobs
 
                 train_jobs.cancel(self.store, job)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("cancelling training job %s failed", job)
         if self._thread:
             self._thread.join(timeout=60)
@@ -80,11 +80,7 @@ class Loop:
 
     def trigger(self, role: str, reason: str = "manual") -> None:
         """Start a chain for ``role`` on the next tick, ignoring thresholds and the cooldown."""
-        from edgelearn.schemas import ROLE_PATTERN
-        import re
-
-        if not re.match(ROLE_PATTERN, role):
-            raise InvalidInput(f"role: {role!r} is not a valid role name", field="role")
+        check_role(role)
         with self._lock:
             self._manual[role] = reason
         self._wake.set()
@@ -94,7 +90,7 @@ class Loop:
             try:
                 self.tick()
                 self.last_error = None
-            except Exception as exc:  # noqa: BLE001 - the loop must survive anything
+            except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("loop tick failed")
             self._wake.wait(self.runtime.settings.loop.interval_s)
@@ -143,7 +139,7 @@ class Loop:
                 chain = self.store.experiments.chain(chain.id)
         except EdgelearnError as exc:
             self._finish(chain, "failed", str(exc))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("chain %s failed", chain.id)
             self._finish(chain, "failed", f"{type(exc).__name__}: {exc}")
         return self.store.experiments.chain(chain.id)

@@ -7,8 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgelearn.errors import InvalidInput, MalformedJSON
-
-ROLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+from edgelearn.roles import ROLE_PATTERN
 
 
 class _Body(BaseModel):

