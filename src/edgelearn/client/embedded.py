@@ -28,11 +28,11 @@ class _Detached:
     services: dict[str, Any] = field(default_factory=dict)
 
 
-def _body(model: type, **fields: Any) -> Any:
+def _body(schema: type, fields: dict[str, Any]) -> Any:
     """``fields`` checked as the HTTP handler checks its body (same messages, same errors)."""
     from edgelearn.record.schemas import parse_json
 
-    return parse_json(model, json_body(fields))
+    return parse_json(schema, json_body(fields))
 
 
 class EmbeddedClient(Client):
@@ -93,20 +93,20 @@ class EmbeddedClient(Client):
     def record(self, **run: Any) -> Run:
         from edgelearn.record.schemas import RecordIn
 
-        run_id, _ = self.runtime.recorder.record(_body(RecordIn, **run))
+        run_id, _ = self.runtime.recorder.record(_body(RecordIn, run))
         return self.run(run_id)
 
     def add_signals(self, run_id: str, signals: dict[str, Any], source: str = "api") -> Run:
         from edgelearn.record.schemas import SignalsIn
 
-        body = _body(SignalsIn, signals=signals, source=source)
+        body = _body(SignalsIn, {"signals": signals, "source": source})
         self.runtime.recorder.add_signals(run_id, body.signals, body.source)
         return self.run(run_id)
 
     def feedback(self, run_id: str, kind: str, value: float | None = None, comment: str | None = None) -> Run:
         from edgelearn.record.schemas import FeedbackIn
 
-        body = _body(FeedbackIn, kind=kind, value=value, comment=comment)
+        body = _body(FeedbackIn, {"kind": kind, "value": value, "comment": comment})
         if body.kind in ("score", "thumbs") and body.value is None:
             raise InvalidInput(f"value: required for kind {body.kind}", field="value")
         self.runtime.recorder.add_feedback(body, run_id)
@@ -136,7 +136,7 @@ class EmbeddedClient(Client):
     def select(self, role: str, task: str | None = None, max_cost_per_1k: float | None = None) -> Selection:
         from edgelearn.server.select import SelectIn
 
-        body = _body(SelectIn, role=role, task=task, max_cost_per_1k=max_cost_per_1k)
+        body = _body(SelectIn, {"role": role, "task": task, "max_cost_per_1k": max_cost_per_1k})
         selector = self.runtime.services.get("selector")
         if selector is None:
             raise SelectionError("no selector here: the store was opened without a runtime")
@@ -175,25 +175,25 @@ class EmbeddedClient(Client):
     def promote(self, version: str, reason: str = DEFAULT_REASON) -> None:
         from edgelearn.server.learning import ModelIn
 
-        body = _body(ModelIn, model=version, reason=reason)
+        body = _body(ModelIn, {"model": version, "reason": reason})
         self._service("experiments").promote(body.model, body.reason)
 
     def retire(self, version: str, reason: str = DEFAULT_REASON) -> None:
         from edgelearn.server.learning import ModelIn
 
-        body = _body(ModelIn, model=version, reason=reason)
+        body = _body(ModelIn, {"model": version, "reason": reason})
         self._service("experiments").retire(body.model, body.reason)
 
     def rollback(self, role: str, reason: str = DEFAULT_REASON) -> str:
         from edgelearn.server.learning import RoleIn
 
-        body = _body(RoleIn, role=role, reason=reason)
+        body = _body(RoleIn, {"role": role, "reason": reason})
         return self._service("experiments").rollback(body.role, body.reason)
 
     def trigger(self, role: str, reason: str = DEFAULT_REASON) -> None:
         from edgelearn.server.learning import RoleIn
 
-        body = _body(RoleIn, role=role, reason=reason)
+        body = _body(RoleIn, {"role": role, "reason": reason})
         self._service("loop").trigger(body.role, body.reason)
 
     # --- configuration -----------------------------------------------------------------------
