@@ -248,6 +248,14 @@ def test_malformed_json_is_its_own_class(server):
     assert isinstance(error_from(answer.status_code, answer.json(), "POST /v1/runs"), MalformedJSON)
 
 
+def test_an_answer_without_an_edgelearn_error_body(server):
+    from edgelearn.client.http import error_from
+
+    answer = server.client.get("/v1/no-such-thing")
+    exc = error_from(answer.status_code, answer.json(), "GET /v1/no-such-thing")
+    assert type(exc) is EdgelearnError and "without an edgelearn error" in str(exc)
+
+
 def test_import_is_light_and_the_names_are_public():
     import subprocess
     import sys

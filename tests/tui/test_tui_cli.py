@@ -61,6 +61,13 @@ def test_runs_the_runtime_and_serves_http_when_none_answers(home, monkeypatch, o
     assert not probe(f"http://127.0.0.1:{port}")  # and the server stopped with it
 
 
+def test_a_store_file_opens_without_a_runtime(seeded, opened):
+    assert main(["tui", "--store", str(seeded.path)]) == 0
+    client = opened["app"].source.client
+    assert isinstance(client, EmbeddedClient) and client.location == str(seeded.path)
+    assert opened["app"].runtime is None and client.runtime.services.keys() == {"experiments"}
+
+
 def test_missing_store_file_is_bad_input(home, capsys):
     assert main(["tui", "--store", str(home / "nope.db")]) == 2
     assert "is not a file" in capsys.readouterr().err

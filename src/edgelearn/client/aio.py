@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, Self
 
 from edgelearn.client.base import DEFAULT_REASON, Client
 from edgelearn.client.values import Event, Run, Selection, SimilarRun
@@ -22,7 +22,7 @@ class AsyncClient:
         self.local = client.local
         self.location = client.location
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
