@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import embed_all, register_model
+from api_support import embed_all, register_model
 from elsupport import start_server
 
 import edgelearn
