@@ -92,12 +92,13 @@ async def _wait_first_data(pilot, screen, timeout: float = 30.0) -> float:
 
 async def measure_app(runtime) -> dict[str, dict[str, float]]:
     """One fresh app: per screen, key press → first data and mount → first data (ms)."""
+    from edgelearn.client import EmbeddedClient
     from edgelearn.tui.app import EdgelearnApp
     from edgelearn.tui.screens.run_detail import RunDetailScreen
-    from edgelearn.tui.source import LocalSource
+    from edgelearn.tui.source import ClientSource
 
     out: dict[str, dict[str, float]] = {}
-    app = EdgelearnApp(LocalSource(runtime), runtime=runtime, refresh_s=3600)
+    app = EdgelearnApp(ClientSource(EmbeddedClient.over_runtime(runtime)), runtime=runtime, refresh_s=3600)
     launched = time.perf_counter()
     async with app.run_test(size=(120, 40)) as pilot:
         for key, name in SCREENS:
@@ -141,9 +142,10 @@ async def measure_app(runtime) -> dict[str, dict[str, float]]:
 
 def measure_calls(runtime, repeat: int) -> dict[str, float]:
     """The data-source calls behind each screen, alone (median ms)."""
-    from edgelearn.tui.source import LocalSource, RunFilter
+    from edgelearn.client import EmbeddedClient
+    from edgelearn.tui.source import ClientSource, RunFilter
 
-    src = LocalSource(runtime)
+    src = ClientSource(EmbeddedClient.over_runtime(runtime))
     now = time.time()
     calls = {
         "learning_status": src.learning_status, "overview": lambda: src.overview(now),

@@ -25,15 +25,16 @@ sys.path.insert(0, str(DOCS.parent / "tests" / "tui"))
 async def shoot(size: tuple[int, int]) -> Path:
     import tui_seed
 
+    from edgelearn.client import EmbeddedClient
     from edgelearn.store import Store
-    from edgelearn.tui.source import LocalSource
+    from edgelearn.tui.source import ClientSource
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         store = Store(home / "edgelearn.db")
         try:
             tui_seed.seed_store(store, home)
-            app = tui_seed.make_app(LocalSource.over_store(store))
+            app = tui_seed.make_app(ClientSource(EmbeddedClient.over_store(store)))
             async with app.run_test(size=size) as pilot:
                 await tui_seed.settle(pilot)
                 return Path(app.save_screenshot(filename="dashboard.svg", path=str(DOCS)))

@@ -10,8 +10,9 @@
     ├── CurationError        a dataset cannot be built (too few runs, bad source)
     ├── TrainingError        a training job failed or its base model is unusable
     ├── ExportError          GGUF export, merge or parity gate failed
-    └── BackendError         a serving backend (llama.cpp, Ollama) failed or is unreachable
-        └── BackendUnavailable
+    ├── BackendError         a serving backend (llama.cpp, Ollama) failed or is unreachable
+    │   └── BackendUnavailable
+    └── Unreachable          the runtime an HTTP client (``edgelearn.connect``) talks to does not answer
 
 Foreign errors are translated at the boundary (``raise X(...) from exc``). Exit codes are
 chosen only in the CLI, HTTP status codes only in the server, notifications only in the TUI.
@@ -71,4 +72,8 @@ class BackendError(EdgelearnError):
 
 
 class BackendUnavailable(BackendError):
+    pass
+
+
+class Unreachable(EdgelearnError):
     pass

@@ -7,9 +7,10 @@ import tomllib
 import pytest
 from tui_seed import make_app, record_notes, seed_store, settle, table_rows, text_of
 
+from edgelearn.client import EmbeddedClient
 from edgelearn.tui.screens.confirm import ConfirmScreen
 from edgelearn.tui.screens.run_detail import RunDetailScreen
-from edgelearn.tui.source import LocalSource
+from edgelearn.tui.source import ClientSource
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +23,7 @@ def rt(runtime, home):
 
 @pytest.fixture
 def app(rt):
-    app = make_app(LocalSource(rt), runtime=rt)
+    app = make_app(ClientSource(EmbeddedClient.over_runtime(rt)), runtime=rt)
     app.notes = record_notes(app)
     return app
 
@@ -157,11 +158,11 @@ async def test_filter_runs(app, rt):
         await go(pilot, "slash", *"fixer", "enter")
         rows = table_rows(app.screen)
         assert {r[2] for r in rows} == {"fixer"}
-        assert len(rows) == rt.store.runs.count("role = ?", ("fixer",))
+        assert len(rows) == len(rt.store.runs.list(role="fixer", limit=1000))
         await go(pilot, "slash", "tab", "tab", "tab", *"0.8", "enter")
         rows = table_rows(app.screen)
         assert rows and all(float(r[5]) >= 0.8 and r[2] == "fixer" for r in rows)
-        assert len(rows) == rt.store.runs.count("role = ? and reward >= ?", ("fixer", 0.8))
+        assert len(rows) == len(rt.store.runs.list(role="fixer", min_reward=0.8, limit=1000))
         await go(pilot, "slash", "tab", "tab", "tab", "backspace", "backspace", "backspace", "2", "enter")
         assert any(sev == "error" and "min reward" in m for sev, m in app.notes)
         assert len(table_rows(app.screen)) == len(rows)  # the bad filter was not applied

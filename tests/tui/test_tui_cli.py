@@ -9,8 +9,9 @@ import pytest
 from tui_seed import make_app, record_notes, settle, text_of
 
 from edgelearn.cli import main
+from edgelearn.client import EmbeddedClient, HttpClient, probe
 from edgelearn.tui import app as app_module
-from edgelearn.tui.source import HttpSource, LocalSource, probe
+from edgelearn.tui.source import ClientSource
 
 
 @pytest.fixture
@@ -20,8 +21,8 @@ def opened(monkeypatch):
 
     def fake_run_app(app):
         seen["app"] = app
-        if hasattr(app.source, "url"):
-            seen["served"] = probe(app.source.url)
+        if not app.source.client.local:
+            seen["served"] = probe(app.source.client.location)
         elif "port" in seen:
             seen["served"] = probe(f"http://127.0.0.1:{seen['port']}")
         app.source.close()
@@ -36,14 +37,14 @@ def test_attaches_over_http_when_a_runtime_serves(server, monkeypatch, opened):
     monkeypatch.setenv("EDGELEARN_SERVER__PORT", str(port))
     assert main(["tui"]) == 0
     source = opened["app"].source
-    assert isinstance(source, HttpSource) and source.url == server.url
+    assert isinstance(source.client, HttpClient) and source.client.location == server.url
     assert opened["served"] is True
 
 
 def test_no_arguments_opens_the_tui(server, monkeypatch, opened):
     monkeypatch.setenv("EDGELEARN_SERVER__PORT", server.url.rsplit(":", 1)[1])
     assert main([]) == 0
-    assert isinstance(opened["app"].source, HttpSource)
+    assert isinstance(opened["app"].source.client, HttpClient)
 
 
 def test_runs_the_runtime_and_serves_http_when_none_answers(home, monkeypatch, opened):
@@ -55,9 +56,16 @@ def test_runs_the_runtime_and_serves_http_when_none_answers(home, monkeypatch, o
     monkeypatch.setenv("EDGELEARN_STORE__EMBED", "false")
     assert main(["tui"]) == 0
     app = opened["app"]
-    assert isinstance(app.source, LocalSource) and app.runtime is not None
+    assert isinstance(app.source.client, EmbeddedClient) and app.runtime is not None
     assert opened["served"] is True  # agents could record while the TUI was open
     assert not probe(f"http://127.0.0.1:{port}")  # and the server stopped with it
+
+
+def test_a_store_file_opens_without_a_runtime(seeded, opened):
+    assert main(["tui", "--store", str(seeded.path)]) == 0
+    client = opened["app"].source.client
+    assert isinstance(client, EmbeddedClient) and client.location == str(seeded.path)
+    assert opened["app"].runtime is None and client.runtime.services.keys() == {"experiments"}
 
 
 def test_missing_store_file_is_bad_input(home, capsys):
@@ -71,7 +79,7 @@ def test_run_tui_wires_the_runtime_and_background(runtime, opened):
 
     assert app_module.run_tui(runtime, title="edgelearn demo", background=background) == 0
     app = opened["app"]
-    assert isinstance(app.source, LocalSource) and app.source.runtime is runtime
+    assert isinstance(app.source, ClientSource) and app.source.client.runtime is runtime
     assert app.title == "edgelearn demo" and app.background is background
 
 
@@ -86,7 +94,7 @@ async def test_background_lines_reach_the_log_panel(seeded):
         log.stopped.wait(30)  # a long-running demo ends when the TUI closes
         log("never shown")
 
-    app = make_app(LocalSource.over_store(seeded), background=background, runtime=object())
+    app = make_app(ClientSource(EmbeddedClient.over_store(seeded)), background=background, runtime=object())
     async with app.run_test(size=(80, 24)) as pilot:
         assert started.wait(10)
         await settle(pilot)
@@ -103,7 +111,7 @@ async def test_background_failure_is_a_notification(seeded):
     def background(rt, log):
         raise RuntimeError("the demo broke")
 
-    app = make_app(LocalSource.over_store(seeded), background=background, runtime=object())
+    app = make_app(ClientSource(EmbeddedClient.over_store(seeded)), background=background, runtime=object())
     notes = record_notes(app)
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(50):
@@ -116,7 +124,7 @@ async def test_background_failure_is_a_notification(seeded):
 
 @pytest.mark.anyio
 async def test_unreachable_runtime_shows_notifications_on_every_screen():
-    app = make_app(HttpSource("http://127.0.0.1:9", "token", timeout=2))
+    app = make_app(ClientSource(HttpClient("http://127.0.0.1:9", "token", timeout=2), owns=True))
     notes = record_notes(app)
     async with app.run_test(size=(80, 24)) as pilot:
         for key in "12345671":

@@ -8,13 +8,14 @@ import threading
 import pytest
 from tui_seed import make_app
 
+from edgelearn.client import EmbeddedClient
 from edgelearn.tui.screens.runs import RunsScreen
-from edgelearn.tui.source import LocalSource
+from edgelearn.tui.source import ClientSource
 
 pytestmark = pytest.mark.anyio
 
 
-class StuckStatus(LocalSource):
+class StuckStatus(ClientSource):
     """A source whose learning status hangs until released (a store locked by a long write, say)."""
 
     gate = threading.Event()
@@ -25,7 +26,7 @@ class StuckStatus(LocalSource):
 
 
 async def test_keys_work_while_a_read_hangs(seeded):
-    app = make_app(StuckStatus.over_store(seeded))
+    app = make_app(StuckStatus(EmbeddedClient.over_store(seeded)))
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()

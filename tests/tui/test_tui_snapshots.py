@@ -8,14 +8,15 @@ from __future__ import annotations
 import pytest
 from tui_seed import make_app, settle
 
+from edgelearn.client import EmbeddedClient
 from edgelearn.config import Settings
-from edgelearn.tui.source import LocalSource
+from edgelearn.tui.source import ClientSource
 
 
 @pytest.fixture
 def app(seeded, home, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # the config path reads ~/home/edgelearn.toml on every machine
-    return make_app(LocalSource.over_store(seeded, Settings(), config_file=home / "edgelearn.toml"))
+    return make_app(ClientSource(EmbeddedClient.over_store(seeded, Settings(), config_file=home / "edgelearn.toml")))
 
 
 def goto(*keys: str):

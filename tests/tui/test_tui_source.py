@@ -1,21 +1,22 @@
-"""Both data sources answer the same shapes; what one cannot do is ``Unavailable``, never a crash."""
+"""The TUI's source over both clients answers the same shapes; over a bare store it reads what the store tells."""
 
 from __future__ import annotations
 
 import pytest
 from tui_seed import NOW, seed_store
 
-from edgelearn.errors import InvalidInput, NotFound
+from edgelearn.client import EmbeddedClient, HttpClient
+from edgelearn.errors import ConfigError, InvalidInput, NotFound
 from edgelearn.tui import derive, fmt
-from edgelearn.tui.source import HttpSource, LocalSource, RunFilter, Unavailable, probe
+from edgelearn.tui.source import ClientSource, RunFilter
 
 
 @pytest.fixture
 def pair(server, home):
-    """(local, http) sources over the same seeded runtime, the second through real HTTP."""
+    """(in-process, http) sources over the same seeded runtime, the second through real HTTP."""
     seed_store(server.runtime.store, home)
-    http = HttpSource(server.url, server.token)
-    yield LocalSource(server.runtime), http
+    http = ClientSource(HttpClient(server.url, server.token), owns=True)
+    yield ClientSource(EmbeddedClient.over_runtime(server.runtime)), http
     http.close()
 
 
@@ -32,9 +33,10 @@ def test_run_detail_agrees(pair):
     local, http = pair
     run_id = local.runs(RunFilter(), limit=1)[0]["id"]
     a, b = local.run(run_id), http.run(run_id)
-    for key in ("id", "role", "output", "reward", "reward_components", "model_variant"):
-        assert a[key] == b[key], key
-    assert [s["kind"] for s in a["signals"]] == [s["kind"] for s in b["signals"]] == ["compile", "tests"]
+    assert a == b
+    assert (a["role"], a["model"]) == ("fixer", "base") and a["reward_components"]
+    assert [s["kind"] for s in a["signals"]] == ["compile", "tests"]
+    assert local.similar(run_id) == http.similar(run_id) == {"embedded": False, "similar": []}
     with pytest.raises(NotFound):
         local.run("0" * 24)
     with pytest.raises(NotFound):
@@ -62,7 +64,7 @@ def test_overview(pair):
     a, b = local.overview(NOW), http.overview(NOW)
     assert (a["window_s"], a["bucket_s"]) == (b["window_s"], b["bucket_s"]) == (3600, 60)
     assert a["trend"] == b["trend"] and len(a["trend"]) > 30
-    assert a["runs_total"] == 60 and b["runs_total"] is None  # no cheap count over HTTP
+    assert a["runs_total"] == 60 and b["runs_total"] is None  # over HTTP a total is a pass over every run
     assert a["runs_per_min"] == b["runs_per_min"] == pytest.approx(3 / 5)  # runs 57-59 fall in the last 5 minutes
 
 
@@ -80,68 +82,24 @@ def test_http_actions_reach_the_store(pair, server):
         http.set_toggle("auto_everything", True)
 
 
-def test_http_unreachable_and_missing_endpoints(pair, server):
-    _, http = pair
-    gone = HttpSource("http://127.0.0.1:9", "token", timeout=2)
-    with pytest.raises(Unavailable, match="cannot reach"):
-        gone.runs(RunFilter())
-    with pytest.raises(Unavailable, match="not available over HTTP yet"):
-        http._request("GET", "/v1/no-such-thing", "a thing")
-    assert probe(server.url) and not probe("http://127.0.0.1:9")
-
-
-def test_local_source_over_a_bare_store_reads_na(seeded, home):
-    src = LocalSource.over_store(seeded)
-    status = src.learning_status()  # no runtime: computed from the store alone
+def test_source_over_a_bare_store(seeded, home):
+    src = ClientSource(EmbeddedClient.over_store(seeded))
+    assert src.kind == "local" and src.describe() == f"local · {seeded.path}"
+    status = src.learning_status()  # no runtime: the same status computed over the store alone
     coder = status["roles"]["coder"]
-    assert coder["champion"] == {"id": "coder-v1", "reward": pytest.approx(0.599, abs=0.01)}
+    assert coder["champion"]["id"] == "coder-v1"
     assert coder["experiment"]["stats"]["challenger"]["n"] == 24
-    assert status["roles"]["fixer"]["stage"] == "train" and status["stage"] == "train"
+    assert status["roles"]["fixer"]["stage"] == "train" and status["roles"]["coder"]["stage"] == "experiment"
     job = status["job"]
     assert (job["id"], job["state"], job["step"], job["total_steps"], job["eta_s"]) == ("job-3", "running", 12, 48, 290.0)
-    with pytest.raises(Unavailable):
-        src.set_toggle("auto_train", False)  # no config file to write
+    with pytest.raises(ConfigError, match="no config file"):
+        src.set_toggle("auto_train", False)
+    with pytest.raises(Exception, match="no selector"):
+        src.client.select("coder")
 
 
-def test_missing_repo_methods_read_as_na(seeded, monkeypatch):
-    src = LocalSource.over_store(seeded)
-
-    class Bare:
-        """A repository whose methods another stage has not written yet."""
-
-        def __init__(self, store):
-            self.store = store
-
-    monkeypatch.setattr(type(seeded), "jobs", property(lambda self: Bare(self)))
-    monkeypatch.setattr(type(seeded), "datasets", property(lambda self: Bare(self)))
-    monkeypatch.setattr(type(seeded), "models", property(lambda self: Bare(self)))
-    status = src.learning_status()
-    coder = status["roles"]["coder"]
-    assert status["job"] is None
-    assert coder["progress"]["train"]["have"] is None
-    assert "n/a" in fmt.bar(coder["progress"]["train"]["have"], coder["progress"]["train"]["need"])
-    assert coder["champion"]["id"] == "base"
-    assert src.models() == []
-
-
-def test_derive_arm_interval_and_independence():
-    mean, low, high = derive.arm_interval(100, 70.0, 52.0)
-    assert mean == pytest.approx(0.7) and low < 0.7 < high and high - low < 0.2
-    assert derive.arm_interval(0, 0, 0) == (None, None, None)
-    assert derive.arm_interval(1, 0.5, 0.25)[1:] == (None, None)
-    rows = [("base", 30, 0.6, 3000), ("coder-v1", 10, 0.8, 1000), ("gpt-4o", 60, 0.7, 9000), (None, 0, None, 0)]
-    ind = derive.independence(rows, "coder", {"coder-v1"}, price_per_1k=0.01)
-    assert ind["local_share"] == pytest.approx(0.4)
-    assert ind["local_reward"] == pytest.approx(0.65)
-    assert ind["external_reward"] == pytest.approx(0.7)
-    assert ind["cost_saved"] == pytest.approx(0.04)
-
-
-def test_derive_windows_and_stages():
+def test_derive_windows():
     assert derive.pick_trend_window([(3600, 60, 3), (86400, 1800, 25)]) == (86400, 1800)
     assert derive.pick_trend_window([(3600, 60, 0), (86400, 1800, 0)]) == (86400, 1800)
-    assert derive.overall_stage(["idle", "experiment", "train"]) == "train"
-    assert derive.overall_stage([]) == "idle"
-    assert derive.dataset_size({"train": 80, "val": 20}) == 80
-    assert derive.dataset_size({"total": 7}) == 7 and derive.dataset_size(None) is None
+    assert derive.pick_trend_window([(3600, 60, 20)]) == (3600, 60)
     assert fmt.duration(3600) == "1h" and fmt.duration(125) == "2m05s" and fmt.duration(None) == "n/a"

@@ -1,7 +1,7 @@
 """``edgelearn tui`` (and ``edgelearn`` alone): open the TUI.
 
 When a runtime already answers on the configured port, the TUI attaches to it over HTTP
-(token from ``<home>/token``); otherwise it starts the runtime in this process and serves
+(``edgelearn.connect``, token from ``<home>/token``); otherwise it starts the runtime in this process and serves
 HTTP from a background thread, so agents keep recording while the TUI is open.
 """
 
@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from edgelearn.errors import ConfigError, InvalidInput
+from edgelearn.errors import InvalidInput
 
 
 def register(sub) -> None:
@@ -29,7 +29,8 @@ def register(sub) -> None:
 def default_handler(args: argparse.Namespace) -> int:
     """Open the TUI: attach to a running runtime, or run one here (``edgelearn`` with no arguments)."""
     from edgelearn.cli.core import load
-    from edgelearn.tui.source import HttpSource, LocalSource, probe
+    from edgelearn.client import EmbeddedClient, HttpClient, probe
+    from edgelearn.tui.source import ClientSource
 
     settings, home = load(args)
     if getattr(args, "store", None):
@@ -37,7 +38,7 @@ def default_handler(args: argparse.Namespace) -> int:
     port = settings.server.port if getattr(args, "port", None) is None else args.port
     url = getattr(args, "url", None) or f"http://127.0.0.1:{port}"
     if getattr(args, "url", None) or (port and probe(url)):
-        return _run(HttpSource(url, _token(home)))
+        return _run(ClientSource(HttpClient(url, home=home), owns=True))
 
     from edgelearn.runtime import Runtime
 
@@ -47,31 +48,23 @@ def default_handler(args: argparse.Namespace) -> int:
         runtime.start()
         if not getattr(args, "no_serve", False):
             server = _serve(runtime, settings.server.host, port)
-        return _run(LocalSource(runtime), runtime=runtime, served=server)
+        return _run(ClientSource(EmbeddedClient.over_runtime(runtime)), runtime=runtime, served=server)
     finally:
         if server is not None:
             server.stop()
         runtime.stop()
 
 
-def _token(home: Path) -> str:
-    path = home / "token"
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the API token {path}: {exc.strerror}; is this the runtime's home "
-                          "(EDGELEARN_HOME)?", path=path) from exc
-
-
 def _open_store(path: Path, settings) -> int:
+    from edgelearn.client import EmbeddedClient
     from edgelearn.store import Store
-    from edgelearn.tui.source import LocalSource
+    from edgelearn.tui.source import ClientSource
 
     if not path.is_file():
         raise InvalidInput(f"--store: {path} is not a file", field="store")
     store = Store(path)
     try:
-        return _run(LocalSource.over_store(store, settings))
+        return _run(ClientSource(EmbeddedClient.over_store(store, settings)))
     finally:
         store.close()
 

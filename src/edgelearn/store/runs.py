@@ -390,3 +390,9 @@ class RunsRepo:
             f"group by b order by b desc limit 200", (bucket_s, bucket_s, *params))
         out["over_time"] = [{"start": r[0], "runs": r[1], "mean_reward": r[2]} for r in reversed(rows)]
         return out
+
+    def count_created_since(self, since: float | None = None) -> int:
+        """How many runs exist, or were created at or after ``since`` (the public clients' count)."""
+        if since is None:
+            return self.store.query("select count(*) from runs")[0][0]
+        return self.store.query("select count(*) from runs where created_at >= ?", (since,))[0][0]

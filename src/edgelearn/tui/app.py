@@ -2,7 +2,7 @@
 
 ``run_tui(runtime, title=..., background=fn)`` opens it over a runtime built in this process
 (``edgelearn demo`` uses it); ``EdgelearnApp(source)`` over any ``DataSource`` (``edgelearn tui``
-passes an ``HttpSource`` when a runtime already serves). Every read and write runs on two I/O
+passes a ``ClientSource`` over ``edgelearn.connect`` when a runtime already serves). Every read and write runs on two I/O
 threads of the app's own, so input never waits for the store or the network; errors become
 notifications.
 """
@@ -30,7 +30,7 @@ from edgelearn.tui.screens.events import EventsScreen
 from edgelearn.tui.screens.experiments import ExperimentsScreen
 from edgelearn.tui.screens.models import ModelsScreen
 from edgelearn.tui.screens.runs import RunsScreen
-from edgelearn.tui.source import DataSource, LocalSource, Unavailable, Unreachable
+from edgelearn.tui.source import ClientSource, DataSource
 from edgelearn.tui.widgets.nav import SCREENS
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class EdgelearnApp(App[int]):
         if not isinstance(exc, EdgelearnError):
             log.debug("%s failed", where, exc_info=exc)
         # markup off: messages quote paths, ids and "[Errno 111]"-like text verbatim
-        self.notify(message, title=where, severity=_severity(exc), timeout=8, markup=False)
+        self.notify(message, title=where, severity="error", timeout=8, markup=False)
 
     def action_reload(self) -> None:
         reload = getattr(self.screen, "reload", None)
@@ -151,11 +151,6 @@ class EdgelearnApp(App[int]):
         self.io.shutdown(wait=False, cancel_futures=True)
 
 
-def _severity(exc: BaseException) -> str:
-    # not offered (yet) is a warning; a runtime gone or an operation that failed is an error
-    return "warning" if isinstance(exc, Unavailable) and not isinstance(exc, Unreachable) else "error"
-
-
 def run_tui(runtime: Any, *, title: str | None = None, background: Background | None = None,
             **options: Any) -> int:
     """Open the TUI over ``runtime`` (already built, in this process) until the user quits.
@@ -165,7 +160,10 @@ def run_tui(runtime: Any, *, title: str | None = None, background: Background | 
     owns the runtime: start it (and serve HTTP) before, stop it after. Warnings logged while the
     TUI runs go to the log panel instead of the terminal. ``options`` go to ``EdgelearnApp``.
     """
-    app = EdgelearnApp(LocalSource(runtime), title=title, background=background, runtime=runtime, **options)
+    from edgelearn.client import EmbeddedClient
+
+    source = ClientSource(EmbeddedClient.over_runtime(runtime))
+    app = EdgelearnApp(source, title=title, background=background, runtime=runtime, **options)
     return run_app(app)
 
 

@@ -1,20 +1,10 @@
-"""The shapes every data source shares: the protocol, the run filter, and ``Unavailable``."""
+"""The shapes every data source shares: the protocol and the run filter."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-from edgelearn.errors import EdgelearnError
-
-
-class Unavailable(EdgelearnError):
-    """Something this source cannot answer: an endpoint not served yet, a store without a runtime."""
-
-
-class Unreachable(Unavailable):
-    """The runtime the TUI attached to does not answer any more."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +21,7 @@ class RunFilter:
 
 
 class DataSource(Protocol):
-    """What every screen reads and every action writes; both implementations return the same shapes."""
+    """What every screen reads and every action writes, as plain JSON-like dicts."""
 
     kind: str
 
@@ -51,14 +41,3 @@ class DataSource(Protocol):
     def retire(self, model_id: str, reason: str) -> dict[str, Any]: ...
     def rollback(self, role: str, reason: str) -> dict[str, Any]: ...
     def close(self) -> None: ...
-
-
-def plain(obj: Any) -> Any:
-    """A dataclass (or object with ``to_dict``) as a dict; dicts, lists and scalars as they are."""
-    if obj is None or isinstance(obj, (dict, list, str, int, float, bool)):
-        return obj
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    if dataclasses.is_dataclass(obj):
-        return dataclasses.asdict(obj)
-    return {"value": str(obj)}

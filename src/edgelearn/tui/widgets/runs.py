@@ -71,7 +71,7 @@ def run_row(run: dict[str, Any], now: float) -> tuple[str, tuple]:
     style = "" if reward is None else ("green" if reward >= 0.7 else ("yellow" if reward >= 0.4 else "red"))
     return run["id"], (
         fmt.clock_time(run.get("created_at"), now), run["id"][-8:], Text(run.get("role") or ""),
-        Text(fmt.short(run.get("model_variant"), 14)), Text(fmt.short(run.get("prompt_variant"), 10)),
+        Text(fmt.short(run.get("model"), 14)), Text(fmt.short(run.get("prompt"), 10)),
         Text(fmt.num(reward), style=style, justify="right"),
         Text(fmt.short(run.get("task") or fmt.text_of(run.get("input")), 40)))
 
@@ -85,7 +85,7 @@ def run_meta(run: dict[str, Any], now: float) -> Table:
         ("id", run.get("id")), ("time", f"{fmt.clock_time(run.get('created_at'), now)} "
                                         f"({fmt.ago(run.get('created_at'), now)})"),
         ("role", run.get("role")), ("status", run.get("status")),
-        ("model", run.get("model_variant")), ("prompt", run.get("prompt_variant")),
+        ("model", run.get("model")), ("prompt", run.get("prompt")),
         ("reward", fmt.num(run.get("reward"), 3)), ("session", run.get("session")),
         ("tokens", f"{fmt.count(run.get('tokens_in'))} in / {fmt.count(run.get('tokens_out'))} out"),
         ("latency", f"{fmt.num(run.get('latency_ms'), 0)} ms"), ("cost", fmt.num(run.get("cost"), 4)),

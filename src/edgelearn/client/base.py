@@ -1,0 +1,184 @@
+"""The interface both clients give, and the argument checks they share.
+
+``EmbeddedClient`` runs the store and the services in this process; ``HttpClient`` talks to a
+runtime that serves. Each method below is one of the HTTP API's calls; both clients raise the
+same ``edgelearn.errors`` classes with the same messages for the same bad input.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Self
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgelearn.client.values import Event, Run, Selection, SimilarRun
+from edgelearn.errors import InvalidInput
+
+# the toggles the TUI's Config screen and ``set_toggle`` switch: name → dotted config key
+TOGGLES = {"auto_export": "export.auto_export", "auto_train": "train.auto_train", "auto_deploy": "deploy.auto_deploy"}
+DEFAULT_REASON = "requested from Python"
+
+
+class RunQuery(BaseModel):
+    """The filters of ``runs()``, checked before the query (the same on both clients)."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: str | None = None
+    project: str | None = None
+    model: str | None = None
+    prompt: str | None = None
+    status: str | None = None
+    session: str | None = None
+    min_reward: float | None = Field(None, allow_inf_nan=False)
+    max_reward: float | None = Field(None, allow_inf_nan=False)
+    since: float | None = Field(None, allow_inf_nan=False)
+    until: float | None = Field(None, allow_inf_nan=False)
+    limit: int = Field(50, ge=1, le=1000)
+
+
+def check_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """The filters of ``runs()`` without the unset ones; ``InvalidInput`` names a bad one."""
+    unknown = sorted(set(filters) - set(RunQuery.model_fields))
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: not a run filter (one of {', '.join(RunQuery.model_fields)})",
+                           field=unknown[0])
+    try:
+        query = RunQuery.model_validate(filters)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{name}: {first['msg']}", field=name) from exc
+    return query.model_dump(exclude_none=True)
+
+
+def check_range(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as an int in [low, high]; ``InvalidInput`` naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{name}: must be a whole number from {low} to {high}, not {value!r}", field=name)
+    return value
+
+
+def json_body(fields: dict[str, Any]) -> bytes:
+    """``fields`` as the JSON body of a request; ``InvalidInput`` for a value JSON cannot hold."""
+    try:
+        return orjson.dumps(fields)
+    except TypeError as exc:
+        raise InvalidInput(f"not JSON-serializable: {exc}") from exc
+
+
+def check_toggle(name: str) -> str:
+    """The config key of toggle ``name``; ``InvalidInput`` for a name that is not one."""
+    key = TOGGLES.get(name)
+    if key is None:
+        raise InvalidInput(f"name: {name!r} is not a toggle (one of {', '.join(TOGGLES)})", field="name")
+    return key
+
+
+class Client(ABC):
+    """One edgelearn, in this process or over HTTP. Use as a context manager, or call ``close()``.
+
+    ``local`` says whether calls run in this process (cheap) or over HTTP; ``location`` is the
+    store file or the URL.
+    """
+
+    local: bool
+    location: str
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- recording ---------------------------------------------------------------------------
+    @abstractmethod
+    def record(self, **run: Any) -> Run:
+        """Record a run (``role`` and ``output`` required; the fields of ``POST /v1/runs``); returns it scored."""
+
+    @abstractmethod
+    def add_signals(self, run_id: str, signals: dict[str, Any], source: str = "api") -> Run:
+        """Attach late signals (compile, tests, errors, lint, human); the reward is recomputed."""
+
+    @abstractmethod
+    def feedback(self, run_id: str, kind: str, value: float | None = None, comment: str | None = None) -> Run:
+        """Human feedback: ``accept``/``reject``, ``score`` (value 1-5) or ``thumbs`` (value 1 or -1)."""
+
+    # --- reading runs ------------------------------------------------------------------------
+    @abstractmethod
+    def run(self, run_id: str) -> Run:
+        """One run with its signals and feedback; ``NotFound`` for an unknown id."""
+
+    @abstractmethod
+    def runs(self, **filters: Any) -> list[Run]:
+        """Runs newest first; filters: role, project, model, prompt, status, session, min_reward,
+        max_reward, since, until (unix times), limit (1-1000, default 50)."""
+
+    @abstractmethod
+    def similar(self, run_id: str, k: int = 10) -> list[SimilarRun]:
+        """The ``k`` runs of the same role whose task is nearest this run's (embeds it now if needed)."""
+
+    @abstractmethod
+    def count_runs(self, since: float | None = None) -> int:
+        """How many runs exist (created at or after ``since``)."""
+
+    @abstractmethod
+    def stats(self, since: float | None = None, bucket_s: int = 3600) -> dict[str, Any]:
+        """Counts and mean reward in total, by model, prompt and role, and per time bucket."""
+
+    # --- choosing ----------------------------------------------------------------------------
+    @abstractmethod
+    def select(self, role: str, task: str | None = None, max_cost_per_1k: float | None = None) -> Selection:
+        """Choose a prompt variant and a model for a task of ``role`` (the bandits)."""
+
+    @abstractmethod
+    def arms(self, role: str | None = None) -> list[dict[str, Any]]:
+        """The bandit arms with pulls, mean reward, 95% interval and share of recent traffic."""
+
+    # --- the loop ----------------------------------------------------------------------------
+    @abstractmethod
+    def status(self) -> dict[str, Any]:
+        """The learning status: per role its stage, progress, champion, experiment, independence."""
+
+    @abstractmethod
+    def models(self, role: str | None = None) -> list[dict[str, Any]]:
+        """Registered model versions, newest first per role, with their Ollama sync state."""
+
+    @abstractmethod
+    def experiments(self, role: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """A/B experiments with their per-variant statistics, newest first."""
+
+    @abstractmethod
+    def events(self, type: str | None = None, role: str | None = None, limit: int = 100) -> list[Event]:
+        """The event log newest first; ``type`` matches a prefix (``model.`` for every model event)."""
+
+    @abstractmethod
+    def promote(self, version: str, reason: str = DEFAULT_REASON) -> None:
+        """Make a model version its role's champion now (a running experiment of the role stops)."""
+
+    @abstractmethod
+    def retire(self, version: str, reason: str = DEFAULT_REASON) -> None:
+        """Retire a model version."""
+
+    @abstractmethod
+    def rollback(self, role: str, reason: str = DEFAULT_REASON) -> str:
+        """Roll the role's champion back; returns the model that serves the role now (``base`` if none)."""
+
+    @abstractmethod
+    def trigger(self, role: str, reason: str = DEFAULT_REASON) -> None:
+        """Start a learning cycle for ``role`` now, whatever the thresholds say."""
+
+    # --- configuration -----------------------------------------------------------------------
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """The effective config: ``{"file": path, "settings": {...}}``."""
+
+    @abstractmethod
+    def set_toggle(self, name: str, value: bool) -> bool:
+        """Switch ``auto_export``, ``auto_train`` or ``auto_deploy`` in the config file; returns the
+        value in force afterwards (an ``EDGELEARN_*`` environment variable can override the file)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the client holds (the runtime it opened, or the HTTP connections)."""

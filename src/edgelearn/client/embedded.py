@@ -1,0 +1,224 @@
+"""``EmbeddedClient``: the store and the services in this process, no HTTP.
+
+Each method calls the library functions the HTTP handlers call (the recorder, the selector,
+the experiments service, the loop's status), with the request bodies checked by the same
+pydantic models, so both clients answer alike.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgelearn.client.base import DEFAULT_REASON, Client, check_filters, check_range, check_toggle, json_body
+from edgelearn.client.values import Event, Run, Selection, SimilarRun
+from edgelearn.errors import ConfigError, InvalidInput, NotFound, SelectionError
+
+
+@dataclass
+class _Detached:
+    """What the client needs of a runtime, over a bare store (``edgelearn tui --store``): nothing runs."""
+
+    store: Any
+    settings: Any
+    config_file: Path | None = None
+    watcher: Any = None
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+def _body(schema: type, fields: dict[str, Any]) -> Any:
+    """``fields`` checked as the HTTP handler checks its body (same messages, same errors)."""
+    from edgelearn.record.schemas import parse_json
+
+    return parse_json(schema, json_body(fields))
+
+
+class EmbeddedClient(Client):
+    """edgelearn in this process: ``EmbeddedClient(home)`` opens (and owns) a runtime;
+    ``over_runtime`` and ``over_store`` use one the caller owns."""
+
+    local = True
+
+    def __init__(self, home: Path | str | None = None, *, embed: bool | None = None, start: bool = True,
+                 runtime: Any = None) -> None:
+        self._owned = runtime is None
+        if runtime is None:
+            from edgelearn.config import home_dir
+            from edgelearn.runtime import Runtime
+
+            home = Path(home).expanduser() if home is not None else home_dir()
+            home.mkdir(parents=True, exist_ok=True)
+            env = os.environ.get("EDGELEARN_CONFIG")
+            config_file = Path(env).expanduser() if env else home / "edgelearn.toml"
+            runtime = Runtime(home=home, config_file=config_file, embed=embed)
+            if start:
+                try:
+                    runtime.start()
+                except BaseException:
+                    runtime.stop()
+                    raise
+        self.runtime = runtime
+        self.location = str(runtime.store.path)
+        self._closed = False
+
+    @classmethod
+    def over_runtime(cls, runtime: Any) -> EmbeddedClient:
+        """A client over a runtime the caller built (and stops): the TUI in the runtime's process."""
+        return cls(runtime=runtime)
+
+    @classmethod
+    def over_store(cls, store: Any, settings: Any = None, config_file: Path | None = None) -> EmbeddedClient:
+        """A client over a bare store with no services running (a copy of edgelearn.db, or tests);
+        the caller closes the store. Selection and triggers need a runtime and are refused."""
+        from edgelearn.config import Settings
+        from edgelearn.experiment.service import ExperimentService
+
+        detached = _Detached(store, settings or Settings(), config_file)
+        detached.services["experiments"] = ExperimentService(detached)
+        return cls(runtime=detached)
+
+    @property
+    def store(self) -> Any:
+        return self.runtime.store
+
+    def _service(self, name: str) -> Any:
+        service = self.runtime.services.get(name)
+        if service is None:
+            raise NotFound(f"the {name} service is not running in this process")
+        return service
+
+    # --- recording ---------------------------------------------------------------------------
+    def record(self, **run: Any) -> Run:
+        from edgelearn.record.schemas import RecordIn
+
+        run_id, _ = self.runtime.recorder.record(_body(RecordIn, run))
+        return self.run(run_id)
+
+    def add_signals(self, run_id: str, signals: dict[str, Any], source: str = "api") -> Run:
+        from edgelearn.record.schemas import SignalsIn
+
+        body = _body(SignalsIn, {"signals": signals, "source": source})
+        self.runtime.recorder.add_signals(run_id, body.signals, body.source)
+        return self.run(run_id)
+
+    def feedback(self, run_id: str, kind: str, value: float | None = None, comment: str | None = None) -> Run:
+        from edgelearn.record.schemas import FeedbackIn
+
+        body = _body(FeedbackIn, {"kind": kind, "value": value, "comment": comment})
+        if body.kind in ("score", "thumbs") and body.value is None:
+            raise InvalidInput(f"value: required for kind {body.kind}", field="value")
+        self.runtime.recorder.add_feedback(body, run_id)
+        return self.run(run_id)
+
+    # --- reading runs ------------------------------------------------------------------------
+    def run(self, run_id: str) -> Run:
+        runs = self.store.runs
+        stored = runs.get(run_id)
+        return Run.from_dict({**stored.to_dict(), "signals": runs.signals(run_id), "feedback": runs.feedback(run_id)})
+
+    def runs(self, **filters: Any) -> list[Run]:
+        return [Run.from_dict(r.to_dict()) for r in self.store.runs.list(**check_filters(filters))]
+
+    def similar(self, run_id: str, k: int = 10) -> list[SimilarRun]:
+        from edgelearn.server.hook import similar_to
+
+        return [SimilarRun.from_dict(d) for d in similar_to(self.runtime, run_id, check_range("k", k, 1, 100), None)]
+
+    def count_runs(self, since: float | None = None) -> int:
+        return self.store.runs.count_created_since(since)
+
+    def stats(self, since: float | None = None, bucket_s: int = 3600) -> dict[str, Any]:
+        return self.store.runs.stats(since=since, bucket_s=check_range("bucket_s", bucket_s, 60, 10**9))
+
+    # --- choosing ----------------------------------------------------------------------------
+    def select(self, role: str, task: str | None = None, max_cost_per_1k: float | None = None) -> Selection:
+        from edgelearn.server.select import SelectIn
+
+        body = _body(SelectIn, {"role": role, "task": task, "max_cost_per_1k": max_cost_per_1k})
+        selector = self.runtime.services.get("selector")
+        if selector is None:
+            raise SelectionError("no selector here: the store was opened without a runtime")
+        return Selection.from_dict(selector.select(body.role, body.task, body.max_cost_per_1k).to_dict())
+
+    def arms(self, role: str | None = None) -> list[dict[str, Any]]:
+        from edgelearn.bandits.report import arm_reports
+        from edgelearn.roles import check_role
+
+        if role is not None:
+            check_role(role)
+        return [r.to_dict() for r in arm_reports(self.store, role)]
+
+    # --- the loop ----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        from edgelearn.loop.status import learning_status
+
+        return learning_status(self.runtime)
+
+    def models(self, role: str | None = None) -> list[dict[str, Any]]:
+        from edgelearn.server.models import version_view
+
+        return [version_view(self.store, v) for v in self.store.models.list(role=role)]
+
+    def experiments(self, role: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        from edgelearn.experiment.service import experiment_summary
+
+        service = self._service("experiments")
+        return [experiment_summary(service, e)
+                for e in self.store.experiments.list(role, check_range("limit", limit, 1, 500))]
+
+    def events(self, type: str | None = None, role: str | None = None, limit: int = 100) -> list[Event]:
+        found = self.store.events.list(type=type or None, role=role or None, limit=check_range("limit", limit, 1, 1000))
+        return [Event.from_dict(e.__dict__) for e in found]
+
+    def promote(self, version: str, reason: str = DEFAULT_REASON) -> None:
+        from edgelearn.server.learning import ModelIn
+
+        body = _body(ModelIn, {"model": version, "reason": reason})
+        self._service("experiments").promote(body.model, body.reason)
+
+    def retire(self, version: str, reason: str = DEFAULT_REASON) -> None:
+        from edgelearn.server.learning import ModelIn
+
+        body = _body(ModelIn, {"model": version, "reason": reason})
+        self._service("experiments").retire(body.model, body.reason)
+
+    def rollback(self, role: str, reason: str = DEFAULT_REASON) -> str:
+        from edgelearn.server.learning import RoleIn
+
+        body = _body(RoleIn, {"role": role, "reason": reason})
+        return self._service("experiments").rollback(body.role, body.reason)
+
+    def trigger(self, role: str, reason: str = DEFAULT_REASON) -> None:
+        from edgelearn.server.learning import RoleIn
+
+        body = _body(RoleIn, {"role": role, "reason": reason})
+        self._service("loop").trigger(body.role, body.reason)
+
+    # --- configuration -----------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        file = self.runtime.config_file
+        return {"file": str(file) if file else None, "settings": self.runtime.settings.model_dump(mode="json")}
+
+    def set_toggle(self, name: str, value: bool) -> bool:
+        from edgelearn.config import set_config_value
+
+        key = check_toggle(name)
+        if not isinstance(value, bool):
+            raise InvalidInput(f"value: must be true or false, not {value!r}", field="value")
+        file = self.runtime.config_file
+        if file is None:
+            raise ConfigError("no config file to write: the store was opened without a runtime")
+        set_config_value(Path(file), key, value)
+        if self.runtime.watcher is not None:
+            self.runtime.watcher.reload()  # now, not when the watcher next looks
+        section, _, option = key.partition(".")
+        return bool(getattr(getattr(self.runtime.settings, section), option))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._owned:
+            self.runtime.stop()

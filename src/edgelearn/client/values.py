@@ -1,0 +1,119 @@
+"""What the clients return: small values, the same whichever client made them.
+
+They are built from the JSON shapes the HTTP API answers, so the embedded client (which reads
+the store) and the HTTP client (which reads those bodies) cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Run:
+    """One recorded run. ``signals`` and ``feedback`` are loaded by ``run()`` and the writes
+    (``record``, ``add_signals``, ``feedback``); ``runs()`` leaves them None."""
+
+    id: str
+    role: str
+    output: str
+    reward: float | None
+    reward_components: dict[str, float]
+    created_at: float
+    task: str | None = None
+    input: Any = None
+    model: str | None = None
+    prompt: str | None = None
+    session: str | None = None
+    project: str | None = None
+    status: str = "ok"
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_ms: float | None = None
+    cost: float | None = None
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    embedded: bool = False
+    signals: list[dict[str, Any]] | None = None
+    feedback: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Run:
+        """A run from the shape ``GET /v1/runs/{id}`` answers (``model_variant``, ``prompt_variant``)."""
+        return cls(
+            id=d["id"], role=d["role"], output=d["output"], reward=d.get("reward"),
+            reward_components=d.get("reward_components") or {}, created_at=d["created_at"], task=d.get("task"),
+            input=d.get("input"), model=d.get("model_variant"), prompt=d.get("prompt_variant"),
+            session=d.get("session"), project=d.get("project"), status=d.get("status") or "ok",
+            tokens_in=d.get("tokens_in"), tokens_out=d.get("tokens_out"), latency_ms=d.get("latency_ms"),
+            cost=d.get("cost"), metadata=d.get("metadata") or {}, embedded=bool(d.get("embedded")),
+            signals=d.get("signals"), feedback=d.get("feedback"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A prompt variant and a model chosen for a role; record the run with ``run_id=`` to close the loop."""
+
+    run_id: str
+    model: str
+    prompt: str | None
+    prompt_text: str | None
+    backend: str | None
+    model_name: str
+    policy: str
+    explanation: str
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Selection:
+        """A selection from the shape ``POST /v1/select`` answers."""
+        prompt, model = d.get("prompt") or {}, d["model"]
+        return cls(run_id=d["run_id"], model=model["id"], prompt=prompt.get("id"), prompt_text=prompt.get("text"),
+                   backend=model.get("backend"), model_name=model.get("name") or model["id"], policy=d["policy"],
+                   explanation=d["explanation"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SimilarRun:
+    """A run whose task is near another's (cosine distance of their task embeddings)."""
+
+    id: str
+    distance: float
+    task: str | None
+    reward: float | None
+    model: str | None
+    project: str | None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SimilarRun:
+        return cls(id=d["id"], distance=d["distance"], task=d.get("task"), reward=d.get("reward"),
+                   model=d.get("model"), project=d.get("project"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the event log (every decision the loop takes is one)."""
+
+    id: int
+    ts: float
+    type: str
+    role: str | None
+    subject: str | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        return cls(id=d["id"], ts=d["ts"], type=d["type"], role=d.get("role"), subject=d.get("subject"),
+                   payload=d.get("payload") or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

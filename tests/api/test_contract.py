@@ -1,0 +1,303 @@
+"""One contract, two clients: ``edgelearn.open`` (embedded) and ``edgelearn.connect`` (HTTP to a
+real server on loopback) pass the same cases, sync and async, and read each other's runs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from api_support import embed_all, register_model
+from elsupport import start_server
+
+import edgelearn
+from edgelearn.client import Event, Run, Selection, SimilarRun
+from edgelearn.errors import ConfigError, EdgelearnError, InvalidInput, MalformedJSON, NotFound, Unreachable
+
+SIGNALS = {"compile": True, "tests": {"passed": 3, "total": 4}, "errors": 2}
+
+
+class Rig:
+    """A client and the runtime behind it (the test reads the store directly to check writes)."""
+
+    def __init__(self, client, runtime, home):
+        self.client, self.runtime, self.home = client, runtime, home
+
+    @property
+    def store(self):
+        return self.runtime.store
+
+
+def _embedded(home):
+    client = edgelearn.open(home, embed=False)
+    return Rig(client, client.runtime, home), client.close
+
+
+def _http(home):
+    from edgelearn.runtime import Runtime
+
+    rt = Runtime(home=home, embed=False)
+    live, stop = start_server(rt)
+    client = edgelearn.connect(live.url, live.token)
+
+    def close():
+        client.close()
+        stop()
+
+    return Rig(client, rt, home), close
+
+
+OPENERS = {"embedded": _embedded, "http": _http}
+
+
+@pytest.fixture(params=list(OPENERS))
+def rig(request, home):
+    made, close = OPENERS[request.param](home)
+    yield made
+    close()
+
+
+# --- recording ---------------------------------------------------------------------------------
+def test_record_returns_the_scored_run(rig):
+    run = rig.client.record(role="coder", task="add a CSV parser", output="def parse(p): ...", model="qwen",
+                            prompt="v2", session="s1", project="demo", latency_ms=120.5, signals=SIGNALS)
+    assert isinstance(run, Run) and len(run.id) == 24
+    assert run.reward == pytest.approx((1.0 + 0.75 + 1 / (1 + 2 / 5)) / 3)
+    assert (run.role, run.model, run.prompt, run.session, run.project) == ("coder", "qwen", "v2", "s1", "demo")
+    assert [s["kind"] for s in run.signals] == ["compile", "tests", "errors"] and run.feedback == []
+    assert rig.store.runs.get(run.id).reward == run.reward  # committed, not only answered
+    assert rig.client.run(run.id) == run
+
+
+def test_late_signals_and_feedback_recompute_the_reward(rig):
+    run = rig.client.record(role="coder", output="x", signals={"compile": True})
+    assert run.reward == 1.0
+    later = rig.client.add_signals(run.id, {"tests": {"passed": 1, "total": 4}})
+    assert later.reward == pytest.approx((1.0 + 0.25) / 2)
+    assert [s["kind"] for s in later.signals] == ["compile", "tests"]
+    rejected = rig.client.feedback(run.id, "reject")
+    assert rejected.reward == pytest.approx((1.0 + 0.25 + 0.0) / 3)
+    scored = rig.client.feedback(run.id, "score", 5, comment="great after all")
+    assert scored.reward == pytest.approx((1.0 + 0.25 + 1.0) / 3)
+    thumbs = rig.client.feedback(run.id, "thumbs", -1)
+    assert thumbs.reward == pytest.approx((1.0 + 0.25 + 0.0) / 3)
+    assert [(f["kind"], f["comment"]) for f in thumbs.feedback] == [
+        ("reject", None), ("score", "great after all"), ("thumbs", None)]
+    assert rig.store.runs.get(run.id).reward == thumbs.reward
+
+
+def test_runs_filters_newest_first(rig):
+    ids = [rig.client.record(role=role, output=f"out {i}", model=model, signals={"compile": ok}).id
+           for i, (role, model, ok) in enumerate([("coder", "a", True), ("fixer", "a", True), ("coder", "b", False),
+                                                  ("coder", "a", False)])]
+    assert [r.id for r in rig.client.runs()] == ids[::-1]
+    assert [r.id for r in rig.client.runs(role="coder")] == [ids[3], ids[2], ids[0]]
+    assert [r.id for r in rig.client.runs(role="coder", model="a", min_reward=0.5)] == [ids[0]]
+    assert [r.id for r in rig.client.runs(limit=2)] == [ids[3], ids[2]]
+    assert all(r.signals is None for r in rig.client.runs())  # loaded by run() only
+    assert rig.client.count_runs() == 4 and rig.client.count_runs(since=rig.client.run(ids[2]).created_at) == 2
+    assert rig.client.stats()["total"]["runs"] == 4
+
+
+def test_similar_runs_by_task(rig, fake_encoder):
+    tasks = ["parse a CSV file", "parse CSV rows quickly", "draw a red circle", "parse JSON lines"]
+    ids = [rig.client.record(role="coder", task=t, output="x").id for t in tasks]
+    other_role = rig.client.record(role="fixer", task="parse a CSV file", output="x").id
+    embed_all(rig.store)
+    near = rig.client.similar(ids[0], k=3)
+    assert all(isinstance(s, SimilarRun) for s in near)
+    assert {s.id for s in near[:2]} == {ids[1], ids[3]}  # the "parse" tasks first
+    assert near[-1].id == ids[2] and other_role not in [s.id for s in near]
+    assert near == sorted(near, key=lambda s: s.distance)
+    late = rig.client.record(role="coder", task="parse YAML", output="x")  # not embedded yet: embedded on demand
+    assert not late.embedded
+    assert rig.client.similar(late.id, k=1)[0].id in {ids[0], ids[1], ids[3]}
+
+
+# --- choosing ----------------------------------------------------------------------------------
+def test_select_then_record_closes_the_loop(rig):
+    pick = rig.client.select("coder", task="write a parser")
+    assert isinstance(pick, Selection)
+    assert pick.prompt and pick.prompt_text and pick.model == "base" and pick.explanation.startswith(pick.policy)
+    run = rig.client.record(role="coder", output="x", run_id=pick.run_id, signals={"compile": True})
+    assert run.id == pick.run_id
+    arms = {(a["kind"], a["variant"]): a for a in rig.client.arms("coder")}
+    assert arms[("prompt", pick.prompt)]["pulls"] == 1
+
+
+# --- the loop ----------------------------------------------------------------------------------
+def test_status_promote_rollback(rig):
+    rig.client.record(role="coder", output="x", signals={"compile": True})
+    status = rig.client.status()
+    assert status["roles"]["coder"]["champion"]["id"] == "base" and status["toggles"]["auto_train"] is True
+    v1, v2 = register_model(rig.store, rig.home, "coder", 1), register_model(rig.store, rig.home, "coder", 2)
+    rig.client.promote(v1, reason="first")
+    assert rig.client.status()["roles"]["coder"]["champion"]["id"] == v1
+    rig.client.promote(v2)
+    assert rig.store.models.champion("coder").id == v2
+    assert [m["state"] for m in rig.client.models("coder") if m["id"] == v1] == ["retired"]
+    assert rig.client.rollback("coder", reason="worse") == v1  # the previous champion serves again
+    assert rig.store.models.get(v2).state == "rolled_back"
+    events = rig.client.events(type="model.", limit=20)
+    assert all(isinstance(e, Event) for e in events) and events[0].type.startswith("model.")
+    assert any(e.subject == v2 and e.payload.get("reason") == "worse" for e in events)
+    assert rig.client.rollback("coder") == "base"
+    with pytest.raises(NotFound):
+        rig.client.promote("coder-v9")
+    with pytest.raises(InvalidInput, match="no trained champion"):
+        rig.client.rollback("coder")
+
+
+def test_config_and_toggles(rig):
+    cfg = rig.client.config()
+    assert cfg["file"] == str(rig.home / "edgelearn.toml") and cfg["settings"]["train"]["auto_train"] is True
+    assert rig.client.set_toggle("auto_train", False) is False
+    assert rig.runtime.settings.train.auto_train is False
+    assert "auto_train = false" in (rig.home / "edgelearn.toml").read_text()
+    assert rig.client.experiments() == []
+
+
+# --- bad input: the same class and message through both ------------------------------------------
+BAD = {
+    "role pattern": lambda c, run_id: c.record(role="no spaces", output="x"),
+    "missing output": lambda c, run_id: c.record(role="coder"),
+    "unknown field": lambda c, run_id: c.record(role="coder", output="x", colour="red"),
+    "not JSON": lambda c, run_id: c.record(role="coder", output="x", metadata={"when": object()}),
+    "bad signal value": lambda c, run_id: c.add_signals(run_id, {"tests": "lots"}),
+    "no signals": lambda c, run_id: c.add_signals(run_id, {}),
+    "unknown run": lambda c, run_id: c.run("f" * 24),
+    "signals of unknown run": lambda c, run_id: c.add_signals("f" * 24, {"compile": True}),
+    "feedback kind": lambda c, run_id: c.feedback(run_id, "love"),
+    "score without value": lambda c, run_id: c.feedback(run_id, "score"),
+    "unknown filter": lambda c, run_id: c.runs(colour="red"),
+    "limit": lambda c, run_id: c.runs(limit=0),
+    "min_reward": lambda c, run_id: c.runs(min_reward="high"),
+    "k": lambda c, run_id: c.similar(run_id, k=0),
+    "select role": lambda c, run_id: c.select("no spaces"),
+    "select cost": lambda c, run_id: c.select("coder", max_cost_per_1k=-1),
+    "arms role": lambda c, run_id: c.arms("no spaces"),
+    "promote unknown": lambda c, run_id: c.promote("coder-v9"),
+    "rollback role": lambda c, run_id: c.rollback("no spaces"),
+    "rollback without champion": lambda c, run_id: c.rollback("coder"),
+    "toggle": lambda c, run_id: c.set_toggle("auto_everything", True),
+}
+
+
+def _outcome(client, call, run_id):
+    try:
+        call(client, run_id)
+    except EdgelearnError as exc:
+        return type(exc), str(exc)
+    return None
+
+
+def test_bad_input_raises_the_same_error_through_both(tmp_path, monkeypatch):
+    outcomes = {}
+    for name, opener in OPENERS.items():
+        home = tmp_path / name
+        home.mkdir()
+        monkeypatch.setenv("EDGELEARN_HOME", str(home))
+        made, close = opener(home)
+        try:
+            run_id = made.client.record(role="coder", output="x").id
+            outcomes[name] = {case: _outcome(made.client, call, run_id) for case, call in BAD.items()}
+            assert made.client.count_runs() == 1  # nothing half-written
+        finally:
+            close()
+    embedded, http = outcomes["embedded"], outcomes["http"]
+    for case in BAD:
+        assert embedded[case] is not None, case
+        assert embedded[case] == http[case], case
+        assert issubclass(embedded[case][0], (InvalidInput, NotFound)), case
+    assert embedded["unknown run"][0] is NotFound and embedded["promote unknown"][0] is NotFound
+    assert embedded["role pattern"][1].startswith("role:")
+    assert embedded["unknown filter"][1].startswith("colour: not a run filter")
+
+
+# --- one store, two clients ------------------------------------------------------------------------
+def test_a_run_written_by_one_client_is_read_by_the_other(server, home):
+    with edgelearn.open(home, embed=False, start=False) as local, edgelearn.connect(server.url, server.token) as remote:
+        assert local.location == str(server.runtime.store.path)
+        over_http = remote.record(role="coder", task="from HTTP", output="a", signals={"compile": True})
+        assert local.run(over_http.id) == over_http
+        in_process = local.record(role="fixer", task="in process", output="b", signals={"compile": False})
+        assert remote.run(in_process.id) == in_process
+        assert [r.id for r in remote.runs()] == [r.id for r in local.runs()] == [in_process.id, over_http.id]
+        local.feedback(over_http.id, "reject")
+        assert remote.run(over_http.id).reward == pytest.approx(0.5)
+
+
+def test_connect_reads_the_token_from_the_home(server, home):
+    with edgelearn.connect(server.url) as client:  # EDGELEARN_HOME is the server's home
+        assert client.token == server.token and client.count_runs() == 0
+    with pytest.raises(ConfigError, match="cannot read the API token"):
+        edgelearn.connect(server.url, home=home / "elsewhere")
+    with edgelearn.connect(server.url, "wrong") as client, pytest.raises(ConfigError, match="bearer token"):
+        client.status()
+
+
+def test_an_unreachable_runtime_is_one_error():
+    with edgelearn.connect("http://127.0.0.1:9", "token", timeout=2) as client:
+        with pytest.raises(Unreachable, match="cannot reach the runtime at http://127.0.0.1:9"):
+            client.runs()
+
+
+def test_malformed_json_is_its_own_class(server):
+    from edgelearn.client.http import error_from
+
+    answer = server.client.post("/v1/runs", content=b"{not json")
+    assert isinstance(error_from(answer.status_code, answer.json(), "POST /v1/runs"), MalformedJSON)
+
+
+def test_an_answer_without_an_edgelearn_error_body(server):
+    from edgelearn.client.http import error_from
+
+    answer = server.client.get("/v1/no-such-thing")
+    exc = error_from(answer.status_code, answer.json(), "GET /v1/no-such-thing")
+    assert type(exc) is EdgelearnError and "without an edgelearn error" in str(exc)
+
+
+def test_import_is_light_and_the_names_are_public():
+    import subprocess
+    import sys
+
+    code = "import sys, edgelearn; print(sorted(m.split('.')[0] for m in sys.modules if m.split('.')[0] in " \
+           "('httpx', 'pydantic', 'fastapi', 'apsw', 'numpy', 'torch')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stdout.strip() == "[]"
+    assert set(edgelearn.__all__) == {"__version__", "open", "connect", "aopen", "aconnect"}
+
+
+# --- async twins -----------------------------------------------------------------------------------
+@pytest.mark.anyio
+async def test_async_embedded(home):
+    async with edgelearn.aopen(home, embed=False) as el:
+        run = await el.record(role="coder", output="x", signals={"compile": True})
+        assert (await el.run(run.id)) == run and run.reward == 1.0
+        assert (await el.add_signals(run.id, {"tests": {"passed": 0, "total": 1}})).reward == 0.5
+        assert (await el.feedback(run.id, "accept")).reward == pytest.approx(2 / 3)
+        assert [r.id for r in await el.runs(role="coder")] == [run.id]
+        pick = await el.select("coder")
+        assert pick.model == "base"
+        assert (await el.status())["roles"]["coder"]["champion"]["id"] == "base"
+        with pytest.raises(InvalidInput):
+            await el.rollback("coder")
+    opened = await edgelearn.aopen(home, embed=False, start=False)
+    try:
+        assert [r.id for r in await opened.runs()] == [run.id]
+    finally:
+        await opened.close()
+
+
+@pytest.mark.anyio
+async def test_async_http(server):
+    async with edgelearn.aconnect(server.url, server.token) as el:
+        run = await el.record(role="coder", output="x", signals={"compile": True})
+        assert (await el.run(run.id)) == run
+        assert (await el.feedback(run.id, "thumbs", 1)).reward == 1.0
+        v1 = register_model(server.runtime.store, server.runtime.home, "coder", 1)
+        await el.promote(v1)
+        assert (await el.status())["roles"]["coder"]["champion"]["id"] == v1
+        assert await el.rollback("coder") == "base"
+        with pytest.raises(NotFound):
+            await el.run("f" * 24)
