@@ -23,7 +23,7 @@ import apsw
 
 from edgelearn.errors import InvalidInput, NotFound
 from edgelearn.experiment.assign import assign_variant
-from edgelearn.experiment.decision import Decision, DecisionConfig, VariantStats, decide
+from edgelearn.experiment.decision import DecisionConfig, ExperimentDecision, VariantStats, decide
 from edgelearn.experiment.drift import RewardDriftDetector
 from edgelearn.store.events import EventsRepo
 from edgelearn.store.experiments import Experiment, Watch
@@ -157,7 +157,7 @@ class ExperimentService:
         return {name: VariantStats(s.n, s.reward_sum, min(max(s.reward_sq, 0.0), s.reward_sum), s.mean_latency,
                                    s.mean_cost) for name, s in raw.items()}
 
-    def evaluate(self, role: str, now: float | None = None) -> Decision | None:
+    def evaluate(self, role: str, now: float | None = None) -> ExperimentDecision | None:
         """Decide the role's running experiment and act on the outcome; None when none runs."""
         exps = self.store.experiments.running(role)
         if not exps:
@@ -173,7 +173,7 @@ class ExperimentService:
         self._conclude(exp, decision, stats)
         return decision
 
-    def _conclude(self, exp: Experiment, decision: Decision, stats: dict[str, VariantStats]) -> None:
+    def _conclude(self, exp: Experiment, decision: ExperimentDecision, stats: dict[str, VariantStats]) -> None:
         settings = self.runtime.settings.drift
         payload = _jsonable(decision)
 
@@ -292,7 +292,7 @@ class ExperimentService:
                 log.exception("experiment change callback failed")
 
 
-def _jsonable(decision: Decision) -> dict[str, Any]:
+def _jsonable(decision: ExperimentDecision) -> dict[str, Any]:
     def clean(v):
         if isinstance(v, float) and not math.isfinite(v):
             return None

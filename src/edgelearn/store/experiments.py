@@ -32,7 +32,9 @@ class Experiment:
 
 
 @dataclass
-class VariantStats:
+class VariantSums:
+    """One variant's running sums as stored; ``experiment.decision.VariantStats`` is what ``decide`` reads."""
+
     n: int = 0
     reward_sum: float = 0.0
     reward_sq: float = 0.0
@@ -126,11 +128,11 @@ class ExperimentsRepo:
         params.append(limit)
         return [_exp(r) for r in self.store.query(sql, params)]
 
-    def stats(self, exp_id: str, conn: apsw.Connection | None = None) -> dict[str, VariantStats]:
+    def stats(self, exp_id: str, conn: apsw.Connection | None = None) -> dict[str, VariantSums]:
         sql = ("select variant, n, reward_sum, reward_sq, latency_sum, latency_n, cost_sum from experiment_stats "
                "where experiment_id = ?")
         rows = (conn.execute(sql, (exp_id,)).fetchall() if conn is not None else self.store.query(sql, (exp_id,)))
-        return {r[0]: VariantStats(*r[1:]) for r in rows}
+        return {r[0]: VariantSums(*r[1:]) for r in rows}
 
     @staticmethod
     def add_sample_in(conn: apsw.Connection, exp_id: str, variant: str, *, n: int, reward: float, reward_sq: float,

@@ -41,7 +41,9 @@ class Prepared:
     autocast: Any = None  # torch dtype of mixed-precision compute, None for plain float32
 
 
-class Backend(Protocol):
+class TrainBackend(Protocol):
+    """A way to load the base model for LoRA training (PEFT on the CPU, Unsloth on CUDA)."""
+
     name: str
 
     def prepare(self, hf_dir: Path, cfg) -> Prepared: ...
@@ -156,6 +158,6 @@ def choose_backend(name: str = "auto") -> str:
     return name
 
 
-def get_backend(name: str) -> Backend:
+def get_backend(name: str) -> TrainBackend:
     """An instance of the backend called ``name`` (see ``choose_backend``)."""
     return BACKENDS[name]()
