@@ -111,7 +111,15 @@ class ExperimentsRepo:
             raise NotFound(f"experiment {exp_id} not found")
         return _exp(rows[0])
 
+    @staticmethod
+    def running_in(conn: apsw.Connection, role: str) -> Experiment | None:
+        """The role's running experiment inside the caller's transaction, or None."""
+        row = conn.execute(f"select {EXP_COLUMNS} from experiments where role = ? and state = 'running'",
+                           (role,)).fetchone()
+        return _exp(row) if row else None
+
     def running(self, role: str | None = None) -> list[Experiment]:
+        """Running experiments (at most one per role), of one role when given."""
         sql = f"select {EXP_COLUMNS} from experiments where state = 'running'"
         params: tuple = ()
         if role is not None:
