@@ -137,11 +137,20 @@ def test_refusals(server):
         r = server.client.post("/v1/runs", json=body)
         assert r.status_code == 422 and field in r.json()["error"]["message"], (body, r.text)
     assert server.runtime.store.runs.count_runs() == 0  # nothing partially written
+    r = server.client.post("/v1/runs", json={"role": "coder", "output": "x", "signals": {"human": 1}})
+    message = r.json()["error"]["message"]
+    assert r.status_code == 422 and "signals.human" in message, r.text
+    assert '{"score": 1-5}' in message and '{"thumbs": 1|-1}' in message
+    assert server.runtime.store.runs.count_runs() == 0
     bad_batch = {"runs": [{"role": "a", "output": "1"}, {"role": "a", "output": "2", "signals": {"tests": 7}}]}
     r = server.client.post("/v1/runs/batch", json=bad_batch)
     assert r.status_code == 422 and "runs.1" in r.json()["error"]["message"]
     assert server.runtime.store.runs.count_runs() == 0
     assert server.client.get(f"/v1/runs/{'f' * 24}").status_code == 404
+    rid = server.client.post("/v1/runs", json={"role": "coder", "output": "x", "signals": {"compile": True}}).json()["id"]
+    r = server.client.post(f"/v1/runs/{rid}/signals", json={"signals": {"human": -1}})
+    assert r.status_code == 422 and '{"thumbs": 1|-1}' in r.json()["error"]["message"], r.text
+    assert server.client.get(f"/v1/runs/{rid}").json()["reward"] == 1.0  # the late signal changed nothing
     assert server.client.get("/openapi.json").json()["paths"]["/v1/runs"]["post"]["requestBody"]
 
 
