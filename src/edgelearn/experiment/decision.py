@@ -35,10 +35,9 @@ when the mirror-image mSPRT rejects theta >= ``min_improvement`` * champion mean
 once ``max_duration_s`` has passed undecided (the champion stays); else ``continue``.
 ``diff_interval`` is the always-valid confidence sequence ``diff +- z*(r) sqrt(V)``.
 
-Measured (tests/experiment/test_decision_sim.py, bench/results/experiment.md): false
-promotions 1.8-3.2 % for equal variants with 50/50 and 90/10 traffic; power for 0.60 vs 0.66
-within 300 samples per variant 89 % at reward sd 0.20, 81 % at 0.22, 60 % at 0.27, 21 % for
-0/1 rewards: the noise of the reward, not the rule, sets how long an experiment takes.
+The noise of the reward, not the rule, sets how long an experiment takes: false promotions and
+power by reward sd are in bench/RESULTS.md, "Experiments and drift"
+(tests/experiment/test_decision_sim.py).
 """
 
 from __future__ import annotations

@@ -95,8 +95,8 @@ class PeftBackend:
         dtype = torch.bfloat16 if bf16 else torch.float32
         tokenizer = AutoTokenizer.from_pretrained(hf_dir)
         # On the CPU the eager attention (two matmuls over the block-diagonal mask of packed rows)
-        # trained 15% faster than SDPA's flash kernel, whose backward pass took 18% of each step
-        # (SmolLM2-135M, bfloat16, 2 threads); both keep packed examples apart.
+        # trains faster than SDPA's flash kernel, whose backward pass is slow there; both keep
+        # packed examples apart (bench/RESULTS.md, "Measurements behind choices in the code").
         attn = "eager" if device == "cpu" else "sdpa"
         model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=dtype, attn_implementation=attn).to(device)
         torch.manual_seed(cfg.seed)  # LoRA A matrices are initialized randomly
