@@ -119,7 +119,7 @@ def seed_store(store, home: Path) -> None:
         _gguf(artifacts / "adapter.gguf")
         with frozen(registered):
             model_id = registry.register(store, "coder", artifacts, job_id=f"job-{n}", dataset_version=f"coder-ds{n}",
-                                             metrics=metrics, base_path=base, home=home)
+                                        metrics=metrics, base_path=base, home=home)
         with frozen(registered + 100):
             store.models.set_state(model_id, state, why)
     with frozen(NOW - 1050):
