@@ -17,7 +17,6 @@ with no weighted signal present the run stays unscored (``None``) unless
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -124,9 +123,16 @@ NORMALIZERS: dict[str, Callable[[Any, SignalOptions], float]] = {
 SIGNAL_KINDS = tuple(NORMALIZERS)
 
 
-@functools.lru_cache(maxsize=8)
+_OPTIONS: dict[float, SignalOptions] = {}  # by errors_scale: a dict lookup costs less than an lru_cache call
+
+
 def _options(errors_scale: float) -> SignalOptions:
-    return SignalOptions(errors_scale=errors_scale)
+    options = _OPTIONS.get(errors_scale)
+    if options is None:
+        if len(_OPTIONS) > 16:  # the scale comes from the config: a few values in a process's life
+            _OPTIONS.clear()
+        options = _OPTIONS[errors_scale] = SignalOptions(errors_scale=errors_scale)
+    return options
 
 
 def normalize_signals(raw: Mapping[str, Any], errors_scale: float = 5.0) -> dict[str, float]:
