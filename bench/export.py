@@ -102,7 +102,7 @@ def child(db: str, home: str) -> None:
     from edgelearn.store import Store
 
     store = Store(db)
-    stored = store.runs.count()
+    stored = store.runs.count_runs()
     rss_before = _current_rss_kb()
     started = time.perf_counter()
     ds = export_dataset(store, Settings(), Path(home), "coder", encode=_no_encoder)

@@ -34,6 +34,7 @@ SCREENS = [("1", "dashboard"), ("2", "runs"), ("3", "arms"), ("4", "models"), ("
 
 def build_store(home: Path, runs: int, spread_days: float, seed: int = 0) -> float:
     """Fill ``home/edgelearn.db``; returns the seconds it took."""
+    from edgelearn.serve.registry import register
     from edgelearn.store import Store
     from edgelearn.store.runs import NewRun
 
@@ -66,8 +67,8 @@ def build_store(home: Path, runs: int, spread_days: float, seed: int = 0) -> flo
         art = home / "artifacts" / f"job-{n}"
         art.mkdir(parents=True)
         (art / "adapter.gguf").write_bytes(b"GGUF" + b"\0" * 60)
-        store.models.register("coder", art, job_id=f"job-{n}", metrics={"parity": {"adapter": True}},
-                              base_path=base, home=home)
+        register(store, "coder", art, job_id=f"job-{n}", metrics={"parity": {"adapter": True}},
+                 base_path=base, home=home)
     store.models.set_state("coder-v1", "champion", "bench")
     store.models.set_state("coder-v2", "challenger", "bench")
     store.write(lambda conn: store.experiments.start_in(conn, "coder", "coder-v1", "coder-v2", 0.1))

@@ -49,13 +49,12 @@ def _check_store(settings) -> list[Check]:
     except EdgelearnError as exc:
         return [Check("store", "fail", str(exc))]
     try:
-        result = store.query("pragma quick_check")[0][0]
-        runs = store.runs.count()
-        mode = store.query("pragma journal_mode")[0][0]
-        status = "ok" if result == "ok" else "fail"
-        checks.append(Check("store", status, f"{store.path}: {result}, {runs} runs, journal {mode}"))
-        vec = store.query("select vec_version()")[0][0]
-        checks.append(Check("sqlite-vec", "ok", f"{vec} loaded through apsw"))
+        health = store.health()
+        runs = store.runs.count_runs()
+        status = "ok" if health.integrity == "ok" else "fail"
+        checks.append(Check("store", status, f"{store.path}: {health.integrity}, {runs} runs, "
+                                             f"journal {health.journal_mode}"))
+        checks.append(Check("sqlite-vec", "ok", f"{health.vec_version} loaded through apsw"))
     finally:
         store.close()
     return checks

@@ -2,7 +2,7 @@
 
 A full (generation 2) collection walks every tracked object while holding the GIL. With torch
 and the embedding model loaded that is about half a million objects and a quarter of a second
-(measured: 497,455 objects, 260 ms), during which the event loop serves nothing. Objects that
+(bench/RESULTS.md, "Measurements behind choices in the code"), during which the event loop serves nothing. Objects that
 live as long as the process (modules, the app, a loaded model) are moved to the permanent
 generation once they exist, so later full passes only walk what was created since.
 """

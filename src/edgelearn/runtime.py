@@ -37,7 +37,7 @@ class Runtime:
         settings = settings or load_settings(self.config_file)
         self.watcher = ConfigWatcher(settings, self.config_file, on_change=self._config_changed,
                                      on_error=self._config_rejected)
-        self.store = Store.from_settings(settings, self.home)
+        self.store = Store.from_settings(settings, self.home, locate_base=self._base_gguf)
         self.token = load_or_create_token(self.home)
         self.recorder = Recorder(self.store, lambda: self.watcher.settings)
         self.services: dict[str, Any] = {}
@@ -55,6 +55,11 @@ class Runtime:
     @property
     def settings(self) -> Settings:
         return self.watcher.settings
+
+    def _base_gguf(self) -> Path:
+        from edgelearn.serve.base import base_gguf
+
+        return base_gguf(self.settings)
 
     def _install_extensions(self) -> None:
         """Let each optional stage attach itself (bandits, serving, loop) if it is installed."""

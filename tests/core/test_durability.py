@@ -178,7 +178,7 @@ def test_checkpoints_run_off_the_commit_path_and_keep_the_wal_bounded(home, sett
         assert largest_wal < total / 4, (largest_wal, total)
         if step == 10**9:  # no background checkpoint ever ran: the commits' own requests restarted the WAL
             assert store.writer._checkpointer.checkpoints == store.writer._checkpointer.forced >= 1
-        assert store.runs.count() == 3000
+        assert store.runs.count_runs() == 3000
         assert store.query("pragma integrity_check") == [("ok",)]
     finally:
         store.close()

@@ -136,12 +136,21 @@ def test_refusals(server):
                         ({"role": "bad role!", "output": "x"}, "role")]:
         r = server.client.post("/v1/runs", json=body)
         assert r.status_code == 422 and field in r.json()["error"]["message"], (body, r.text)
-    assert server.runtime.store.runs.count() == 0  # nothing partially written
+    assert server.runtime.store.runs.count_runs() == 0  # nothing partially written
+    r = server.client.post("/v1/runs", json={"role": "coder", "output": "x", "signals": {"human": 1}})
+    message = r.json()["error"]["message"]
+    assert r.status_code == 422 and "signals.human" in message, r.text
+    assert '{"score": 1-5}' in message and '{"thumbs": 1|-1}' in message
+    assert server.runtime.store.runs.count_runs() == 0
     bad_batch = {"runs": [{"role": "a", "output": "1"}, {"role": "a", "output": "2", "signals": {"tests": 7}}]}
     r = server.client.post("/v1/runs/batch", json=bad_batch)
     assert r.status_code == 422 and "runs.1" in r.json()["error"]["message"]
-    assert server.runtime.store.runs.count() == 0
+    assert server.runtime.store.runs.count_runs() == 0
     assert server.client.get(f"/v1/runs/{'f' * 24}").status_code == 404
+    rid = server.client.post("/v1/runs", json={"role": "coder", "output": "x", "signals": {"compile": True}}).json()["id"]
+    r = server.client.post(f"/v1/runs/{rid}/signals", json={"signals": {"human": -1}})
+    assert r.status_code == 422 and '{"thumbs": 1|-1}' in r.json()["error"]["message"], r.text
+    assert server.client.get(f"/v1/runs/{rid}").json()["reward"] == 1.0  # the late signal changed nothing
     assert server.client.get("/openapi.json").json()["paths"]["/v1/runs"]["post"]["requestBody"]
 
 
@@ -156,7 +165,7 @@ def test_similar_runs_with_real_embeddings(home):
                  ("fixer", "p", "parse a CSV file into rows")]
         ids = [live.client.post("/v1/runs", json={"role": r, "project": p, "task": t, "output": "x"}).json()["id"]
                for r, p, t in tasks]
-        wait_for(lambda: rt.store.runs.count("embedded = 1") == len(tasks), timeout=120)
+        wait_for(lambda: rt.store.runs.count_runs(embedded=True) == len(tasks), timeout=120)
         sim = live.client.get(f"/v1/runs/{ids[0]}/similar", params={"k": 3}).json()["similar"]
         assert [s["id"] for s in sim][:2] in ([ids[1], ids[3]], [ids[3], ids[1]])
         assert ids[4] not in [s["id"] for s in sim]  # other role

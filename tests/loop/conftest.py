@@ -18,6 +18,7 @@ import pytest
 from edgelearn.config import Settings
 from edgelearn.record.schemas import RecordIn
 from edgelearn.runtime import Runtime
+from edgelearn.serve import registry
 from edgelearn.serve.backends import FakeBackend
 
 
@@ -116,7 +117,7 @@ def register_model(tmp_path, stand_in_base):
 
     def register(runtime, role: str = "coder", state: str | None = None) -> str:
         folder = write_artifacts(tmp_path / "outputs" / f"{role}-{next(counter)}", stand_in_base)
-        model_id = runtime.store.models.register(role, folder, home=runtime.home)
+        model_id = registry.register(runtime.store, role, folder, home=runtime.home)
         if state is not None:
             runtime.store.models.set_state(model_id, state, "set up by the test")
         return model_id

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from edgelearn.cli import main
+from edgelearn.serve import registry
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def registered(home, make_artifacts):
     from edgelearn.store import Store
 
     store = Store(home / "edgelearn.db")
-    ids = [store.models.register("coder", make_artifacts(job)) for job in ("a", "b")]
+    ids = [registry.register(store, "coder", make_artifacts(job)) for job in ("a", "b")]
     store.close()
     return ids
 

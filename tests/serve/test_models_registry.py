@@ -6,6 +6,7 @@ import apsw
 import pytest
 
 from edgelearn.errors import InvalidInput, NotFound
+from edgelearn.serve import registry
 from edgelearn.serve.base import sha256_file
 
 
@@ -20,9 +21,9 @@ def test_migration_creates_the_registry_tables(store):
 
 
 def test_register_numbers_versions_per_role_and_records_files(store, make_artifacts, gguf_files):
-    first = store.models.register("coder", make_artifacts("job-1"), metrics={"parity": {"adapter": True}})
-    second = store.models.register("coder", make_artifacts("job-2"), job_id="job-2b", dataset_version="coder-ds2")
-    other = store.models.register("fixer", make_artifacts("job-3", adapter=False))
+    first = registry.register(store, "coder", make_artifacts("job-1"), metrics={"parity": {"adapter": True}})
+    second = registry.register(store, "coder", make_artifacts("job-2"), job_id="job-2b", dataset_version="coder-ds2")
+    other = registry.register(store, "fixer", make_artifacts("job-3", adapter=False))
     assert (first, second, other) == ("coder-v1", "coder-v2", "fixer-v1")
     v1 = store.models.get("coder-v1")
     assert v1.state == "candidate" and v1.role == "coder"
@@ -42,7 +43,7 @@ def test_register_copies_artifacts_from_outside_the_home(store, home, tmp_path, 
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "merged.gguf").write_bytes(gguf_files["adapter"].read_bytes())
-    model_id = store.models.register("coder", outside)
+    model_id = registry.register(store, "coder", outside)
     version = store.models.get(model_id)
     assert version.artifacts_dir.startswith(str((home / "artifacts").resolve()))
     assert (version.merged_path and version.merged_path != str(outside / "merged.gguf"))
@@ -60,15 +61,15 @@ def test_register_refuses_bad_artifacts_and_leaves_nothing(store, home, setup, m
     folder.mkdir(parents=True)
     setup(folder)
     with pytest.raises(InvalidInput, match=message):
-        store.models.register("coder", folder)
+        registry.register(store, "coder", folder)
     assert store.models.list() == []
     with pytest.raises(InvalidInput, match="role"):
-        store.models.register("bad role!", folder)
+        registry.register(store, "bad role!", folder)
 
 
 def test_promotion_keeps_one_champion_and_logs_every_transition(store, make_artifacts):
-    a = store.models.register("coder", make_artifacts("a"))
-    b = store.models.register("coder", make_artifacts("b"))
+    a = registry.register(store, "coder", make_artifacts("a"))
+    b = registry.register(store, "coder", make_artifacts("b"))
     store.models.set_state(a, "champion", "first deploy")
     store.models.set_state(b, "challenger", "experiment started")
     store.models.set_state(b, "champion", "won the experiment")
@@ -85,15 +86,15 @@ def test_promotion_keeps_one_champion_and_logs_every_transition(store, make_arti
 
 
 def test_the_database_itself_refuses_a_second_champion(store, make_artifacts):
-    a = store.models.register("coder", make_artifacts("a"))
-    b = store.models.register("coder", make_artifacts("b"))
+    a = registry.register(store, "coder", make_artifacts("a"))
+    b = registry.register(store, "coder", make_artifacts("b"))
     store.models.set_state(a, "champion")
     with pytest.raises(apsw.ConstraintError):
         store.write(lambda c: c.execute("update models set state = 'champion' where id = ?", (b,)))
 
 
 def test_invalid_transitions_name_the_allowed_ones(store, make_artifacts):
-    a = store.models.register("coder", make_artifacts("a"))
+    a = registry.register(store, "coder", make_artifacts("a"))
     with pytest.raises(InvalidInput, match="candidate; it can become challenger or champion or retired, not rolled_back"):
         store.models.set_state(a, "rolled_back", "")
     with pytest.raises(InvalidInput, match="not one of"):
@@ -106,8 +107,8 @@ def test_invalid_transitions_name_the_allowed_ones(store, make_artifacts):
 
 
 def test_rollback_restores_the_previous_champion_in_one_transaction(store, make_artifacts):
-    a = store.models.register("coder", make_artifacts("a"))
-    b = store.models.register("coder", make_artifacts("b"))
+    a = registry.register(store, "coder", make_artifacts("a"))
+    b = registry.register(store, "coder", make_artifacts("b"))
     store.models.set_state(a, "champion", "")
     store.models.set_state(b, "champion", "")
     restored = store.models.rollback("coder", "reward dropped 8% over 20 runs")
@@ -120,14 +121,42 @@ def test_rollback_restores_the_previous_champion_in_one_transaction(store, make_
         store.models.rollback("coder", "once more")
 
 
-def test_base_is_always_there(store, base_gguf):
-    base = store.models.get("base")
-    assert base.id == "base" and base.base_path == str(base_gguf) and base.adapter_path is None
-    assert store.models.list() == []
+def test_base_is_always_there(home, base_gguf):
+    from edgelearn.store import Store
+
+    store = Store(home / "located.db", locate_base=lambda: base_gguf)
+    try:
+        base = store.models.get("base")
+        assert base.id == "base" and base.base_path == str(base_gguf) and base.adapter_path is None
+        assert store.models.list() == []
+    finally:
+        store.close()
+
+
+def test_the_store_names_the_base_only_when_told_where_it_is(store):
+    # the base's file is the serving layer's to find (serve.base); a bare store says what it lacks
+    with pytest.raises(NotFound, match="without the base model's path"):
+        store.models.get("base")
+
+
+def test_a_failed_registration_removes_the_copy_it_made(store, home, tmp_path, make_artifacts, monkeypatch):
+    outside = tmp_path / "elsewhere"
+    make_artifacts("x").rename(outside)
+    artifacts_root = home / "artifacts"
+    before = sorted(p.name for p in artifacts_root.iterdir())
+
+    def refuse(*args, **kwargs):
+        raise InvalidInput("refused by the test")
+
+    monkeypatch.setattr(store.models, "add", refuse)
+    with pytest.raises(InvalidInput, match="refused by the test"):
+        registry.register(store, "coder", outside, home=home)
+    assert sorted(p.name for p in artifacts_root.iterdir()) == before  # no import-* copy left behind
+    assert (outside / "adapter.gguf").is_file()  # the caller's own files stay
 
 
 def test_served_states_queue_ollama_work(store, make_artifacts):
-    a = store.models.register("coder", make_artifacts("a"))
+    a = registry.register(store, "coder", make_artifacts("a"))
     assert store.models.sync_tasks() == []
     store.models.set_state(a, "challenger", "")
     task = store.models.sync_task(a)

@@ -12,6 +12,7 @@ from fake_ollama import ADAPTERS_REFUSED, FakeOllama
 
 from edgelearn.config import Settings
 from edgelearn.errors import BackendError
+from edgelearn.serve import registry
 from edgelearn.serve.base import sha256_file
 from edgelearn.serve.ollama import Registrar, probe
 from edgelearn.serve.sync import OllamaSync
@@ -31,7 +32,7 @@ def sync_for(store, home, url: str, **deploy) -> OllamaSync:
 
 
 def champion(store, make_artifacts, job: str = "job-1", **kw) -> str:
-    model_id = store.models.register("coder", make_artifacts(job, **kw))
+    model_id = registry.register(store, "coder", make_artifacts(job, **kw))
     store.models.set_state(model_id, "champion", "test deploy")
     return model_id
 

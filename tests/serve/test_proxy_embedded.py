@@ -5,6 +5,8 @@ from __future__ import annotations
 import openai
 import pytest
 
+from edgelearn.serve import registry
+
 pytestmark = pytest.mark.slow
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
@@ -55,7 +57,7 @@ def test_plain_and_streamed_answers_from_llama_cpp_are_runs(two_threads, server,
 
 def test_a_version_with_an_adapter_is_served_from_base_plus_adapter(two_threads, server, client, make_artifacts):
     store = server.runtime.store
-    model_id = store.models.register("coder", make_artifacts(loadable=True, merged=False))
+    model_id = registry.register(store, "coder", make_artifacts(loadable=True, merged=False))
     versioned = client.chat.completions.create(model=model_id, messages=MESSAGES, max_tokens=6, temperature=0)
     base = client.chat.completions.create(model="base", messages=MESSAGES, max_tokens=6, temperature=0)
     # the test adapter's B matrices are zero: applied, it must change nothing

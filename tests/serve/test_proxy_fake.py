@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from edgelearn.errors import BackendError, BackendUnavailable, SelectionError
+from edgelearn.serve import registry
 from edgelearn.serve.backends import FakeBackend
 from edgelearn.serve.routing import route
 
@@ -97,7 +98,7 @@ def test_unknown_models_and_bad_requests_get_openai_errors(server, fake, client)
     assert bad_role.status_code == 422 and bad_role.json()["error"]["param"] == "x-edgelearn-role"
     unauthorized = httpx.post(f"{server.url}/v1/chat/completions", json={"model": "base", "messages": MESSAGES})
     assert unauthorized.status_code == 401
-    assert server.runtime.store.runs.count() == 0  # nothing ran, nothing recorded
+    assert server.runtime.store.runs.count_runs() == 0  # nothing ran, nothing recorded
     assert fake.calls == []
 
 
@@ -177,7 +178,7 @@ def _run_or_none(server, run_id):
 
 
 def test_models_endpoint_lists_routes_base_and_versions(server, fake, client, make_artifacts):
-    server.runtime.store.models.register("coder", make_artifacts())
+    registry.register(server.runtime.store, "coder", make_artifacts())
     ids = [m.id for m in client.models.list()]
     assert ids == ["edgelearn/coder", "edgelearn/default", "base", "coder-v1"]
 
@@ -204,7 +205,7 @@ class Selector:
 
 def test_routing_order_experiment_selector_champion_base(store, make_artifacts):
     models = store.models
-    champion = models.register("coder", make_artifacts())
+    champion = registry.register(models.store, "coder", make_artifacts())
     models.set_state(champion, "champion", "")
     experiments = Experiments("coder-v7")
     picked = route("edgelearn/coder", services={"experiments": experiments, "selector": Selector(("x", None, None))},
@@ -230,7 +231,7 @@ def test_routing_order_experiment_selector_champion_base(store, make_artifacts):
 
 def test_routed_requests_reach_the_chosen_variant(server, fake, client, make_artifacts):
     store = server.runtime.store
-    champion = store.models.register("coder", make_artifacts())
+    champion = registry.register(store, "coder", make_artifacts())
     store.models.set_state(champion, "champion", "deploy")
     services = server.runtime.services
     services["selector"] = Selector(SelectionError("no model arm"))  # this test is about the registry

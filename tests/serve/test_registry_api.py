@@ -8,6 +8,7 @@ from fake_ollama import FakeOllama
 
 from edgelearn.config import Settings
 from edgelearn.errors import BackendUnavailable
+from edgelearn.serve import registry
 from edgelearn.serve.backends import FakeBackend, GenerateRequest
 from edgelearn.serve.engine import Engine
 
@@ -28,8 +29,8 @@ def no_ollama(home, monkeypatch):
 
 def test_registry_endpoints_list_deploy_and_roll_back(no_ollama, server, make_artifacts):
     store = server.runtime.store
-    first = store.models.register("coder", make_artifacts("a"))
-    second = store.models.register("coder", make_artifacts("b"))
+    first = registry.register(store, "coder", make_artifacts("a"))
+    second = registry.register(store, "coder", make_artifacts("b"))
     http = server.client
     listed = http.get("/v1/registry", params={"role": "coder"}).json()["models"]
     assert [m["id"] for m in listed] == [second, first]
@@ -58,7 +59,7 @@ def test_the_service_registers_a_deployed_version_once_ollama_comes_up(home, tmp
     runtime.start(watch_config=False)
     fake = FakeOllama(tmp_path / "blobs", port=port)
     try:
-        model_id = runtime.store.models.register("coder", make_artifacts())
+        model_id = registry.register(runtime.store, "coder", make_artifacts())
         runtime.store.models.set_state(model_id, "champion", "deploy while Ollama is down")
         sync.wake()
         wait_for(lambda: (runtime.store.models.sync_task(model_id) or None) and
@@ -74,7 +75,7 @@ def test_the_service_registers_a_deployed_version_once_ollama_comes_up(home, tmp
 
 
 def test_a_request_falls_back_to_the_embedded_backend_when_ollama_is_gone(store, make_artifacts, tmp_path):
-    model_id = store.models.register("coder", make_artifacts())
+    model_id = registry.register(store, "coder", make_artifacts())
     store.models.set_state(model_id, "champion", "")
     store.models.sync_done(model_id, "register", "edgelearn-coder-v1", {})
     gone = FakeOllama(tmp_path / "gone").start()

@@ -14,6 +14,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from edgelearn.serve import registry
+
 NOW = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC: every seeded time is relative to this
 
 
@@ -116,8 +118,8 @@ def seed_store(store, home: Path) -> None:
         artifacts = home / "artifacts" / f"job-{n}"
         _gguf(artifacts / "adapter.gguf")
         with frozen(registered):
-            model_id = store.models.register("coder", artifacts, job_id=f"job-{n}", dataset_version=f"coder-ds{n}",
-                                             metrics=metrics, base_path=base, home=home)
+            model_id = registry.register(store, "coder", artifacts, job_id=f"job-{n}", dataset_version=f"coder-ds{n}",
+                                        metrics=metrics, base_path=base, home=home)
         with frozen(registered + 100):
             store.models.set_state(model_id, state, why)
     with frozen(NOW - 1050):

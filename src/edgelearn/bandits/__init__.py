@@ -15,6 +15,6 @@ The SQL lives in ``edgelearn.store.arms``; the HTTP endpoints in ``edgelearn.ser
 """
 
 from edgelearn.bandits.catalog import ModelSpec
-from edgelearn.bandits.selector import Decision, Selected, Selector
+from edgelearn.bandits.selector import BanditDecision, Selected, Selector
 
-__all__ = ["Decision", "ModelSpec", "Selected", "Selector"]
+__all__ = ["BanditDecision", "ModelSpec", "Selected", "Selector"]

@@ -77,8 +77,7 @@ def sync_prompts(store, dirs: list[Path]) -> SyncReport:
 
     def fn(conn):
         for (role, variant), p in prompts.items():
-            before = conn.execute("select text, notes, path from arms where role = ? and kind = 'prompt' "
-                                  "and variant = ?", (role, variant)).fetchone()
+            before = ArmsRepo.prompt_file_in(conn, role, variant)
             if before == (p.text, p.notes, str(p.path)):
                 continue
             arm, created = ArmsRepo.upsert_in(conn, role, "prompt", variant, source="file", text=p.text,

@@ -9,7 +9,7 @@ from edgelearn.store.arms import Arm
 
 
 @dataclass(frozen=True)
-class Pick:
+class ArmPick:
     """One arm chosen among ``candidates`` enabled arms, with the policy's score of each."""
 
     arm: Arm
@@ -19,10 +19,12 @@ class Pick:
 
 
 @dataclass(frozen=True)
-class Decision:
+class BanditDecision:
+    """The bandit's choice for one request of ``role``: a prompt arm (if the role has any) and a model arm."""
+
     role: str
-    prompt: Pick | None
-    model: Pick
+    prompt: ArmPick | None
+    model: ArmPick
     cluster: int | None
     policy: str
     max_cost_per_1k: float | None = None
@@ -33,7 +35,7 @@ class Selected:
     """A stored decision: record a run with ``run_id`` to close the loop."""
 
     run_id: str
-    decision: Decision
+    decision: BanditDecision
     explanation: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,14 +47,14 @@ class Selected:
                 "policy": d.policy, "explanation": self.explanation}
 
 
-def pick_payload(p: Pick | None) -> dict[str, Any] | None:
+def pick_payload(p: ArmPick | None) -> dict[str, Any] | None:
     """A pick as the ``bandit.select`` event stores it."""
     if p is None:
         return None
     return {"arm": p.arm.id, "variant": p.arm.variant, "stats": p.stats, "scores": p.scores}
 
 
-def explain(d: Decision) -> str:
+def explain(d: BanditDecision) -> str:
     """One sentence saying what was chosen and why."""
     parts = []
     for label, p in (("prompt", d.prompt), ("model", d.model)):

@@ -20,7 +20,7 @@ import numpy as np
 
 from edgelearn.bandits import catalog, ledger
 from edgelearn.bandits.context import nearest, recluster
-from edgelearn.bandits.decision import Decision, Pick, Selected, explain, pick_payload
+from edgelearn.bandits.decision import ArmPick, BanditDecision, Selected, explain, pick_payload
 from edgelearn.bandits.policies import INF, Policy, choose_one, make_policy
 from edgelearn.bandits.view import KindView, RoleView, build_view
 from edgelearn.errors import InvalidInput, NotFound, SelectionError
@@ -119,7 +119,7 @@ class Selector:
         return policy
 
     def _pick(self, kv: KindView, cluster: int | None, min_pulls: int, policy: Policy,
-              allowed: list[int] | None = None) -> Pick:
+              allowed: list[int] | None = None) -> ArmPick:
         stats = "global"
         n, s = kv.stats(GLOBAL)
         if cluster is not None and kv.pulls.get(cluster, 0) >= min_pulls:
@@ -132,9 +132,9 @@ class Selector:
         with self._lock:  # one Random shared by the event loop and worker threads
             i, sc = choose_one(policy, n, s, self._rnd)
         scores = {a.variant: (None if x == INF else round(x, 4)) for a, x in zip(arms, sc)}
-        return Pick(arms[i], scores, stats, len(arms))
+        return ArmPick(arms[i], scores, stats, len(arms))
 
-    def decide(self, role: str, *, cluster: int | None = None, max_cost_per_1k: float | None = None) -> Decision:
+    def decide(self, role: str, *, cluster: int | None = None, max_cost_per_1k: float | None = None) -> BanditDecision:
         """Choose a prompt arm (None if the role has none) and a model arm; nothing is stored."""
         v = self.view(role)
         b = self.settings.bandit
@@ -152,7 +152,7 @@ class Selector:
                                      f"1k tokens (cheapest: {cheapest.variant!r} at {cheapest.cost_per_1k:g})")
         prompt = self._pick(v.prompt, cluster, b.min_cluster_pulls, policy) if v.prompt.arms else None
         model = self._pick(v.model, cluster, b.min_cluster_pulls, policy, allowed)
-        return Decision(role, prompt, model, cluster, policy.name, max_cost_per_1k)
+        return BanditDecision(role, prompt, model, cluster, policy.name, max_cost_per_1k)
 
     def _wants_context(self, role: str, task: str | None) -> bool:
         return bool(task) and self.settings.bandit.contextual and self.view(role).centroids is not None

@@ -27,8 +27,10 @@ def load(args: argparse.Namespace | None = None) -> tuple[Settings, Path]:
 
 def open_store(args: argparse.Namespace | None = None) -> Store:
     """The store the settings name, for commands that need no running runtime."""
+    from edgelearn.serve.base import base_gguf
+
     settings, home = load(args)
-    return Store.from_settings(settings, home)
+    return Store.from_settings(settings, home, locate_base=lambda: base_gguf(settings))
 
 
 def print_json(value: Any) -> None:

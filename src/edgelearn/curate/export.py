@@ -20,7 +20,7 @@ from edgelearn.config import ExportSettings, Settings
 from edgelearn.curate.formats import NotAnExample, check_of, conversation, example
 from edgelearn.curate.publish import DatasetFiles, datasets_root, publish, sweep
 from edgelearn.curate.rehearsal import rehearse
-from edgelearn.curate.select import Encoder, Pick, Progress, Selector
+from edgelearn.curate.select import DatasetPick, DatasetSelector, Encoder, Progress
 from edgelearn.curate.split import split_of
 from edgelearn.errors import ConfigError, CurationError, InvalidInput
 from edgelearn.record.privacy import Redactor
@@ -100,7 +100,7 @@ def export_dataset(
         with repo.snapshot():  # selection and files see one state of the store
             watermark = repo.max_seq()
             counts = repo.filter_counts(role, cfg.min_reward, watermark)
-            selector = Selector(store, cfg, encode=encode)
+            selector = DatasetSelector(store, cfg, encode=encode)
             selector.scan(role, watermark, counts["eligible"], progress)
             if repo.latest(role) is not None:
                 rehearse(selector, role, watermark)
@@ -161,7 +161,7 @@ def _publish(store, files: DatasetFiles, root: Path, manifest: dict[str, Any], c
     raise CurationError(f"could not find a free dataset version for role {role} (concurrent exports?)")
 
 
-def _rejections(counts: dict[str, int], selector: Selector) -> dict[str, int]:
+def _rejections(counts: dict[str, int], selector: DatasetSelector) -> dict[str, int]:
     out = {k: 0 for k in REASONS}
     for key in _SQL_FILTERS:
         out[key] = counts[key]
@@ -178,7 +178,7 @@ class _Written:
 
 
 def _write(
-    files: DatasetFiles, repo, picks: list[Pick], cfg: ExportSettings, role: str, red: Redactor | None,
+    files: DatasetFiles, repo, picks: list[DatasetPick], cfg: ExportSettings, role: str, red: Redactor | None,
     rejections: dict[str, int],
 ) -> _Written:
     """Write every pick as an example (redacted, split by run id); a run that cannot become
@@ -210,7 +210,7 @@ def _write(
     return out
 
 
-def _checks_first(repo, picks: list[Pick]) -> tuple[list[Pick], list[str]]:
+def _checks_first(repo, picks: list[DatasetPick]) -> tuple[list[DatasetPick], list[str]]:
     """Picks with a check first, and the union of the checks' keys.
 
     HF ``datasets`` infers a JSON column's type from the first rows it reads and casts the

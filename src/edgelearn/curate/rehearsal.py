@@ -15,7 +15,7 @@ import hashlib
 import heapq
 import math
 
-from edgelearn.curate.select import Pick, Selector
+from edgelearn.curate.select import DatasetPick, DatasetSelector
 
 OVERSAMPLE = 4  # rehearsal candidates drawn per slot, since some turn out to be duplicates
 
@@ -24,7 +24,7 @@ def _order(run_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(run_id.encode(), digest_size=8, person=b"rehearse").digest(), "big")
 
 
-def rehearse(selector: Selector, role: str, watermark: int) -> int:
+def rehearse(selector: DatasetSelector, role: str, watermark: int) -> int:
     """Swap up to ``rehearsal * max_examples`` of the weakest fresh picks for earlier examples.
 
     Returns how many rehearsal examples were added.
@@ -51,7 +51,7 @@ def rehearse(selector: Selector, role: str, watermark: int) -> int:
             break
         if not selector.first_sighting(h):
             continue
-        if selector.offer(Pick(seq, rid, reward, -1, source="rehearsal"), vec):
+        if selector.offer(DatasetPick(seq, rid, reward, -1, source="rehearsal"), vec):
             added += 1
     for pick, vec in given_up[:slots - added]:
         selector.kept.push(pick, vec)

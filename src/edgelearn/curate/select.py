@@ -36,7 +36,7 @@ _EMPTY = np.empty(0, dtype=np.float32)
 
 
 @dataclass(slots=True)
-class Pick:
+class DatasetPick:
     """A run chosen for the dataset."""
 
     seq: int
@@ -55,7 +55,7 @@ class Kept:
     """The runs kept so far, in rank order, with their vectors, clusters and output shapes."""
 
     def __init__(self) -> None:
-        self.picks: list[Pick] = []
+        self.picks: list[DatasetPick] = []
         self.vecs = np.empty((256, EMBED_DIM), dtype=np.float32)
         self.cluster_sizes: Counter[int] = Counter()
         self.shapes: dict[int, OutputShape] = {}
@@ -63,7 +63,7 @@ class Kept:
     def __len__(self) -> int:
         return len(self.picks)
 
-    def push(self, pick: Pick, vec: np.ndarray) -> None:
+    def push(self, pick: DatasetPick, vec: np.ndarray) -> None:
         n = len(self.picks)
         if n == len(self.vecs):
             grown = np.empty((2 * n, EMBED_DIM), dtype=np.float32)
@@ -73,7 +73,7 @@ class Kept:
         self.picks.append(pick)
         self.cluster_sizes[pick.cluster] += 1
 
-    def pop(self) -> tuple[Pick, np.ndarray]:
+    def pop(self) -> tuple[DatasetPick, np.ndarray]:
         pick = self.picks.pop()
         self.cluster_sizes[pick.cluster] -= 1
         self.shapes.pop(pick.seq, None)
@@ -87,7 +87,7 @@ class Kept:
         self.shapes = {s: v for s, v in self.shapes.items() if s in seqs}
 
 
-class Selector:
+class DatasetSelector:
     """One curation pass over one role (see the module docstring)."""
 
     def __init__(self, store, cfg, *, encode: Encoder | None = None, save_embeddings: bool = True) -> None:
@@ -108,7 +108,7 @@ class Selector:
         self.exhausted = False
 
     @property
-    def picks(self) -> list[Pick]:
+    def picks(self) -> list[DatasetPick]:
         return self.kept.picks
 
     # --- the scan -------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class Selector:
             sims = old[at[rows[seq]]] if old is not None else _EMPTY
             if len(self.kept) > n0:
                 sims = np.concatenate([sims, self.kept.vecs[n0:len(self.kept)] @ vec])
-            self.offer(Pick(seq, rid, reward, -1), vec, sims, shapes.pop(seq, None))
+            self.offer(DatasetPick(seq, rid, reward, -1), vec, sims, shapes.pop(seq, None))
 
     def first_sighting(self, content_hash: str) -> bool:
         """Count a run as examined; False (counted as an exact duplicate) when its content was seen."""
@@ -181,7 +181,7 @@ class Selector:
         self.seen.add(k)
         return True
 
-    def offer(self, pick: Pick, vec: np.ndarray, sims: np.ndarray | None = None,
+    def offer(self, pick: DatasetPick, vec: np.ndarray, sims: np.ndarray | None = None,
               shape: OutputShape | None = None) -> bool:
         """Keep ``pick`` unless it is a near duplicate of a kept run or its cluster is full."""
         if sims is None:
@@ -201,7 +201,7 @@ class Selector:
         self.kept.push(pick, vec)
         return True
 
-    def pop_last(self, count: int) -> list[tuple[Pick, np.ndarray]]:
+    def pop_last(self, count: int) -> list[tuple[DatasetPick, np.ndarray]]:
         """Take the ``count`` lowest-ranked kept runs out again (best of them first)."""
         return [self.kept.pop() for _ in range(min(count, len(self.kept)))][::-1]
 

@@ -162,7 +162,7 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log) -> DemoResult:
         for p in range(opts.teacher_passes):
             for i, task in enumerate(rng.sample(train, len(train)), 1):
                 agent.solve(task, EXTERNAL_MODEL, f"teacher-{p}-{i}", opts.max_tokens)
-        log(f"      {runtime.store.runs.count()} runs recorded and scored")
+        log(f"      {runtime.store.runs.count_runs()} runs recorded and scored")
 
         log("[3/5] the loop: curate → train (child process) → GGUF → parity gate → register → experiment")
         exp = _wait_for_experiment(runtime, opts, log)

@@ -7,10 +7,9 @@ from there and finds every run still without one (``runs.embedded = 0``).
 
 The embedder encodes in a child process (``edgelearn.embed.process``: no GIL shared with the
 hook, a lower priority) on one torch thread (``BACKGROUND_THREADS``). With torch's default of one
-thread per core, a batch took every core of the machine and OpenMP workers spin between
-operations: on 2 cores at 200 runs/s the hook's p99 went from about 3 ms to 8 ms, for the bare
-endpoint as much as for records. Foreground embeddings (a similar-run search, a contextual
-selection) run in the server on every core: one text takes 15 ms there, 21 ms on one thread.
+thread per core, a batch takes every core of the machine and OpenMP workers spin between
+operations, which slows every request. Foreground embeddings (a similar-run search, a contextual
+selection) are one text each and run in the server on every core (bench/RESULTS.md, "Measurements behind choices in the code").
 """
 
 from __future__ import annotations

@@ -1,18 +1,15 @@
 """Background embeddings in a child process, so that they never hold the hook's GIL.
 
-The background embedder used to encode in a thread of the server. A batch is torch
-operations with Python between them, so the event loop waited for the GIL and for a core:
-with the embedder on (the default), at 50 runs/s on 2 cores the record p99 was 1.7-2.5x the
-bare endpoint's (4.2-7.6 ms, two runs of bench/hook.py --embed); from this child process it is
-1.4x (3.4-3.6 ms), as with embeddings off. Lowering the thread's priority did not help: a descheduled thread that
-holds the GIL stalls the loop all the same. A process has its own interpreter, and its priority
-works as the kernel means.
+A batch is torch operations with Python between them: encoded in a thread of the server, it
+made the event loop wait for the GIL and for a core, and the record latency rose with it.
+Lowering the thread's priority does not help: a descheduled thread that holds the GIL stalls the
+loop all the same. A process has its own interpreter, and its priority works as the kernel means
+(bench/RESULTS.md, "Measurements behind choices in the code").
 
 ``ProcessEncoder`` starts ``python -m edgelearn.embed.process`` on first use (loading the model
 there takes a few seconds, off the request path), sends it a batch of texts and reads the
 vectors back; the child computes on ``BACKGROUND_THREADS`` torch threads under SCHED_IDLE on
-Linux (at 200 runs/s, more than it can embed, the record p99 was lower than at nice 10 in each
-of three paired runs), elsewhere at ``NICE``.
+Linux (it kept the record latency lower than nice 10 does), elsewhere at ``NICE``.
 A batch whose child dies goes once more to a fresh child; if that one dies too, the call raises
 and the embedder retries later.
 

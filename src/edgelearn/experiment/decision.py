@@ -35,10 +35,9 @@ when the mirror-image mSPRT rejects theta >= ``min_improvement`` * champion mean
 once ``max_duration_s`` has passed undecided (the champion stays); else ``continue``.
 ``diff_interval`` is the always-valid confidence sequence ``diff +- z*(r) sqrt(V)``.
 
-Measured (tests/experiment/test_decision_sim.py, bench/results/experiment.md): false
-promotions 1.8-3.2 % for equal variants with 50/50 and 90/10 traffic; power for 0.60 vs 0.66
-within 300 samples per variant 89 % at reward sd 0.20, 81 % at 0.22, 60 % at 0.27, 21 % for
-0/1 rewards: the noise of the reward, not the rule, sets how long an experiment takes.
+The noise of the reward, not the rule, sets how long an experiment takes: false promotions and
+power by reward sd are in bench/RESULTS.md, "Experiments and drift"
+(tests/experiment/test_decision_sim.py).
 """
 
 from __future__ import annotations
@@ -167,7 +166,7 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Decision:
+class ExperimentDecision:
     """What :func:`decide` concluded and the numbers behind it (``to_dict`` is JSON-ready)."""
 
     outcome: Outcome
@@ -297,7 +296,7 @@ def _exp(log_value: float) -> float:
 
 
 def decide(champion: VariantStats, challenger: VariantStats, config: DecisionConfig | None = None,
-           elapsed_s: float = 0.0) -> Decision:
+           elapsed_s: float = 0.0) -> ExperimentDecision:
     """Decide an experiment from both variants' statistics; safe to call after every sample.
 
     ``elapsed_s`` is the time since the experiment started (for ``max_duration_s``).
@@ -318,10 +317,10 @@ def decide(champion: VariantStats, challenger: VariantStats, config: DecisionCon
 
     if min(champion.n, challenger.n) < config.min_samples:
         if timed_out:
-            return Decision("stop", f"max duration of {hours:g} h reached before both variants had "
+            return ExperimentDecision("stop", f"max duration of {hours:g} h reached before both variants had "
                                     f"{config.min_samples} samples; the champion stays",
                             lift=None, prob_better=None, e_promote=None, e_futility=None, **base)
-        return Decision("continue", f"waiting for {config.min_samples} samples per variant "
+        return ExperimentDecision("continue", f"waiting for {config.min_samples} samples per variant "
                                     f"(champion {champion.n}, challenger {challenger.n})",
                         lift=None, prob_better=None, e_promote=None, e_futility=None, **base)
 
@@ -337,14 +336,14 @@ def decide(champion: VariantStats, challenger: VariantStats, config: DecisionCon
 
     failure = _guard_failure(champion, challenger, config)
     if failure:
-        return Decision("retire", failure, **stats)
+        return ExperimentDecision("retire", failure, **stats)
     if promote:
-        return Decision("promote", f"challenger is better with always-valid evidence "
+        return ExperimentDecision("promote", f"challenger is better with always-valid evidence "
                                    f"{stats['e_promote']:.3g} >= {base['e_threshold']:.3g} and {lift_text}", **stats)
     if futile:
-        return Decision("retire", f"challenger is confidently not {config.min_improvement:.0%} better "
+        return ExperimentDecision("retire", f"challenger is confidently not {config.min_improvement:.0%} better "
                                   f"(futility evidence {stats['e_futility']:.3g}); {lift_text}", **stats)
     if timed_out:
-        return Decision("stop", f"undecided after the max duration of {hours:g} h ({lift_text}); "
+        return ExperimentDecision("stop", f"undecided after the max duration of {hours:g} h ({lift_text}); "
                                 f"the champion stays", **stats)
-    return Decision("continue", f"not yet decided: {lift_text}", **stats)
+    return ExperimentDecision("continue", f"not yet decided: {lift_text}", **stats)

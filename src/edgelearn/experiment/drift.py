@@ -15,11 +15,10 @@ one-sided **CUSUM** (Page 1954) on standardized drops ``y = (baseline - reward) 
   CUSUM, ``ARL0 = (exp(2 k h') - 2 k h' - 1) / (2 k^2)`` with ``h' = h + 1.166``, for
   ``ARL0 = horizon / -ln(1 - false_alarm_rate)``: a stream of ``horizon`` (500) stationary runs
   after a promotion alarms with probability about ``false_alarm_rate`` (1 %) or less.
-* Steps are clipped at ``clip`` = 2 sd (2k when k > 1; a Huber-type robust CUSUM): rewards near 1 have a long left tail
-  (a failed run scores 0 beside a 0.8 mean) and a drop detector accumulates exactly that
-  tail. Unclipped, stationary Beta(0.8, sd 0.1) streams alarmed 3 % and 0/1-mixed ones 4 %
-  instead of 1 %; clipped, 0.3-0.7 % and 0 %, for a few runs of delay. (Solving h for the
-  clipped steps instead of Gaussian ones would win ~3 runs but put Beta(0.8, 0.1) at 0.9 %.)
+* Steps are clipped at ``clip`` = 2 sd (2k when k > 1; a Huber-type robust CUSUM): rewards near
+  1 have a long left tail (a failed run scores 0 beside a 0.8 mean) and a drop detector
+  accumulates exactly that tail; unclipped, stationary streams alarm several times more often
+  than ``false_alarm_rate``, for a few runs less of delay (bench/RESULTS.md, "Measurements behind choices in the code").
 * The alarm also needs the mean of the last ``window`` runs to be at least ``min_drop`` below
   the baseline, so a rollback always shows the drop the settings name.
 * ``baseline_n``, the runs behind ``baseline_mean``: a baseline off by e shifts every step by
@@ -27,11 +26,10 @@ one-sided **CUSUM** (Page 1954) on standardized drops ``y = (baseline - reward) 
   estimate's error e ~ N(0, sd^2 / n) that is undone by lowering the baseline by h' sd / n
   (0.7 standard errors at n = 300, sd 0.1). Without it false alarms roughly double.
 
-How fast a 10 % drop is caught depends on the reward noise more than on the rule. Measured
-(``tests/experiment/test_drift_sim.py``, bench/results/experiment.md): at mean 0.8 and sd 0.1
-(the drop is 0.8 sd) 90 % of drops are caught within 50 runs, median 29; at sd 0.15, 37 %
-(median 59); at sd 0.2, 5 % (median ~120). Near sd 0.2 no detector with a 1 % false-alarm
-rate over 500 runs can promise 50 runs: the mean of 50 runs is then ~2 standard errors away.
+How fast a 10 % drop is caught depends on the reward noise more than on the rule: near a reward
+sd of 0.2 no detector with a 1 % false-alarm rate over 500 runs can promise 50 runs, since the
+mean of 50 runs is then ~2 standard errors away (``tests/experiment/test_drift_sim.py``;
+bench/RESULTS.md, "Experiments and drift").
 
 **Input drift** (:func:`input_drift`) compares distances of task embeddings to the training
 set's centroid: the population stability index over 10 quantile bins of the reference, and a

@@ -23,7 +23,7 @@ import apsw
 
 from edgelearn.errors import InvalidInput, NotFound
 from edgelearn.experiment.assign import assign_variant
-from edgelearn.experiment.decision import Decision, DecisionConfig, VariantStats, decide
+from edgelearn.experiment.decision import DecisionConfig, ExperimentDecision, VariantStats, decide
 from edgelearn.experiment.drift import RewardDriftDetector
 from edgelearn.store.events import EventsRepo
 from edgelearn.store.experiments import Experiment, Watch
@@ -88,15 +88,14 @@ class ExperimentService:
         role, model = run["role"], run["model_variant"]
         if not model or old == new:
             return
-        exp = conn.execute("select id, champion, challenger, started_at from experiments "
-                           "where role = ? and state = 'running'", (role,)).fetchone()
-        if exp is not None and run["created_at"] >= exp[3] and model in (exp[1], exp[2]):
-            variant = "champion" if model == exp[1] else "challenger"
+        exp = self.store.experiments.running_in(conn, role)
+        if exp is not None and run["created_at"] >= exp.started_at and model in (exp.champion, exp.challenger):
+            variant = "champion" if model == exp.champion else "challenger"
             n = (new is not None) - (old is not None)
             d_sum = (new or 0.0) - (old or 0.0)
             d_sq = (new or 0.0) ** 2 - (old or 0.0) ** 2
             self.store.experiments.add_sample_in(
-                conn, exp[0], variant, n=n, reward=d_sum, reward_sq=d_sq,
+                conn, exp.id, variant, n=n, reward=d_sum, reward_sq=d_sq,
                 latency_ms=run["latency_ms"] if n > 0 else None, cost=run["cost"] if n > 0 else None)
         if old is None and new is not None:
             self._watch_update(conn, role, model, new, run["created_at"])
@@ -138,9 +137,9 @@ class ExperimentService:
                     log.warning("warming %s failed: %s", model_id, exc)
 
         def fn(conn):
-            running = conn.execute("select id from experiments where role = ? and state = 'running'", (role,)).fetchone()
+            running = self.store.experiments.running_in(conn, role)
             if running:
-                raise InvalidInput(f"role {role} already runs experiment {running[0]}; conclude it first", field="role")
+                raise InvalidInput(f"role {role} already runs experiment {running.id}; conclude it first", field="role")
             self.store.models.set_state_in(conn, challenger, "challenger", "experiment started")
             exp_id = self.store.experiments.start_in(conn, role, champion, challenger, traffic)
             if then is not None:
@@ -157,7 +156,7 @@ class ExperimentService:
         return {name: VariantStats(s.n, s.reward_sum, min(max(s.reward_sq, 0.0), s.reward_sum), s.mean_latency,
                                    s.mean_cost) for name, s in raw.items()}
 
-    def evaluate(self, role: str, now: float | None = None) -> Decision | None:
+    def evaluate(self, role: str, now: float | None = None) -> ExperimentDecision | None:
         """Decide the role's running experiment and act on the outcome; None when none runs."""
         exps = self.store.experiments.running(role)
         if not exps:
@@ -173,7 +172,7 @@ class ExperimentService:
         self._conclude(exp, decision, stats)
         return decision
 
-    def _conclude(self, exp: Experiment, decision: Decision, stats: dict[str, VariantStats]) -> None:
+    def _conclude(self, exp: Experiment, decision: ExperimentDecision, stats: dict[str, VariantStats]) -> None:
         settings = self.runtime.settings.drift
         payload = _jsonable(decision)
 
@@ -200,23 +199,22 @@ class ExperimentService:
 
     # rollback ----------------------------------------------------------------------------------
     def _rollback_in(self, conn: apsw.Connection, role: str, watch: Watch | None, reason: str) -> str:
-        current = conn.execute("select id from models where role = ? and state = 'champion'", (role,)).fetchone()
+        current = self.store.models.champion_id_in(conn, role)
         if current is None:
             raise InvalidInput(f"role {role} has no trained champion to roll back (it is served by base)", field="role")
         # a running experiment races the champion rolled back here: it ends, or it keeps serving it
-        running = conn.execute("select id, challenger from experiments where role = ? and state = 'running'",
-                               (role,)).fetchone()
+        running = self.store.experiments.running_in(conn, role)
         if running:
-            self.store.experiments.finish_in(conn, running[0], "stopped", f"rollback: {reason}")
-            self.store.models.set_state_in(conn, running[1], "retired", f"rollback: {reason}")
+            self.store.experiments.finish_in(conn, running.id, "stopped", f"rollback: {reason}")
+            self.store.models.set_state_in(conn, running.challenger, "retired", f"rollback: {reason}")
         previous = self.store.models.previous_champion_id_in(conn, role)
-        self.store.models.set_state_in(conn, current[0], "rolled_back", reason)
+        self.store.models.set_state_in(conn, current, "rolled_back", reason)
         if previous is not None:
-            self.store.models.set_state_in(conn, previous, "champion", f"rollback of {current[0]}: {reason}")
+            self.store.models.set_state_in(conn, previous, "champion", f"rollback of {current}: {reason}")
         self.store.experiments.deactivate_watch_in(conn, role)
         restored = previous or BASE_ID
-        EventsRepo.append_in(conn, "loop.rollback", {"from": current[0], "to": restored, "reason": reason},
-                             role=role, subject=current[0])
+        EventsRepo.append_in(conn, "loop.rollback", {"from": current, "to": restored, "reason": reason},
+                             role=role, subject=current)
         return restored
 
     def rollback(self, role: str, reason: str = "requested") -> str:
@@ -231,12 +229,12 @@ class ExperimentService:
         model = self.store.models.get(model_id)
 
         def fn(conn):
-            running = conn.execute("select id, challenger from experiments where role = ? and state = 'running'",
-                                   (model.role,)).fetchone()
+            running = self.store.experiments.running_in(conn, model.role)
             if running:
-                self.store.experiments.finish_in(conn, running[0], "stopped", f"manual promotion of {model_id}")
-                if running[1] != model_id:
-                    self.store.models.set_state_in(conn, running[1], "retired", f"manual promotion of {model_id}")
+                self.store.experiments.finish_in(conn, running.id, "stopped", f"manual promotion of {model_id}")
+                if running.challenger != model_id:
+                    self.store.models.set_state_in(conn, running.challenger, "retired",
+                                                   f"manual promotion of {model_id}")
             self.store.models.set_state_in(conn, model_id, "champion", reason)
 
         self.store.write(fn)
@@ -248,10 +246,9 @@ class ExperimentService:
         model = self.store.models.get(model_id)
 
         def fn(conn):
-            running = conn.execute("select id from experiments where role = ? and state = 'running' and "
-                                   "(challenger = ? or champion = ?)", (model.role, model_id, model_id)).fetchone()
-            if running:
-                self.store.experiments.finish_in(conn, running[0], "stopped", f"{model_id} retired: {reason}")
+            running = self.store.experiments.running_in(conn, model.role)
+            if running and model_id in (running.champion, running.challenger):
+                self.store.experiments.finish_in(conn, running.id, "stopped", f"{model_id} retired: {reason}")
             if model.state == "champion":
                 self.store.experiments.deactivate_watch_in(conn, model.role)
             self.store.models.set_state_in(conn, model_id, "retired", reason)
@@ -292,7 +289,7 @@ class ExperimentService:
                 log.exception("experiment change callback failed")
 
 
-def _jsonable(decision: Decision) -> dict[str, Any]:
+def _jsonable(decision: ExperimentDecision) -> dict[str, Any]:
     def clean(v):
         if isinstance(v, float) and not math.isfinite(v):
             return None

@@ -208,8 +208,10 @@ class Loop:
         if existing:
             model_id = existing[0].id
         else:
-            model_id = self.store.models.register(chain.role, job.artifact_dir, job_id=chain.job_id,
-                                                  dataset_version=chain.dataset_version, metrics=job.metrics or {})
+            from edgelearn.serve.registry import register
+
+            model_id = register(self.store, chain.role, job.artifact_dir, home=self.runtime.home, job_id=chain.job_id,
+                                dataset_version=chain.dataset_version, metrics=job.metrics or {})
         self._update(chain, model_id=model_id, stage="experiment")
         if not self.runtime.settings.deploy.auto_deploy and not manual:
             self._finish(chain, "done", f"{model_id} registered as a candidate; deploy.auto_deploy is off")

@@ -112,8 +112,7 @@ def learning_status(runtime) -> dict[str, Any]:
             overall = stage
         champion = store.models.champion(role)
         champ_id = champion.id if champion else "base"
-        rewards = store.query("select avg(reward) from (select reward from runs where role = ? and model_variant = ? "
-                              "and reward is not null order by seq desc limit 100)", (role, champ_id))[0][0]
+        rewards = store.runs.mean_recent_reward(role, champ_id, last=100)
         watch = store.experiments.watch(role)
         last = store.experiments.chains(role, limit=1)
         out_roles[role] = {

@@ -6,9 +6,11 @@ Each signal is normalized to [0, 1]:
     tests     passed / total            (a bare number in [0, 1] is taken as that ratio)
     errors    1 / (1 + n / errors_scale)  n lint/type errors; 0 → 1.0, errors_scale → 0.5
     human     accept / up / true → 1, reject / down / false → 0,
-              {"score": s} with s in 1..5 → (s - 1) / 4, {"thumbs": ±1} → 1 or 0
+              {"score": s} with s in 1..5 → (s - 1) / 4, {"thumbs": ±1} → 1 or 0;
+              a bare number is refused: 1 means "good" to some senders and "1 out of 5" to others
 
-The reward is the weighted mean of the signals present, the weights renormalized over them;
+The kinds are the keys of ``NORMALIZERS``: a new kind is one entry there plus its weight in
+``[rewards.weights]`` (``config.RewardWeights``). The reward is the weighted mean of the signals present, the weights renormalized over them;
 with no weighted signal present the run stays unscored (``None``) unless
 ``rewards.no_signal_reward`` says otherwise.
 """
@@ -16,11 +18,20 @@ with no weighted signal present the run stays unscored (``None``) unless
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 from edgelearn.errors import InvalidInput
 
-SIGNAL_KINDS = ("compile", "tests", "errors", "human")
+
+@dataclass(frozen=True)
+class SignalOptions:
+    """What a normalizer may need from ``[rewards]`` besides the raw value."""
+
+    errors_scale: float = 5.0
+
+
+DEFAULT_OPTIONS = SignalOptions()
 
 _HUMAN_WORDS = {"accept": 1.0, "accepted": 1.0, "up": 1.0, "good": 1.0,
                 "reject": 0.0, "rejected": 0.0, "down": 0.0, "bad": 0.0}
@@ -32,7 +43,8 @@ def _number(value: Any, field: str) -> float:
     return float(value)
 
 
-def normalize_compile(raw: Any) -> float:
+def normalize_compile(raw: Any, options: SignalOptions = DEFAULT_OPTIONS) -> float:
+    """true → 1, false → 0 (0 and 1 are taken as false and true)."""
     if isinstance(raw, bool):
         return 1.0 if raw else 0.0
     if isinstance(raw, (int, float)) and raw in (0, 1):
@@ -40,7 +52,8 @@ def normalize_compile(raw: Any) -> float:
     raise InvalidInput(f"signals.compile: expected true or false, got {raw!r}", field="signals.compile")
 
 
-def normalize_tests(raw: Any) -> float:
+def normalize_tests(raw: Any, options: SignalOptions = DEFAULT_OPTIONS) -> float:
+    """{passed, total} → passed / total; a bare number in [0, 1] is that ratio."""
     field = "signals.tests"
     if isinstance(raw, Mapping):
         if "passed" not in raw or "total" not in raw:
@@ -56,15 +69,20 @@ def normalize_tests(raw: Any) -> float:
     return value
 
 
-def normalize_errors(raw: Any, scale: float = 5.0) -> float:
+def normalize_errors(raw: Any, options: SignalOptions = DEFAULT_OPTIONS) -> float:
+    """n lint/type errors → 1 / (1 + n / errors_scale)."""
     field = "signals.errors"
     n = _number(raw, field)
     if n < 0:
         raise InvalidInput(f"{field}: an error count cannot be negative, got {n:g}", field=field)
-    return 1.0 / (1.0 + n / scale)
+    return 1.0 / (1.0 + n / options.errors_scale)
 
 
-def normalize_human(raw: Any) -> float:
+HUMAN_FORMS = 'accept/reject, up/down, {"score": 1-5} or {"thumbs": 1|-1}'
+
+
+def normalize_human(raw: Any, options: SignalOptions = DEFAULT_OPTIONS) -> float:
+    """A word (accept/reject, up/down), true/false, {"score": 1-5} or {"thumbs": 1|-1}; never a bare number."""
     field = "signals.human"
     if isinstance(raw, bool):
         return 1.0 if raw else 0.0
@@ -75,11 +93,10 @@ def normalize_human(raw: Any) -> float:
             return _score(raw["score"], field)
         if "thumbs" in raw:
             return _thumbs(raw["thumbs"], field)
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return _score(raw, field)
-    raise InvalidInput(
-        f"{field}: expected accept/reject, up/down, {{score: 1-5}} or {{thumbs: 1|-1}}, got {raw!r}", field=field
-    )
+    if isinstance(raw, (int, float)):
+        raise InvalidInput(f'{field}: a bare number ({raw!r}) is ambiguous: send {{"score": 1-5}} for a score out '
+                           f'of 5 or {{"thumbs": 1|-1}} for good or bad (or accept/reject, up/down)', field=field)
+    raise InvalidInput(f"{field}: expected {HUMAN_FORMS}, got {raw!r}", field=field)
 
 
 def _score(raw: Any, field: str) -> float:
@@ -96,23 +113,40 @@ def _thumbs(raw: Any, field: str) -> float:
     return 1.0 if t > 0 else 0.0
 
 
+# signal kind → its normalizer to [0, 1]; each kind also needs a weight in [rewards.weights]
+NORMALIZERS: dict[str, Callable[[Any, SignalOptions], float]] = {
+    "compile": normalize_compile,
+    "tests": normalize_tests,
+    "errors": normalize_errors,
+    "human": normalize_human,
+}
+SIGNAL_KINDS = tuple(NORMALIZERS)
+
+
+_OPTIONS: dict[float, SignalOptions] = {}  # by errors_scale: a dict lookup costs less than an lru_cache call
+
+
+def _options(errors_scale: float) -> SignalOptions:
+    options = _OPTIONS.get(errors_scale)
+    if options is None:
+        if len(_OPTIONS) > 16:  # the scale comes from the config: a few values in a process's life
+            _OPTIONS.clear()
+        options = _OPTIONS[errors_scale] = SignalOptions(errors_scale=errors_scale)
+    return options
+
+
 def normalize_signals(raw: Mapping[str, Any], errors_scale: float = 5.0) -> dict[str, float]:
     """Every reported signal normalized to [0, 1]; unknown kinds are an error naming them."""
+    options = _options(errors_scale)
     out: dict[str, float] = {}
     for kind, value in raw.items():
         if value is None:
             continue
-        if kind == "compile":
-            out[kind] = normalize_compile(value)
-        elif kind == "tests":
-            out[kind] = normalize_tests(value)
-        elif kind == "errors":
-            out[kind] = normalize_errors(value, errors_scale)
-        elif kind == "human":
-            out[kind] = normalize_human(value)
-        else:
+        normalize = NORMALIZERS.get(kind)
+        if normalize is None:
             raise InvalidInput(f"signals.{kind}: unknown signal; expected one of {', '.join(SIGNAL_KINDS)}",
                                field=f"signals.{kind}")
+        out[kind] = normalize(value, options)
     return out
 
 

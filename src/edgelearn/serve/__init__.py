@@ -9,6 +9,7 @@
     engine.py          which backend serves a model id; running it off the event loop
     routing.py         ``edgelearn/<role>`` → experiment, selector, champion or base (and the protocols)
     artifacts.py       checking, hashing and keeping a version's files under the home
+    registry.py        ``register(store, role, artifacts_dir)``: those files, recorded as a candidate
     base.py            where the base GGUF is; file digests
     service.py         ``install(runtime)``: the "serving" service
 

@@ -16,6 +16,7 @@ per thread (``store.read()``). Each table group has a repository object that hol
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -29,11 +30,24 @@ from edgelearn.store.writer import Writer
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Health:
+    """What ``edgelearn doctor`` reports of the file: SQLite's integrity check, journal mode, sqlite-vec."""
+
+    integrity: str  # "ok", or SQLite's first complaint
+    journal_mode: str
+    vec_version: str
+
+
 class Store:
     """One SQLite file holding the whole state of edgelearn."""
 
-    def __init__(self, path: Path | str, *, synchronous: str = "normal", max_batch: int = 512) -> None:
+    def __init__(self, path: Path | str, *, synchronous: str = "normal", max_batch: int = 512,
+                 locate_base: Callable[[], Path] | None = None) -> None:
+        """Open (and migrate) ``path``; ``locate_base`` says where the base GGUF is, so that the model
+        registry can answer for ``base`` (the serving layer knows; ``serve.base.base_gguf``)."""
         self.path = Path(path)
+        self._locate_base = locate_base
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._synchronous = synchronous
         conn = connect(self.path, synchronous=synchronous)
@@ -44,10 +58,11 @@ class Store:
         self._readers_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any, home: Path) -> "Store":
+    def from_settings(cls, settings: Any, home: Path, *, locate_base: Callable[[], Path] | None = None) -> "Store":
         """Open the store the settings name (``store.path`` or edgelearn.db in the home)."""
         path = Path(settings.store.path).expanduser() if settings.store.path else home / "edgelearn.db"
-        return cls(path, synchronous=settings.store.synchronous, max_batch=settings.store.max_batch)
+        return cls(path, synchronous=settings.store.synchronous, max_batch=settings.store.max_batch,
+                   locate_base=locate_base)
 
     # writes -------------------------------------------------------------------------------
     def write(self, fn: Callable[[apsw.Connection], T]) -> T:
@@ -73,6 +88,12 @@ class Store:
     def query(self, sql: str, params: Any = ()) -> list[tuple]:
         """Rows of a read-only query on this thread's connection."""
         return self.read().execute(sql, params).fetchall()
+
+    def health(self) -> Health:
+        """Check the file (a quick integrity check: reads every page) and what the connection runs with."""
+        return Health(integrity=self.query("pragma quick_check")[0][0],
+                      journal_mode=self.query("pragma journal_mode")[0][0],
+                      vec_version=self.query("select vec_version()")[0][0])
 
     def close(self) -> None:
         """Commit what is queued and close every connection."""
@@ -114,7 +135,7 @@ class Store:
     def models(self):
         from edgelearn.store.models import ModelsRepo
 
-        return ModelsRepo(self)
+        return ModelsRepo(self, self._locate_base)
 
     @cached_property
     def jobs(self):

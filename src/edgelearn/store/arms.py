@@ -140,6 +140,12 @@ class ArmsRepo:
         return _arm(row)
 
     @staticmethod
+    def prompt_file_in(conn: apsw.Connection, role: str, variant: str) -> tuple[str, str | None, str | None] | None:
+        """(text, notes, path) of the role's prompt arm ``variant``, or None when there is none."""
+        return conn.execute("select text, notes, path from arms where role = ? and kind = 'prompt' and variant = ?",
+                            (role, variant)).fetchone()
+
+    @staticmethod
     def set_enabled_in(conn: apsw.Connection, arm_id: int, enabled: bool) -> Arm:
         conn.execute("update arms set enabled = ?, updated_at = ? where id = ?", (int(enabled), time.time(), arm_id))
         return ArmsRepo.get_in(conn, arm_id)

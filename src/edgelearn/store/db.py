@@ -1,7 +1,9 @@
 """Opening SQLite files: apsw with sqlite-vec loaded, WAL, and the pragmas every connection needs.
 
-The interpreter's ``sqlite3`` often cannot load extensions (FACTS.md), so apsw is used
-everywhere; only this module knows how a connection is made.
+Many Pythons (pyenv builds, macOS system Pythons) ship a ``sqlite3`` without
+``enable_load_extension``, so sqlite-vec cannot be loaded through the standard library; apsw
+bundles its own SQLite and can, so it is used everywhere. Only this module knows how a
+connection is made.
 """
 
 from __future__ import annotations

@@ -32,7 +32,9 @@ class Experiment:
 
 
 @dataclass
-class VariantStats:
+class VariantSums:
+    """One variant's running sums as stored; ``experiment.decision.VariantStats`` is what ``decide`` reads."""
+
     n: int = 0
     reward_sum: float = 0.0
     reward_sq: float = 0.0
@@ -109,7 +111,15 @@ class ExperimentsRepo:
             raise NotFound(f"experiment {exp_id} not found")
         return _exp(rows[0])
 
+    @staticmethod
+    def running_in(conn: apsw.Connection, role: str) -> Experiment | None:
+        """The role's running experiment inside the caller's transaction, or None."""
+        row = conn.execute(f"select {EXP_COLUMNS} from experiments where role = ? and state = 'running'",
+                           (role,)).fetchone()
+        return _exp(row) if row else None
+
     def running(self, role: str | None = None) -> list[Experiment]:
+        """Running experiments (at most one per role), of one role when given."""
         sql = f"select {EXP_COLUMNS} from experiments where state = 'running'"
         params: tuple = ()
         if role is not None:
@@ -126,11 +136,11 @@ class ExperimentsRepo:
         params.append(limit)
         return [_exp(r) for r in self.store.query(sql, params)]
 
-    def stats(self, exp_id: str, conn: apsw.Connection | None = None) -> dict[str, VariantStats]:
+    def stats(self, exp_id: str, conn: apsw.Connection | None = None) -> dict[str, VariantSums]:
         sql = ("select variant, n, reward_sum, reward_sq, latency_sum, latency_n, cost_sum from experiment_stats "
                "where experiment_id = ?")
         rows = (conn.execute(sql, (exp_id,)).fetchall() if conn is not None else self.store.query(sql, (exp_id,)))
-        return {r[0]: VariantStats(*r[1:]) for r in rows}
+        return {r[0]: VariantSums(*r[1:]) for r in rows}
 
     @staticmethod
     def add_sample_in(conn: apsw.Connection, exp_id: str, variant: str, *, n: int, reward: float, reward_sq: float,

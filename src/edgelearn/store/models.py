@@ -12,6 +12,9 @@ a version retires the old champion inside that transaction. The queue ``ollama_s
 Ollama should hold: entering champion or challenger asks for a registration, leaving them for a
 delete; the serving service works the queue (serve/sync.py), so a request made while Ollama is down
 survives restarts.
+
+The store records files; it does not touch them. ``serve/registry.py`` checks, hashes and copies
+a training output under the home, then hands the paths and digests down as ``ModelFiles``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import apsw
 import orjson
@@ -72,6 +75,19 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
+class ModelFiles:
+    """The files behind a version, already checked and hashed by the caller (``serve/registry.py``)."""
+
+    artifacts_dir: str
+    base_path: str
+    base_sha256: str
+    adapter_path: str | None = None
+    adapter_sha256: str | None = None
+    merged_path: str | None = None
+    merged_sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class SyncTask:
     """A pending (or failed) Ollama registration or delete of one model version."""
 
@@ -90,33 +106,19 @@ def _version(row: tuple) -> ModelVersion:
 
 
 class ModelsRepo:
-    def __init__(self, store) -> None:
+    def __init__(self, store, locate_base: Callable[[], Path] | None = None) -> None:
         self.store = store
+        self._locate_base = locate_base  # where the base GGUF is: known to serving, not to the store
 
     # --- registration -------------------------------------------------------------------------
-    def register(self, role: str, artifacts_dir: Path | str, *, job_id: str | None = None,
-                 dataset_version: str | None = None, metrics: dict[str, Any] | None = None,
-                 base_path: Path | str | None = None, home: Path | None = None) -> str:
-        """Register a trained model as a ``candidate`` of ``role``; returns its id (``coder-v1``).
+    def add(self, role: str, files: ModelFiles, *, job_id: str | None = None, dataset_version: str | None = None,
+            metrics: dict[str, Any] | None = None) -> str:
+        """Record a trained model as a ``candidate`` of ``role``; returns its id (``coder-v1``).
 
-        ``artifacts_dir`` holds ``adapter.gguf`` and/or ``merged.gguf`` (and usually ``report.json``,
-        whose ``base_gguf``/``base_model`` names the base when ``base_path`` is not given). A directory
-        outside ``<home>/artifacts`` is copied there first, so the registry never points at files the
-        user may delete.
-        """
-        from edgelearn.config import home_dir
-        from edgelearn.serve import artifacts as files
-
+        ``serve.registry.register`` is the way in from a training output: it checks and keeps the files."""
         check_role(role)
-        found = files.collect(artifacts_dir, home=home or home_dir(), base_path=base_path)
-        row = {
-            "artifacts_dir": str(found.dir), "base_path": str(found.base), "base_sha256": found.base_sha256,
-            "adapter_path": str(found.adapter) if found.adapter else None, "adapter_sha256": found.adapter_sha256,
-            "merged_path": str(found.merged) if found.merged else None, "merged_sha256": found.merged_sha256,
-            "dataset_version": dataset_version or found.report.get("dataset_version"),
-            "job_id": job_id or found.report.get("job_id"),
-            "metrics": orjson.dumps(metrics or {}, default=str).decode(),
-        }
+        row = {**asdict(files), "dataset_version": dataset_version, "job_id": job_id,
+               "metrics": orjson.dumps(metrics or {}, default=str).decode()}
 
         def fn(conn: apsw.Connection) -> str:
             number = conn.execute("select coalesce(max(number), 0) + 1 from models where role = ?",
@@ -135,11 +137,7 @@ class ModelsRepo:
                 role=role, subject=model_id)
             return model_id
 
-        try:
-            return self.store.write(fn)
-        except BaseException:
-            files.discard(found)
-            raise
+        return self.store.write(fn)
 
     # --- transitions --------------------------------------------------------------------------
     def set_state(self, model_id: str, state: str, reason: str = "") -> ModelVersion:
@@ -164,9 +162,9 @@ class ModelsRepo:
                                f"not {state}", field="state")
         now = time.time()
         if state == "champion":
-            current = conn.execute("select id from models where role = ? and state = 'champion'", (role,)).fetchone()
+            current = self.champion_id_in(conn, role)
             if current is not None:
-                self._move(conn, current[0], role, "champion", "retired", f"replaced by {model_id}", now)
+                self._move(conn, current, role, "champion", "retired", f"replaced by {model_id}", now)
             conn.execute("update models set promoted_at = ? where id = ?", (now, model_id))
         self._move(conn, model_id, role, old, state, reason, now)
         return True
@@ -186,13 +184,13 @@ class ModelsRepo:
         Returns the restored version, or None when there was none (the role falls back to ``base``).
         """
         def fn(conn: apsw.Connection) -> str | None:
-            current = conn.execute("select id from models where role = ? and state = 'champion'", (role,)).fetchone()
+            current = self.champion_id_in(conn, role)
             if current is None:
                 raise InvalidInput(f"role {role} has no champion to roll back", field="role")
             previous = self.previous_champion_id_in(conn, role)
-            self.set_state_in(conn, current[0], "rolled_back", reason)
+            self.set_state_in(conn, current, "rolled_back", reason)
             if previous is not None:
-                self.set_state_in(conn, previous, "champion", f"rollback of {current[0]}: {reason}")
+                self.set_state_in(conn, previous, "champion", f"rollback of {current}: {reason}")
             return previous
 
         restored = self.store.write(fn)
@@ -200,19 +198,21 @@ class ModelsRepo:
 
     # --- reads --------------------------------------------------------------------------------
     def get(self, model_id: str) -> ModelVersion:
-        """One version by id (``base`` gives the bundled base); ``NotFound`` otherwise."""
+        """One version by id (``base`` gives the base the store was opened with); ``NotFound`` otherwise."""
         if model_id == BASE_ID:
-            return self.base()
+            if self._locate_base is None:
+                raise NotFound("model base: this store was opened without the base model's path "
+                               "(Store(..., locate_base=...))")
+            return self.base(self._locate_base())
         rows = self.store.query(f"select {_COLUMNS} from models where id = ?", (model_id,))
         if not rows:
             raise NotFound(f"model {model_id} not found (see `edgelearn models`)")
         return _version(rows[0])
 
-    def base(self, base_path: Path | None = None) -> ModelVersion:
-        """The bare base model as a version with id ``base`` (always available, never stored)."""
-        from edgelearn.serve.base import default_base_gguf
-
-        path = base_path or default_base_gguf()
+    @staticmethod
+    def base(base_path: Path | str) -> ModelVersion:
+        """The bare base model at ``base_path`` as a version with id ``base`` (always available, never stored)."""
+        path = Path(base_path)
         return ModelVersion(id=BASE_ID, role="*", number=0, state="champion", created_at=0.0, updated_at=0.0,
                             artifacts_dir=str(path.parent), base_path=str(path), base_sha256="")
 
@@ -231,13 +231,17 @@ class ModelsRepo:
         return self.get(previous) if previous else None
 
     @staticmethod
+    def champion_id_in(conn: apsw.Connection, role: str) -> str | None:
+        """The id of the role's champion inside the caller's transaction, or None."""
+        row = conn.execute("select id from models where role = ? and state = 'champion'", (role,)).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
     def previous_champion_id_in(conn: apsw.Connection, role: str) -> str | None:
         """``previous_champion``'s id inside the caller's transaction."""
         row = conn.execute("select id from models where role = ? and state = 'retired' and promoted_at is not null "
                            "order by demoted_at desc limit 1", (role,)).fetchone()
         return row[0] if row else None
-
-    _previous_champion_id = previous_champion_id_in  # the name experiment/service.py uses today
 
     def list(self, role: str | None = None, states: tuple[str, ...] | None = None) -> list[ModelVersion]:
         """Versions by role, newest first."""

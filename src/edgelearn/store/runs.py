@@ -278,13 +278,12 @@ class RunsRepo:
         sql = f"select {RUN_COLUMNS} from runs where seq in ({inner}) order by seq desc"
         return [row_to_run(r) for r in self.store.query(sql, params)]
 
-    def iter_all(self, where: str = "1", params: tuple = (), batch: int = 1000) -> Iterator[Run]:
+    def iter_all(self, batch: int = 1000) -> Iterator[Run]:
         """Stream runs in insertion order with bounded memory (keyset paging on seq)."""
         last = 0
         while True:
-            rows = self.store.query(
-                f"select {RUN_COLUMNS} from runs where seq > ? and ({where}) order by seq limit ?",
-                (last, *params, batch))
+            rows = self.store.query(f"select {RUN_COLUMNS} from runs where seq > ? order by seq limit ?",
+                                    (last, batch))
             if not rows:
                 return
             for r in rows:
@@ -292,7 +291,31 @@ class RunsRepo:
             last = rows[-1][0]
 
     def count(self, where: str = "1", params: tuple = ()) -> int:
+        """Deprecated: takes a SQL fragment. Use ``count_runs``; this goes once tui/source/local.py is gone."""
         return self.store.query(f"select count(*) from runs where {where}", params)[0][0]
+
+    def count_runs(self, *, role: str | None = None, since: float | None = None, min_reward: float | None = None,
+                   scored: bool | None = None, embedded: bool | None = None) -> int:
+        """How many runs match: of ``role``, recorded at or after ``since``, with a reward of at least
+        ``min_reward``, scored or not (``scored``), embedded or not (``embedded``)."""
+        where, params = [], []
+        for clause, value in (("role = ?", role), ("created_at >= ?", since), ("reward >= ?", min_reward)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if scored is not None:
+            where.append("reward is not null" if scored else "reward is null")
+        if embedded is not None:
+            where.append("embedded = ?")
+            params.append(1 if embedded else 0)
+        sql = "select count(*) from runs" + (" where " + " and ".join(where) if where else "")
+        return self.store.query(sql, params)[0][0]
+
+    def mean_recent_reward(self, role: str, model: str, last: int = 100) -> float | None:
+        """Mean reward of the latest ``last`` scored runs of ``role`` served by ``model``; None without any."""
+        return self.store.query(
+            "select avg(reward) from (select reward from runs where role = ? and model_variant = ? "
+            "and reward is not null order by seq desc limit ?)", (role, model, last))[0][0]
 
     def roles(self) -> list[str]:
         """Every role with runs: a skip-scan of the role index, one seek per role, not per run."""

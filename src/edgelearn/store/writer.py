@@ -46,10 +46,8 @@ CHECKPOINT_STEP = 250  # past CHECKPOINT_PAGES, a background checkpoint every th
 # one rarely copies the newest frames)
 RESTART_FACTOR = 16
 # inline writes in one turn of the event loop that commit one by one, as they come; the turn's later
-# ones (a backlog) commit together at its end. Measured on 2 cores (bench/hook.py, 6 servers each):
-# grouping from the first write made a burst's first requests wait for its last one's and raised
-# the record p99 at 1,000/s from 2.2 to 2.9 ms (from 1: 2.5 ms); one by one, single-run ingest
-# under 16 / 64 connections was 3,500 / 3,500 runs/s; from the fourth write: 3,900 / 4,400, p99 2.2 ms.
+# ones (a backlog) commit together at its end: grouping from the first write makes a burst's first
+# requests wait for its last one's (bench/RESULTS.md, "Measurements behind choices in the code")
 ALONE_PER_TURN = 3
 
 
@@ -338,9 +336,8 @@ class _Checkpointer:
 
     Only those checkpoints restart the WAL. Restarting rewrites the WAL header with an fsync, in
     the next commit, and every commit meanwhile waits for it; a background checkpoint that copied
-    everything because no commit came during it would make that happen at random, about 20 times
-    in 7 s under bench/hook.py's 1,000 runs/s, where one restart per ``RESTART_FACTOR`` thresholds
-    is needed. So before each background checkpoint a third connection, the pin, opens a read
+    everything because no commit came during it would make that happen at random, many times a
+    second under load, where one restart per ``RESTART_FACTOR`` thresholds is needed (bench/RESULTS.md, "Measurements behind choices in the code"). So before each background checkpoint a third connection, the pin, opens a read
     transaction at the WAL's end and holds it until the next: the checkpoint copies up to there
     (all there is) and SQLite will not restart a WAL that a reader still reads. A whole
     checkpoint first lets go of the pin.

@@ -41,7 +41,9 @@ class Prepared:
     autocast: Any = None  # torch dtype of mixed-precision compute, None for plain float32
 
 
-class Backend(Protocol):
+class TrainBackend(Protocol):
+    """A way to load the base model for LoRA training (PEFT on the CPU, Unsloth on CUDA)."""
+
     name: str
 
     def prepare(self, hf_dir: Path, cfg) -> Prepared: ...
@@ -93,8 +95,8 @@ class PeftBackend:
         dtype = torch.bfloat16 if bf16 else torch.float32
         tokenizer = AutoTokenizer.from_pretrained(hf_dir)
         # On the CPU the eager attention (two matmuls over the block-diagonal mask of packed rows)
-        # trained 15% faster than SDPA's flash kernel, whose backward pass took 18% of each step
-        # (SmolLM2-135M, bfloat16, 2 threads); both keep packed examples apart.
+        # trains faster than SDPA's flash kernel, whose backward pass is slow there; both keep
+        # packed examples apart (bench/RESULTS.md, "Measurements behind choices in the code").
         attn = "eager" if device == "cpu" else "sdpa"
         model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=dtype, attn_implementation=attn).to(device)
         torch.manual_seed(cfg.seed)  # LoRA A matrices are initialized randomly
@@ -156,6 +158,6 @@ def choose_backend(name: str = "auto") -> str:
     return name
 
 
-def get_backend(name: str) -> Backend:
+def get_backend(name: str) -> TrainBackend:
     """An instance of the backend called ``name`` (see ``choose_backend``)."""
     return BACKENDS[name]()

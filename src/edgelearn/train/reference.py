@@ -13,7 +13,8 @@ from pathlib import Path
 
 from edgelearn.gguf.parity import Generation
 
-BATCH = 16  # prompts generated together; measured on CPU, 20 prompts: 44 s one at a time, 9 s in one batch
+# prompts generated together: several times faster than one at a time on the CPU (bench/RESULTS.md, "Measurements behind choices in the code")
+BATCH = 16
 
 
 def pick_prompts(validation: Iterable[list[int]], training: Iterable[list[int]], limit: int,
