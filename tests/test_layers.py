@@ -19,9 +19,8 @@ SQL_BODY = {
 # a caller builds part of a query and hands it to the store.
 SQL_FRAGMENT = re.compile(r"\b\w+\s*(=|==|>=|<=|<|>|!=|<>|\blike|\bin\s*\()\s*\?", re.IGNORECASE)
 
-# Modules that still speak SQL outside store/ and are on their way out: the "api" change deletes
-# tui/source/local.py (the TUI reads through the public API). Empty this list when it lands.
-KNOWN_SQL_OFFENDERS = {"tui/source/local.py"}
+# Modules that still speak SQL outside store/ while on their way out (none now).
+KNOWN_SQL_OFFENDERS: set[str] = set()
 
 # What store/ may import from edgelearn: itself and the leaves below every stage.
 STORE_MAY_IMPORT = {"edgelearn.errors", "edgelearn.roles", "edgelearn.store"}

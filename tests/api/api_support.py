@@ -38,5 +38,7 @@ def register_model(store, home: Path, role: str, n: int) -> str:
     artifacts = home / "artifacts" / f"job-{role}-{n}"
     artifacts.mkdir(parents=True, exist_ok=True)
     (artifacts / "adapter.gguf").write_bytes(b"GGUF" + bytes([n]) * 60)
-    return store.models.register(role, artifacts, job_id=f"job-{role}-{n}", dataset_version=f"{role}-ds{n}",
-                                 metrics={"eval": 0.5 + n / 10}, base_path=base, home=home)
+    from edgelearn.serve.registry import register
+
+    return register(store, role, artifacts, job_id=f"job-{role}-{n}", dataset_version=f"{role}-ds{n}",
+                    metrics={"eval": 0.5 + n / 10}, base_path=base, home=home)

@@ -31,7 +31,7 @@ def register(sub) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from edgelearn.server.models import version_view
+    from edgelearn.serve.registry import version_view
 
     store = open_store(args)
     try:

@@ -122,19 +122,19 @@ class EmbeddedClient(Client):
         return [Run.from_dict(r.to_dict()) for r in self.store.runs.list(**check_filters(filters))]
 
     def similar(self, run_id: str, k: int = 10) -> list[SimilarRun]:
-        from edgelearn.server.hook import similar_to
+        from edgelearn.embed.search import similar_runs
 
-        return [SimilarRun.from_dict(d) for d in similar_to(self.runtime, run_id, check_range("k", k, 1, 100), None)]
+        return [SimilarRun.from_dict(d) for d in similar_runs(self.store, run_id, check_range("k", k, 1, 100), None)]
 
     def count_runs(self, since: float | None = None) -> int:
-        return self.store.runs.count_created_since(since)
+        return self.store.runs.count_runs(since=since)
 
     def stats(self, since: float | None = None, bucket_s: int = 3600) -> dict[str, Any]:
         return self.store.runs.stats(since=since, bucket_s=check_range("bucket_s", bucket_s, 60, 10**9))
 
     # --- choosing ----------------------------------------------------------------------------
     def select(self, role: str, task: str | None = None, max_cost_per_1k: float | None = None) -> Selection:
-        from edgelearn.server.select import SelectIn
+        from edgelearn.record.schemas import SelectIn
 
         body = _body(SelectIn, {"role": role, "task": task, "max_cost_per_1k": max_cost_per_1k})
         selector = self.runtime.services.get("selector")
@@ -157,7 +157,7 @@ class EmbeddedClient(Client):
         return learning_status(self.runtime)
 
     def models(self, role: str | None = None) -> list[dict[str, Any]]:
-        from edgelearn.server.models import version_view
+        from edgelearn.serve.registry import version_view
 
         return [version_view(self.store, v) for v in self.store.models.list(role=role)]
 
@@ -173,25 +173,25 @@ class EmbeddedClient(Client):
         return [Event.from_dict(e.__dict__) for e in found]
 
     def promote(self, version: str, reason: str = DEFAULT_REASON) -> None:
-        from edgelearn.server.learning import ModelIn
+        from edgelearn.record.schemas import ModelIn
 
         body = _body(ModelIn, {"model": version, "reason": reason})
         self._service("experiments").promote(body.model, body.reason)
 
     def retire(self, version: str, reason: str = DEFAULT_REASON) -> None:
-        from edgelearn.server.learning import ModelIn
+        from edgelearn.record.schemas import ModelIn
 
         body = _body(ModelIn, {"model": version, "reason": reason})
         self._service("experiments").retire(body.model, body.reason)
 
     def rollback(self, role: str, reason: str = DEFAULT_REASON) -> str:
-        from edgelearn.server.learning import RoleIn
+        from edgelearn.record.schemas import RoleIn
 
         body = _body(RoleIn, {"role": role, "reason": reason})
         return self._service("experiments").rollback(body.role, body.reason)
 
     def trigger(self, role: str, reason: str = DEFAULT_REASON) -> None:
-        from edgelearn.server.learning import RoleIn
+        from edgelearn.record.schemas import RoleIn
 
         body = _body(RoleIn, {"role": role, "reason": reason})
         self._service("loop").trigger(body.role, body.reason)

@@ -78,3 +78,20 @@ def parse_json(model: type[BaseModel], raw: bytes | str) -> Any:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise describe_validation(exc) from exc
+
+
+class SelectIn(_Body):
+    role: str = Field(pattern=ROLE_PATTERN, description="coder, fixer, judge, or any role with arms")
+    task: str | None = Field(None, max_length=100_000, description="the task; used when contextual selection is on")
+    max_cost_per_1k: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                          description="only models at most this dear per 1k tokens")
+
+
+class RoleIn(_Body):
+    role: str = Field(pattern=ROLE_PATTERN)
+    reason: str = Field("requested over HTTP", max_length=500)
+
+
+class ModelIn(_Body):
+    model: str = Field(min_length=1, max_length=200)
+    reason: str = Field("requested over HTTP", max_length=500)

@@ -43,3 +43,13 @@ def register(store, role: str, artifacts_dir: Path | str, *, home: Path | None =
     except BaseException:
         artifacts.discard(found)
         raise
+
+
+def version_view(store, version) -> dict[str, Any]:
+    """A version with its Ollama sync status, as the API and ``edgelearn models --json`` show it."""
+    task = store.models.sync_task(version.id)
+    ollama = {"name": version.ollama_name, "pending": None}
+    if task is not None:
+        ollama["pending"] = {"action": task.action, "status": task.status, "attempts": task.attempts,
+                             "next_at": task.next_at, "last_error": task.last_error}
+    return {**version.to_dict(), "ollama": ollama}

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
+from edgelearn.embed import search
 from edgelearn.errors import InvalidInput
 from edgelearn.record.schemas import FeedbackIn, RecordBatchIn, RecordIn, SignalsIn, parse_json
 from edgelearn.server.app import JSON, hot_route
@@ -91,26 +92,8 @@ async def get_run(run_id: str, request: Request):
 async def similar_runs(run_id: str, request: Request, k: int = Query(10, ge=1, le=100),
                        project: str | None = None):
     rt = _rt(request)
-    result = await asyncio.to_thread(similar_to, rt, run_id, k, project)
+    result = await asyncio.to_thread(search.similar_runs, rt.store, run_id, k, project)
     return {"id": run_id, "similar": result}
-
-
-def similar_to(rt, run_id: str, k: int, project: str | None) -> list[dict[str, Any]]:
-    """Top-k runs by task embedding; embeds the run now if the background embedder has not yet."""
-    store = rt.store
-    hit = store.runs.embedding(run_id)
-    if hit is None:
-        run = store.runs.get(run_id)  # NotFound for unknown ids
-        from edgelearn.embed.encode import embed_texts, task_text
-        from edgelearn.store.runs import pack_vector
-
-        vec = pack_vector(embed_texts([task_text(run.task, run.input if isinstance(run.input, str) else None)])[0])
-        seq, role = run.seq, run.role
-    else:
-        seq, role, vec = hit
-    pairs = store.runs.similar(vec, role=role, project=project, k=k, exclude_seq=seq)
-    return [{"id": r.id, "distance": d, "task": r.task, "reward": r.reward, "model": r.model_variant,
-             "project": r.project} for r, d in pairs]
 
 
 @router.get("/v1/stats", summary="Counts and reward by model, prompt, role and over time")

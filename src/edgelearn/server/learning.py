@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgelearn.errors import InvalidInput, NotFound
-from edgelearn.record.schemas import parse_json
-from edgelearn.roles import ROLE_PATTERN
+from edgelearn.record.schemas import ModelIn, RoleIn, parse_json
 
 router = APIRouter(tags=["learning"])
 
@@ -18,16 +17,6 @@ TOGGLES = {"auto_export": "export.auto_export", "auto_train": "train.auto_train"
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class RoleIn(_Body):
-    role: str = Field(pattern=ROLE_PATTERN)
-    reason: str = Field("requested over HTTP", max_length=500)
-
-
-class ModelIn(_Body):
-    model: str = Field(min_length=1, max_length=200)
-    reason: str = Field("requested over HTTP", max_length=500)
 
 
 class ToggleIn(_Body):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgelearn.record.schemas import parse_json
 from edgelearn.roles import check_role
+from edgelearn.serve.registry import version_view
 
 router = APIRouter(tags=["registry"])
 
@@ -24,16 +24,6 @@ class StateIn(BaseModel):
 class RollbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000)
-
-
-def version_view(store, version) -> dict[str, Any]:
-    """A version with its Ollama sync status, as the API and ``edgelearn models --json`` show it."""
-    task = store.models.sync_task(version.id)
-    ollama = {"name": version.ollama_name, "pending": None}
-    if task is not None:
-        ollama["pending"] = {"action": task.action, "status": task.status, "attempts": task.attempts,
-                             "next_at": task.next_at, "last_error": task.last_error}
-    return {**version.to_dict(), "ollama": ollama}
 
 
 def _wake_sync(runtime) -> None:

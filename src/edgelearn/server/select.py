@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgelearn.bandits.report import arm_reports
 from edgelearn.errors import InvalidInput
-from edgelearn.record.schemas import parse_json
+from edgelearn.record.schemas import SelectIn, parse_json
 from edgelearn.roles import ROLE_PATTERN
 from edgelearn.server.app import hot_route
 
@@ -23,13 +23,6 @@ router = APIRouter(tags=["bandits"])
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class SelectIn(_Body):
-    role: str = Field(pattern=ROLE_PATTERN, description="coder, fixer, judge, or any role with arms")
-    task: str | None = Field(None, max_length=100_000, description="the task; used when contextual selection is on")
-    max_cost_per_1k: float | None = Field(None, ge=0, allow_inf_nan=False,
-                                          description="only models at most this dear per 1k tokens")
 
 
 class ArmIn(_Body):

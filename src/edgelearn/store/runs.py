@@ -290,10 +290,6 @@ class RunsRepo:
                 yield row_to_run(r)
             last = rows[-1][0]
 
-    def count(self, where: str = "1", params: tuple = ()) -> int:
-        """Deprecated: takes a SQL fragment. Use ``count_runs``; this goes once tui/source/local.py is gone."""
-        return self.store.query(f"select count(*) from runs where {where}", params)[0][0]
-
     def count_runs(self, *, role: str | None = None, since: float | None = None, min_reward: float | None = None,
                    scored: bool | None = None, embedded: bool | None = None) -> int:
         """How many runs match: of ``role``, recorded at or after ``since``, with a reward of at least
@@ -413,9 +409,3 @@ class RunsRepo:
             f"group by b order by b desc limit 200", (bucket_s, bucket_s, *params))
         out["over_time"] = [{"start": r[0], "runs": r[1], "mean_reward": r[2]} for r in reversed(rows)]
         return out
-
-    def count_created_since(self, since: float | None = None) -> int:
-        """How many runs exist, or were created at or after ``since`` (the public clients' count)."""
-        if since is None:
-            return self.store.query("select count(*) from runs")[0][0]
-        return self.store.query("select count(*) from runs where created_at >= ?", (since,))[0][0]
