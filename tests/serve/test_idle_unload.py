@@ -78,7 +78,7 @@ def test_a_model_in_use_or_handed_out_is_not_unloaded():
         assert idle == [] and 298 < wait <= 300
         idle, wait = backend._take_idle(time.monotonic() + 3600)
         assert idle == [loaded] and wait is None and backend.loaded() == []
-        assert loaded.lock.locked()  # taken out locked: a late user waits for the unload to finish
+        assert loaded.lock.locked()  # taken out locked: the caller closes it, then releases
         loaded.lock.release()
     finally:
         backend.close()

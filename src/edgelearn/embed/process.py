@@ -44,8 +44,7 @@ from edgelearn.errors import StoreError
 
 NICE = 10  # where SCHED_IDLE is missing: below the server, so that on a busy machine the hook gets the cores
 # tqdm and Hugging Face read these at import: the child never draws a progress bar
-_CHILD_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1",
-              "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+_CHILD_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}
 
 log = logging.getLogger(__name__)
 
