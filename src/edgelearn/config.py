@@ -1,9 +1,12 @@
 """Typed settings: defaults, then the user's TOML file, then ``EDGELEARN_*`` variables.
 
-Environment variables name a key with ``__`` between section and field, e.g.
-``EDGELEARN_SERVER__PORT=9000`` or ``EDGELEARN_TRAIN__AUTO_TRAIN=false``; values are parsed
+``Settings`` is a pydantic-settings class with one field per section. ``Settings()`` is the
+defaults (plus any sections passed in); :func:`load_settings` layers the file and the
+environment on them. Environment variables name a key with ``__`` between section and field,
+e.g. ``EDGELEARN_SERVER__PORT=9000`` or ``EDGELEARN_TRAIN__AUTO_TRAIN=false``; values are parsed
 as TOML scalars (so ``true``, ``0.5`` and ``["a"]`` work) and fall back to plain strings.
-Hot reload of the file lives in ``edgelearn.config_watch``.
+Edits of the file that keep its comments live in ``edgelearn.config_toml``; hot reload in
+``edgelearn.config_watch``.
 """
 
 from __future__ import annotations
@@ -11,14 +14,22 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from edgelearn.errors import ConfigError
 
 ENV_PREFIX = "EDGELEARN_"
+ENV_NESTED_DELIMITER = "__"
 
 
 class _Section(BaseModel):
@@ -49,6 +60,8 @@ class StoreSettings(_Section):
     """Compute task embeddings in the background (all-MiniLM-L6-v2)."""
     embed_batch: int = Field(64, ge=1)
     """Runs embedded per background batch."""
+    embed_idle_s: float = Field(60.0, ge=0)
+    """Seconds without a batch after which the embedding process exits (~500 MB freed; it starts again, in ~15 s, when runs arrive); 0 keeps it running."""
 
 
 class RewardWeights(_Section):
@@ -190,6 +203,8 @@ class DeploySettings(_Section):
     """llama.cpp context length."""
     max_tokens: int = Field(256, ge=1)
     """Default completion limit when a request gives none."""
+    unload_idle_s: float = Field(300.0, ge=0)
+    """Seconds unused after which a llama.cpp model is unloaded (loaded again by the next request); 0 keeps it loaded."""
     external_cost_per_1k: float = Field(0.01, ge=0)
     """Price per 1k tokens of the external model, for the cost-saved figure."""
 
@@ -240,7 +255,15 @@ class PrivacySettings(_Section):
     """Extra regular expressions redacted like PII."""
 
 
-class Settings(_Section):
+class Settings(BaseSettings):
+    """Every section; ``Settings()`` is the defaults, :func:`load_settings` adds the file and the environment.
+
+    A new section is one more field here (and its class above).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER,
+                                      extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
+
     server: ServerSettings = ServerSettings()
     """HTTP hook."""
     store: StoreSettings = StoreSettings()
@@ -264,6 +287,14 @@ class Settings(_Section):
     privacy: PrivacySettings = PrivacySettings()
     """PII and retention."""
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the arguments: a bare Settings() must not depend on who runs it (tests, the demo's
+        # home); load_settings names the file and the environment explicitly.
+        return (init_settings,)
+
 
 def home_dir() -> Path:
     """The edgelearn home: ``$EDGELEARN_HOME`` or the platform's user data directory."""
@@ -279,37 +310,36 @@ def config_path() -> Path:
     return Path(env).expanduser() if env else home_dir() / "edgelearn.toml"
 
 
-def _parse_env_value(raw: str) -> Any:
+def parse_env_value(raw: str) -> Any:
+    """An environment value as a TOML scalar (``true``, ``0.5``, ``["a"]``), else the plain string."""
     try:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or "__" not in key:
-            continue
-        parts = key[len(ENV_PREFIX):].lower().split("__")
-        node = out
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = _parse_env_value(raw)
-    return out
+class TomlScalarEnvSource(EnvSettingsSource):
+    """``EDGELEARN_<SECTION>__<KEY>`` variables of ``environ``, each value parsed by :func:`parse_env_value`.
+
+    Only names with the nested delimiter count, so ``EDGELEARN_HOME`` and ``EDGELEARN_CONFIG``
+    are never taken for a section.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, Any]:
+        prefix = self.env_prefix.lower()
+        return {name.lower(): parse_env_value(value) for name, value in self._environ.items()
+                if name.lower().startswith(prefix) and ENV_NESTED_DELIMITER in name[len(prefix):]}
+
+    def decode_complex_value(self, field_name: str, field: Any, value: Any) -> Any:
+        return value  # already parsed as TOML; a string left here is reported by validation
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _describe(exc: ValidationError) -> str:
+def describe_errors(exc: ValidationError) -> str:
+    """Each error of ``exc`` as ``section.key: reason``, joined by semicolons."""
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
@@ -317,141 +347,32 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+def _build(*sources: PydanticBaseSettingsSource) -> Settings:
+    return Settings(_build_sources=(sources, {}))
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from defaults, the TOML file (if it exists) and the environment.
 
     Raises ``ConfigError`` naming the file, the key and the reason when anything is invalid.
     """
     path = config_path() if path is None else path
-    environ = dict(os.environ) if environ is None else environ
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}", path=path) from exc
+    environ = os.environ if environ is None else environ
     try:
-        file_settings = Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}", path=path) from exc
-    overrides = _env_overrides(environ)
-    if not overrides:
-        return file_settings
+        file_source = TomlConfigSettingsSource(Settings, toml_file=path)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", path=path) from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}", path=path) from exc
+    # the file alone first, so that its errors name the file and not the environment
     try:
-        return Settings.model_validate(_deep_merge(file_settings.model_dump(), overrides))
+        settings = _build(file_source)
     except ValidationError as exc:
-        raise ConfigError(f"environment ({ENV_PREFIX}*): {_describe(exc)}", path=None) from exc
-
-
-def set_config_value(path: Path, dotted_key: str, value: Any) -> None:
-    """Write one key into the user's TOML file (creating it), keeping its other lines.
-
-    Used by the TUI's toggles; the watcher then reloads the file like any edit.
-    """
-    section, _, key = dotted_key.rpartition(".")
-    if not section:
-        raise ConfigError(f"{dotted_key}: expected section.key", path=path)
-    probe = Settings().model_dump()
-    node = probe
-    for part in dotted_key.split(".")[:-1]:
-        if not isinstance(node, dict) or part not in node:
-            raise ConfigError(f"{dotted_key}: no such setting", path=path)
-        node = node[part]
-    if key not in node:
-        raise ConfigError(f"{dotted_key}: no such setting", path=path)
-    rendered = _toml_value(value)
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    header = f"[{section}]"
-    out, in_section, done, seen_section = [], False, False, False
-    for line in lines:
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            if in_section and not done:
-                out.append(f"{key} = {rendered}")
-                done = True
-            in_section = stripped == header
-            seen_section = seen_section or in_section
-        elif in_section and not done and stripped.split("=")[0].strip() == key and "=" in stripped:
-            out.append(f"{key} = {rendered}")
-            done = True
-            continue
-        out.append(line)
-    if not done:
-        if not seen_section:
-            out.extend(["", header])
-        out.append(f"{key} = {rendered}")
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("\n".join(out).lstrip("\n") + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise ConfigError(f"cannot write {type(value).__name__} into TOML", path=None)
-
-
-def render_default_toml() -> str:
-    """The documented default config file: every section and key with its docstring as a comment."""
-    lines = [
-        "# edgelearn configuration: every key with its default.",
-        "# Copy to the edgelearn home (edgelearn config path) and edit; the running process reloads it.",
-        "# Environment variables override it: EDGELEARN_<SECTION>__<KEY>=value, e.g. EDGELEARN_TRAIN__AUTO_TRAIN=false.",
-        "# Regenerate this file with: edgelearn config defaults > config/edgelearn.toml",
-    ]
-
-    def emit(model: type[BaseModel], prefix: str) -> None:
-        nested = []
-        lines.append("")
-        lines.append(f"[{prefix}]")
-        for name, field in model.model_fields.items():
-            default = field.get_default(call_default_factory=True)
-            if isinstance(default, BaseModel):
-                nested.append((name, type(default), field.description))
-                continue
-            lines.extend(f"# {line.strip()}" for line in (field.description or "").splitlines() or [""])
-            if default is None:
-                lines.append(f"# {name} =   (unset)")
-            else:
-                lines.append(f"{name} = {_toml_value(default)}")
-        for name, sub, doc in nested:
-            if doc:
-                lines.append("")
-                lines.append(f"# {doc}")
-            emit(sub, f"{prefix}.{name}")
-
-    for name, field in Settings.model_fields.items():
-        lines.append("")
-        lines.append(f"# ---- {name}: {field.description}")
-        emit(field.annotation, name)
-    return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
-
-
-def write_settings(settings: Settings, path: Path) -> None:
-    """Write every value of ``settings`` to ``path`` as TOML (atomically), e.g. for the demo's home."""
-    lines: list[str] = []
-
-    def emit(model: BaseModel, prefix: str) -> None:
-        nested = []
-        lines.append(f"[{prefix}]")
-        for name in type(model).model_fields:
-            value = getattr(model, name)
-            if isinstance(value, BaseModel):
-                nested.append((name, value))
-            elif value is not None:
-                lines.append(f"{name} = {_toml_value(value)}")
-        lines.append("")
-        for name, value in nested:
-            emit(value, f"{prefix}.{name}")
-
-    for name in Settings.model_fields:
-        emit(getattr(settings, name), name)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
+        raise ConfigError(f"{path}: {describe_errors(exc)}", path=path) from exc
+    env_source = TomlScalarEnvSource(Settings, environ)
+    if not env_source.env_vars:
+        return settings
+    try:
+        return _build(env_source, file_source)
+    except ValidationError as exc:
+        raise ConfigError(f"environment ({ENV_PREFIX}*): {describe_errors(exc)}", path=None) from exc

@@ -49,7 +49,8 @@ class Runtime:
         if use_embed:
             from edgelearn.embed.embedder import Embedder
 
-            self.embedder = Embedder(self.store, batch=settings.store.embed_batch)
+            self.embedder = Embedder(self.store, batch=settings.store.embed_batch,
+                                     idle_s=lambda: self.watcher.settings.store.embed_idle_s)
         self._install_extensions()
 
     @property

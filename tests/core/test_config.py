@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from elsupport import wait_for
 
-from edgelearn.config import Settings, load_settings, render_default_toml, set_config_value
+from edgelearn.config import Settings, load_settings
+from edgelearn.config_toml import render_default_toml, set_config_value, write_settings
 from edgelearn.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,6 +84,86 @@ def test_set_config_value_keeps_other_lines(tmp_path):
     assert cfg.read_text().startswith("# mine")
     with pytest.raises(ConfigError, match="no such setting"):
         set_config_value(cfg, "train.nope", 1)
+
+
+USER_FILE = """# my edgelearn settings: written by hand
+[server]
+port = 9001   # the port my agent knows
+
+# smaller adapters on this laptop
+[train]
+rank = 8
+  # an indented note
+auto_train = true # flipped by the TUI
+"""
+
+
+def test_edits_keep_the_users_comments_and_layout(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(USER_FILE)
+    set_config_value(cfg, "train.auto_train", False)
+    set_config_value(cfg, "rewards.weights.human", 0.5)
+    text = cfg.read_text()
+    assert text.startswith(USER_FILE.replace("auto_train = true # flipped", "auto_train = false # flipped"))
+    assert "[rewards.weights]\nhuman = 0.5" in text
+    s = load_settings(cfg, environ={})
+    assert (s.server.port, s.train.rank, s.train.auto_train, s.rewards.weights.human) == (9001, 8, False, 0.5)
+
+    settings = s.model_copy(update={"server": s.server.model_copy(update={"port": 9002})})
+    write_settings(settings, cfg)
+    text = cfg.read_text()
+    for line in ("# my edgelearn settings: written by hand", "port = 9002   # the port my agent knows",
+                 "# smaller adapters on this laptop", "  # an indented note", "auto_train = false # flipped by the TUI"):
+        assert line in text
+    assert text.index("[server]") < text.index("[train]") < text.index("[store]")  # the user's order first
+    assert load_settings(cfg, environ={}) == settings
+
+
+def test_an_edit_the_settings_refuse_is_not_written(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(USER_FILE)
+    with pytest.raises(ConfigError, match="train.rank"):
+        set_config_value(cfg, "train.rank", "big")
+    with pytest.raises(ConfigError, match="train.nope: no such setting"):
+        set_config_value(cfg, "train.nope", 1)
+    with pytest.raises(ConfigError, match="no such setting"):
+        set_config_value(cfg, "rewards.weights", 1)
+    assert cfg.read_text() == USER_FILE
+    assert [p.name for p in tmp_path.iterdir()] == ["c.toml"]
+
+
+@pytest.mark.parametrize("raw, key, value", [
+    ("false", "train.auto_train", False),
+    ("0.5", "rewards.weights.human", 0.5),
+    ("4", "train.rank", 4),
+    ('["a", "b"]', "server.cors_origins", ["a", "b"]),
+    ("['single', 'quotes']", "privacy.blocked_patterns", ["single", "quotes"]),
+    ("localhost", "server.host", "localhost"),  # not TOML: the plain string
+    ('"quoted"', "server.host", "quoted"),  # a TOML string: its quotes go
+    ("0.998", "bandit.discount", 0.998),
+])
+def test_environment_values_are_toml_scalars(tmp_path, raw, key, value):
+    section, _, name = key.rpartition(".")
+    env = f"EDGELEARN_{section.upper().replace('.', '__')}__{name.upper()}"
+    s = load_settings(tmp_path / "none.toml", environ={env: raw})
+    node = s
+    for part in key.split("."):
+        node = getattr(node, part)
+    assert node == value and type(node) is type(value)
+
+
+def test_environment_beats_file_and_other_variables_are_ignored(tmp_path, monkeypatch):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[server]\nport = 9001\nhost = '127.0.0.2'\n")
+    env = {"EDGELEARN_SERVER__PORT": "9100", "EDGELEARN_HOME": str(tmp_path), "EDGELEARN_CONFIG": str(cfg),
+           "edgelearn_train__rank": "2", "OTHER__PORT": "1"}
+    s = load_settings(cfg, environ=env)
+    assert (s.server.port, s.server.host, s.train.rank) == (9100, "127.0.0.2", 2)
+    with pytest.raises(ConfigError, match=r"environment \(EDGELEARN_\*\): train.bogus"):
+        load_settings(cfg, environ={"EDGELEARN_TRAIN__BOGUS": "1"})
+    monkeypatch.setenv("EDGELEARN_SERVER__PORT", "9200")
+    assert load_settings(cfg).server.port == 9200  # os.environ by default
+    assert Settings().server.port == 8765  # a bare Settings() is the defaults, whatever the environment
 
 
 def test_documented_default_file_is_complete_and_current():

@@ -138,3 +138,47 @@ def test_the_runtime_embedder_encodes_in_a_child_process_and_stopping_ends_it(ho
     assert emb._encode.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # ended and reaped
+
+
+def test_the_embedding_process_exits_when_idle_and_starts_again_for_new_runs(home, settings, capfd):
+    import os
+
+    from elsupport import wait_for
+
+    store = Store(home / "edgelearn.db")
+    emb = Embedder(store, batch=4, idle_s=0.5)  # the runtime passes store.embed_idle_s (60 s by default)
+    try:
+        first = record(store, settings, 3)
+        emb.start()
+        assert emb.wait_idle(120)
+        assert embedded(store) == set(first)
+        pid = emb._encode.pid
+        assert pid is not None
+        wait_for(lambda: emb._encode.idle_exits == 1, timeout=60)  # idle: the child ends, and is reaped
+        assert emb._encode.pid is None
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        later = record(store, settings, 6)  # the commit wakes the embedder, which starts a fresh child
+        assert emb.wait_idle(120)
+        assert embedded(store) == set(first + later)
+        assert emb._encode.started == 2
+    finally:
+        emb.stop()
+        store.close()
+    out, err = capfd.readouterr()  # the child's model load drew "Loading weights: 100%|███" here
+    assert "Loading weights" not in err + out and "%|" not in err + out
+
+
+def test_the_childs_stderr_goes_to_the_log_line_by_line(caplog):
+    import logging
+    import subprocess
+    import sys
+
+    from edgelearn.embed.process import _log_lines
+
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write('a warning\\n\\nanother\\n')"],
+                            stderr=subprocess.PIPE)
+    with caplog.at_level(logging.INFO, logger="edgelearn.embed.process"):
+        _log_lines(proc)
+    proc.wait()
+    assert [r.getMessage() for r in caplog.records] == ["embedding process: a warning", "embedding process: another"]

@@ -11,12 +11,14 @@ evaluated with the library's own vectorized ``evidence``/``verdicts`` (the exact
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
 import numpy as np
 import pytest
 
+from edgelearn.config import ExperimentSettings
 from edgelearn.errors import InvalidInput
 from edgelearn.experiment.decision import (
     DecisionConfig,
@@ -28,7 +30,7 @@ from edgelearn.experiment.decision import (
     verdicts,
 )
 
-CONFIG = DecisionConfig()  # min 100 per variant, 5 % lift, 95 %, guards 1.5x, 72 h
+CONFIG = DecisionConfig.from_settings(ExperimentSettings())  # min 100 per variant, 5 % lift, 95 %, guards 3x latency 1.5x cost, 72 h
 EXPERIMENTS = 1000
 
 
@@ -150,26 +152,27 @@ def test_vectorized_rule_is_decide():
 
 def test_guard_rails_retire_a_slower_or_dearer_challenger():
     rng = np.random.default_rng(6)
-    config = DecisionConfig()
+    config = CONFIG
+    slower = config.latency_guard * 4 / 3  # a third over the guard, as 2x is over a 1.5x guard
     outcomes: dict[str, list[str]] = {"slow": [], "dear": [], "fair": []}
     for _ in range(EXPERIMENTS):
         x0, x1 = signal_mix(rng, 0.6, 150), signal_mix(rng, 0.75, 150)  # a clearly better challenger
         lat0, cost0 = rng.lognormal(math.log(800), 0.5, 150), rng.gamma(2.0, 0.001, 150)
         lat1, cost1 = rng.lognormal(math.log(800), 0.5, 150), rng.gamma(2.0, 0.001, 150)
         champ = VariantStats.from_values(x0, lat0, cost0)
-        outcomes["slow"].append(decide(champ, VariantStats.from_values(x1, lat1 * 2.0, cost1), config).outcome)
+        outcomes["slow"].append(decide(champ, VariantStats.from_values(x1, lat1 * slower, cost1), config).outcome)
         outcomes["dear"].append(decide(champ, VariantStats.from_values(x1, lat1, cost1 * 2.0), config).outcome)
         outcomes["fair"].append(decide(champ, VariantStats.from_values(x1, lat1, cost1), config).outcome)
     assert set(outcomes["slow"]) == {"retire"}
     assert set(outcomes["dear"]) == {"retire"}
     assert outcomes["fair"].count("promote") >= 0.99 * EXPERIMENTS
-    slow = decide(champ, VariantStats.from_values(x1, lat1 * 2.0, cost1), config)
+    slow = decide(champ, VariantStats.from_values(x1, lat1 * slower, cost1), config)
     assert "latency" in slow.reason and "guard rail" in slow.reason
 
 
 def test_undecided_experiments_stop_at_max_duration_and_keep_the_champion():
     # a challenger right at the margin (+5 %) is seldom promotable or futile after 300 runs each
-    config = DecisionConfig(max_duration_s=3600.0)
+    config = dataclasses.replace(CONFIG, max_duration_s=3600.0)
     rng = np.random.default_rng(7)
     outcomes = []
     for _ in range(200):
@@ -191,7 +194,7 @@ def test_undecided_experiments_stop_at_max_duration_and_keep_the_champion():
 def test_decision_is_json_ready_and_names_its_numbers():
     rng = np.random.default_rng(9)
     a, b = VariantStats.from_values(signal_mix(rng, 0.6, 300)), VariantStats.from_values(signal_mix(rng, 0.75, 300))
-    d = decide(a, b)
+    d = decide(a, b, CONFIG)
     assert d.outcome == "promote"
     out = d.to_dict()
     assert out["samples"] == {"champion": 300, "challenger": 300}
@@ -199,7 +202,7 @@ def test_decision_is_json_ready_and_names_its_numbers():
     assert "lift +" in d.reason
     json.dumps(out, allow_nan=False)
     # a champion that never scored: the lift is undefined, a better challenger still wins
-    zero = decide(VariantStats(150, 0.0, 0.0), VariantStats.from_values(signal_mix(rng, 0.3, 150)))
+    zero = decide(VariantStats(150, 0.0, 0.0), VariantStats.from_values(signal_mix(rng, 0.3, 150)), CONFIG)
     assert zero.outcome == "promote" and zero.lift is None
     json.dumps(zero.to_dict(), allow_nan=False)
 
@@ -213,13 +216,13 @@ def test_decision_is_json_ready_and_names_its_numbers():
 ])
 def test_impossible_statistics_are_rejected_by_name(stats, field):
     with pytest.raises(InvalidInput) as info:
-        decide(VariantStats(100, 50.0, 30.0), stats)
+        decide(VariantStats(100, 50.0, 30.0), stats, CONFIG)
     assert info.value.field == field
 
 
 def test_bad_config_is_rejected_by_name():
     with pytest.raises(InvalidInput) as info:
-        DecisionConfig(confidence=1.0)
+        dataclasses.replace(CONFIG, confidence=1.0)
     assert info.value.field == "confidence"
     with pytest.raises(InvalidInput):
-        decide(VariantStats(100, 50.0, 30.0), VariantStats(100, 50.0, 30.0), elapsed_s=-1.0)
+        decide(VariantStats(100, 50.0, 30.0), VariantStats(100, 50.0, 30.0), CONFIG, elapsed_s=-1.0)

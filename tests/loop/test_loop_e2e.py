@@ -11,7 +11,8 @@ import time
 import httpx
 import pytest
 
-from edgelearn.config import Settings, write_settings
+from edgelearn.config import Settings
+from edgelearn.config_toml import write_settings
 from edgelearn.runtime import Runtime
 from edgelearn.server.app import serve_in_thread
 

@@ -201,7 +201,7 @@ def cmd_config_validate(args) -> int:
 
 
 def cmd_config_defaults(args) -> int:
-    from edgelearn.config import render_default_toml
+    from edgelearn.config_toml import render_default_toml
 
     sys.stdout.write(render_default_toml())
     return 0

@@ -16,7 +16,7 @@ console = Console()
 
 
 def cmd_demo(args) -> int:
-    from edgelearn.config import write_settings
+    from edgelearn.config_toml import write_settings
     from edgelearn.demo.pack import load_pack
     from edgelearn.demo.runner import DemoOptions, demo_home, demo_settings, run_demo
     from edgelearn.runtime import Runtime

@@ -202,7 +202,7 @@ class EmbeddedClient(Client):
         return {"file": str(file) if file else None, "settings": self.runtime.settings.model_dump(mode="json")}
 
     def set_toggle(self, name: str, value: bool) -> bool:
-        from edgelearn.config import set_config_value
+        from edgelearn.config_toml import set_config_value
 
         key = check_toggle(name)
         if not isinstance(value, bool):

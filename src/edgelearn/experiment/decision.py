@@ -48,6 +48,7 @@ from typing import Any, Iterable, Literal
 
 import numpy as np
 
+from edgelearn.config import ExperimentSettings
 from edgelearn.errors import InvalidInput
 
 Outcome = Literal["continue", "promote", "retire", "stop"]
@@ -60,14 +61,18 @@ _TOL = 1e-9
 
 @dataclass(frozen=True)
 class DecisionConfig:
-    """Knobs of :func:`decide`; :meth:`from_settings` reads them from ``[experiments]``."""
+    """Knobs of :func:`decide`, built by :meth:`from_settings` from ``[experiments]``.
 
-    min_samples: int = 100
-    min_improvement: float = 0.05
-    confidence: float = 0.95
-    latency_guard: float = 1.5
-    cost_guard: float = 1.5
-    max_duration_s: float = 72 * 3600.0
+    The config owns their defaults (``ExperimentSettings``), so none is repeated here; only
+    ``tau_scale``, a property of the test rather than a setting, has one.
+    """
+
+    min_samples: int
+    min_improvement: float
+    confidence: float
+    latency_guard: float
+    cost_guard: float
+    max_duration_s: float
     tau_scale: float = 0.3
 
     def __post_init__(self) -> None:
@@ -85,7 +90,7 @@ class DecisionConfig:
                 raise InvalidInput(f"decision config {name}={getattr(self, name)!r} is out of range", field=name)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "DecisionConfig":
+    def from_settings(cls, settings: ExperimentSettings) -> "DecisionConfig":
         """Build from an ``ExperimentSettings`` section (``settings.experiments``)."""
         return cls(
             min_samples=max(2, settings.min_samples),
@@ -295,14 +300,14 @@ def _exp(log_value: float) -> float:
     return math.exp(min(log_value, 700.0))
 
 
-def decide(champion: VariantStats, challenger: VariantStats, config: DecisionConfig | None = None,
+def decide(champion: VariantStats, challenger: VariantStats, config: DecisionConfig,
            elapsed_s: float = 0.0) -> ExperimentDecision:
     """Decide an experiment from both variants' statistics; safe to call after every sample.
 
+    ``config`` comes from the settings (``DecisionConfig.from_settings(settings.experiments)``);
     ``elapsed_s`` is the time since the experiment started (for ``max_duration_s``).
     Raises InvalidInput when the statistics cannot come from rewards in [0, 1].
     """
-    config = config or DecisionConfig()
     champion.validate("champion")
     challenger.validate("challenger")
     if not (math.isfinite(elapsed_s) and elapsed_s >= 0):

@@ -73,6 +73,7 @@ class Engine:
                 if name == "embedded":
                     options = {"cache_size": deploy.cache_size, "n_threads": deploy.threads or max(1, (os.cpu_count() or 2) // 2),
                                "n_ctx": deploy.n_ctx}
+                    options["unload_idle_s"] = deploy.unload_idle_s
                 elif name == "ollama":
                     options = {"url": deploy.ollama_url}
                 else:

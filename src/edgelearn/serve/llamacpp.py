@@ -6,6 +6,8 @@ Prompts are rendered with the GGUF's own chat template (the same Jinja formatter
 ``create_chat_completion`` uses) and generation stops at the vocabulary's end-of-generation
 tokens (``<|im_end|>`` for SmolLM2), so an exported adapter stops where it was trained to.
 The token loop is ours rather than ``create_completion``'s so usage is exact when streaming too.
+A model unused for ``unload_idle_s`` (``deploy.unload_idle_s``) is unloaded, so that a runtime
+started at login gives its memory back; the next request loads it again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import codecs
 import importlib.util
 import random
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,7 @@ class _Loaded:
     lock: threading.Lock
     formatter: Any  # llama_cpp's Jinja2ChatFormatter over the GGUF's template
     is_eog: Any
+    last_used: float = 0.0  # monotonic; touched under the cache lock when handed out, and after generating
 
 
 class StopMatcher:
@@ -71,7 +75,8 @@ class EmbeddedBackend(Backend):
 
     name = "embedded"
 
-    def __init__(self, *, cache_size: int = 2, n_threads: int = 2, n_ctx: int = 2048) -> None:
+    def __init__(self, *, cache_size: int = 2, n_threads: int = 2, n_ctx: int = 2048,
+                 unload_idle_s: float = 0.0) -> None:
         if not is_llama_cpp_available():
             raise BackendError("llama-cpp-python is not installed: `pip install llama-cpp-python` "
                                "(it compiles llama.cpp, about 10 minutes)")
@@ -82,6 +87,10 @@ class EmbeddedBackend(Backend):
         self._cache_lock = threading.Lock()
         self._load_lock = threading.Lock()  # one load at a time: loads are short, memory is not
         self.loads = 0
+        self.unload_idle_s = unload_idle_s  # 0 keeps models loaded
+        self.unloads = 0
+        self._unloader: threading.Thread | None = None
+        self._closing = threading.Event()
 
     def loaded(self) -> list[tuple[str, str | None]]:
         """Keys (model_path, lora_path) of the loaded models, least recently used first."""
@@ -95,14 +104,18 @@ class EmbeddedBackend(Backend):
         with self._cache_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
+                self._cache[key].last_used = time.monotonic()
                 return self._cache[key]
         with self._load_lock:
             with self._cache_lock:
                 if key in self._cache:  # loaded by another thread while we waited
+                    self._cache[key].last_used = time.monotonic()
                     return self._cache[key]
             loaded = self._load(target)
             with self._cache_lock:
+                loaded.last_used = time.monotonic()
                 self._cache[key] = loaded
+                self._start_unloader()
                 while len(self._cache) > self.cache_size:
                     # dropped, not closed: a generation may still hold it; llama_cpp frees it on collection
                     self._cache.popitem(last=False)
@@ -149,7 +162,10 @@ class EmbeddedBackend(Backend):
     def stream(self, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
         loaded = self._get(target)
         with loaded.lock:
-            yield from self._generate(loaded, target, request)
+            try:
+                yield from self._generate(loaded, target, request)
+            finally:
+                loaded.last_used = time.monotonic()  # still under its lock: never idle while in use
 
     def _generate(self, loaded: _Loaded, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
         llm = loaded.llm
@@ -186,7 +202,43 @@ class EmbeddedBackend(Backend):
                 yield Chunk(tail)
         yield Chunk("", finish, Usage(len(tokens), produced))
 
+    # --- idle unload ----------------------------------------------------------------------------
+    def _start_unloader(self) -> None:
+        """Start the idle-unload thread if unloading is on and none runs (call under the cache lock)."""
+        if self.unload_idle_s > 0 and self._unloader is None and not self._closing.is_set():
+            self._unloader = threading.Thread(target=self._unload_idle, name="edgelearn-llama-unload", daemon=True)
+            self._unloader.start()
+
+    def _unload_idle(self) -> None:
+        """Unload each model unused for ``unload_idle_s``; ends when none is loaded."""
+        wait: float | None = self.unload_idle_s
+        while wait is not None and not self._closing.wait(wait):
+            idle, wait = self._take_idle(time.monotonic())
+            for item in idle:
+                try:
+                    item.llm.close()
+                finally:
+                    item.lock.release()
+                self.unloads += 1
+
+    def _take_idle(self, now: float) -> tuple[list[_Loaded], float | None]:
+        """Take the models idle at ``now`` out of the cache, locked; and the seconds until the next
+        check (None: nothing loaded, the thread ends)."""
+        idle = []
+        with self._cache_lock:
+            for key, item in list(self._cache.items()):
+                # a model being generated with holds its lock; one handed out since was touched
+                if now - item.last_used >= self.unload_idle_s and item.lock.acquire(blocking=False):
+                    del self._cache[key]
+                    idle.append(item)
+            if not self._cache:
+                self._unloader = None
+                return idle, None
+            oldest = min(item.last_used for item in self._cache.values())
+            return idle, max(0.05, oldest + self.unload_idle_s - now)
+
     def close(self) -> None:
+        self._closing.set()
         with self._cache_lock:
             loaded = list(self._cache.values())
             self._cache.clear()

@@ -95,7 +95,7 @@ async def get_config(request: Request):
 
 @router.post("/v1/config/toggles", summary="Switch auto_export, auto_train or auto_deploy (written to the config file)")
 async def set_toggle(request: Request):
-    from edgelearn.config import set_config_value
+    from edgelearn.config_toml import set_config_value
 
     body = parse_json(ToggleIn, await request.body())
     rt = _rt(request)
