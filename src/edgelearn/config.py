@@ -17,6 +17,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgelearn.errors import ConfigError
+from edgelearn.experiment.independence.settings import IndependenceSettings
 
 ENV_PREFIX = "EDGELEARN_"
 
@@ -263,6 +264,8 @@ class Settings(_Section):
     """Trigger checks."""
     privacy: PrivacySettings = PrivacySettings()
     """PII and retention."""
+    independence: IndependenceSettings = IndependenceSettings()
+    """Teacher to local, level by level, per task cluster."""
 
 
 def home_dir() -> Path:
