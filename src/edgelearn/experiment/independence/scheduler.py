@@ -98,7 +98,7 @@ class Scheduler:
         config = self._config()
         with self._lock:
             choice = self._choose(config, role, key, session, eligible, confidence)
-            counts = self.counts.setdefault((role, choice.cluster), Counter())
+            counts = self.counts.setdefault((role, key), Counter())  # the request's cluster, not its session's
             counts["requests"] += 1
             counts["local_requests"] += choice.local
             counts["ineligible"] += not eligible

@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable
 
 import apsw
+import orjson
 
 from edgelearn.errors import InvalidInput
 from edgelearn.experiment.independence import state as rule
@@ -165,6 +166,11 @@ class IndependenceService:
     def on_reward(self, conn: apsw.Connection, run: dict[str, Any], old: float | None, new: float | None) -> None:
         """Reward hook: runs whose metadata carries ``independence`` count on their side."""
         meta = run.get("metadata")
+        if isinstance(meta, str):  # rescoring hands the row's JSON text
+            try:
+                meta = orjson.loads(meta)
+            except orjson.JSONDecodeError:
+                return
         mark = meta.get(METADATA_KEY) if isinstance(meta, dict) else None
         if not isinstance(mark, dict) or old == new:
             return
