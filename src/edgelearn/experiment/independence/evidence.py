@@ -77,14 +77,17 @@ def readiness(local: VariantStats, teacher: VariantStats, max_gap: float, config
     sq_teacher = min(max(teacher.sum_sq, 0.0), teacher.sum)
     log_e, ev = non_inferiority_log_e(local.n, local.sum, sq_local, teacher.n, teacher.sum, sq_teacher,
                                       max_gap, config)
-    log_e, diff, se, r = float(log_e), float(ev.diff), float(ev.se), float(ev.r)
-    lower = diff - boundary_z(r, config.log_threshold) * se
+    log_e, diff, se = float(log_e), float(ev.diff), float(ev.se)
     e_value, threshold = math.exp(min(log_e, 700.0)), 1.0 / (1.0 - config.confidence)
     ready = log_e >= config.log_threshold
-    verdict = "not worse" if ready else "not yet shown to be within"
-    reason = (f"{side} {diff:+.3f} vs teacher (lower bound {lower:+.3f}): {verdict} {max_gap:g} "
-              f"(evidence {e_value:.3g}, needs {threshold:.3g})")
-    return Readiness(ready, reason, diff=diff, lower=lower, e_value=e_value, e_threshold=threshold, **base)
+    if not ready:  # the rule runs after every scored run: the bound's bisection only for the event
+        return Readiness(False, f"{side} {diff:+.3f} vs teacher: not yet shown to be within {max_gap:g} "
+                                f"(evidence {e_value:.3g}, needs {threshold:.3g})",
+                         diff=diff, e_value=e_value, e_threshold=threshold, **base)
+    lower = diff - boundary_z(float(ev.r), config.log_threshold) * se
+    reason = (f"{side} {diff:+.3f} vs teacher (lower bound {lower:+.3f}): not worse by more than {max_gap:g} "
+              f"(evidence {e_value:.3g} >= {threshold:.3g})")
+    return Readiness(True, reason, diff=diff, lower=lower, e_value=e_value, e_threshold=threshold, **base)
 
 
 def cost_saved(tokens_in: int, tokens_out: int, input_per_m: float, output_per_m: float) -> float:

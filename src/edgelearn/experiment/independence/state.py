@@ -74,8 +74,9 @@ def new_epoch(state: ClusterState, level: int, now: float | None = None) -> None
     state.local, state.teacher, state.shadow = Sums(), Sums(), Sums()
 
 
-def _detector(baseline_mean: float, baseline_std: float, baseline_n: int | None,
-              config: IndependenceConfig) -> dict[str, Any]:
+def drift_detector(baseline_mean: float, baseline_std: float, baseline_n: int | None,
+                   config: IndependenceConfig) -> dict[str, Any]:
+    """The state of a fresh drift detector watching local rewards against ``baseline_mean``."""
     return RewardDriftDetector(baseline_mean=min(max(baseline_mean, 1e-3), 1.0), baseline_std=max(baseline_std, 1e-3),
                                window=config.drift_window, min_drop=config.drift_min_drop,
                                baseline_n=baseline_n if baseline_n and baseline_n >= 2 else None).to_dict()
@@ -95,7 +96,7 @@ def advance(state: ClusterState, ready: Readiness, config: IndependenceConfig) -
     side = getattr(state, ready.side)
     std = stats(side).std
     new_epoch(state, old + 1)
-    state.detector = _detector(ready.teacher_mean or 0.0, std, ready.teacher_n, config)
+    state.detector = drift_detector(ready.teacher_mean or 0.0, std, ready.teacher_n, config)
     return LevelChange(state.role, state.cluster, old, old + 1, "advance", ready.reason, ready.to_dict())
 
 
