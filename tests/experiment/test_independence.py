@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import time
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from edgelearn.experiment.decision import DecisionConfig, VariantStats, evidence
 from edgelearn.experiment.independence.evidence import cost_saved, non_inferiority_log_e, readiness
 from edgelearn.experiment.independence.levels import IndependenceConfig
 from edgelearn.experiment.independence.service import IndependenceService
+from edgelearn.store.runs import NewRun
 
 ROLE, CLUSTER, CHAMPION = "coder", 3, "coder-v1"
 
@@ -158,3 +161,23 @@ def test_the_non_inferiority_test_is_decisions_msprt_shifted_by_the_margin():
     assert not readiness(loc, t, 0.0, config).ready
     few = readiness(VariantStats.from_values([0.8] * 50), t, 0.2, config)
     assert not few.ready and "waiting for 100" in few.reason
+
+
+def test_runs_recorded_with_the_routing_mark_count_through_the_store(svc, store):
+    svc.attach()
+    choice = svc.decide(ROLE, CLUSTER, "s1", True, None)  # routing marks the run it records
+    mark = {"independence": {"cluster": choice.cluster, "side": choice.target}}
+
+    def run(i: int, reward: float | None) -> NewRun:
+        return NewRun(id=f"run-{i}", created_at=time.time(), role=ROLE, output="ok",
+                      content_hash=hashlib.sha256(str(i).encode()).hexdigest(), model_variant="teacher-x",
+                      tokens_in=100, tokens_out=20, reward=reward, metadata=mark)
+
+    store.write(lambda conn: store.runs.insert_in(conn, run(1, 0.7)))  # scored when recorded
+    store.write(lambda conn: store.runs.insert_in(conn, run(2, None)))  # scored later by a signal
+    store.write(lambda conn: store.runs.add_signals_in(conn, "run-2", {"human": (1.0, "accept")}, "test",
+                                                       lambda latest: (1.0, latest)))
+    unrouted = NewRun(id="run-3", created_at=time.time(), role="reviewer", output="x", content_hash="h3", reward=0.2)
+    store.write(lambda conn: store.runs.insert_in(conn, unrouted))
+    [row] = svc.report()
+    assert (row["teacher_n"], row["teacher_reward"]) == (2, pytest.approx(0.85))

@@ -108,6 +108,13 @@ class IndependenceRepo:
             "updated_at = excluded.updated_at",
             (role, cluster, now, requests, local_requests, ineligible, escapes, now))
 
+    @staticmethod
+    def run_mark_in(conn: apsw.Connection, seq: int, key: str) -> dict[str, Any] | None:
+        """The ``key`` object of a run's metadata (where routing marked how it was served), or None."""
+        row = conn.execute("select metadata -> ? from runs where seq = ?", (f"$.{key}", seq)).fetchone()
+        value = orjson.loads(row[0]) if row and row[0] else None
+        return value if isinstance(value, dict) else None
+
     def list(self, role: str | None = None) -> list[ClusterState]:
         """Every stored cluster state (of one role), by role and cluster."""
         if role is None:

@@ -53,6 +53,7 @@ class IndependenceService:
         self._cache_at = -1.0
         self._lock = threading.Lock()
         self._stale = False
+        self._roles: set[str] = set()  # roles routed here: only their runs are looked up on insert
         self.scheduler = Scheduler(self.config, self._level, self._pin)
 
     @classmethod
@@ -76,6 +77,7 @@ class IndependenceService:
             with self._lock:
                 self._levels = self.store.independence.levels()
                 self._pins = {role: pin.level for role, pin in self.store.independence.pins().items()}
+                self._roles |= {role for role, _ in self._levels}
                 self._cache_at = now
 
     def _level(self, role: str, cluster: int) -> int:
@@ -97,7 +99,9 @@ class IndependenceService:
     def decide(self, role: str, cluster: int | None, session: str | None, eligible: bool,
                confidence: float | None) -> RouteChoice:
         """Local or teacher for one request (``scheduler`` module docstring has the order of the rule)."""
-        return self.scheduler.decide(role, cluster, session, eligible, confidence)
+        choice = self.scheduler.decide(role, cluster, session, eligible, confidence)
+        self._roles.add(role)
+        return choice
 
     def escape(self, role: str, session: str | None, cluster: int | None = None,
                reason: str = "the local answer failed a check") -> RouteChoice:
@@ -165,14 +169,22 @@ class IndependenceService:
 
     def on_reward(self, conn: apsw.Connection, run: dict[str, Any], old: float | None, new: float | None) -> None:
         """Reward hook: runs whose metadata carries ``independence`` count on their side."""
+        if old == new:
+            return
         meta = run.get("metadata")
         if isinstance(meta, str):  # rescoring hands the row's JSON text
             try:
                 meta = orjson.loads(meta)
             except orjson.JSONDecodeError:
                 return
-        mark = meta.get(METADATA_KEY) if isinstance(meta, dict) else None
-        if not isinstance(mark, dict) or old == new:
+        if isinstance(meta, dict):
+            mark = meta.get(METADATA_KEY)
+        elif meta is None and run.get("seq") is not None and run.get("role") in self._roles:
+            # the insert hook's row carries no metadata: read the mark of runs of routed roles only
+            mark = self.store.independence.run_mark_in(conn, run["seq"], METADATA_KEY)
+        else:
+            mark = None
+        if not isinstance(mark, dict):
             return
         first = old is None
         try:
