@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from edgelearn.errors import ConfigError
+from edgelearn.experiment.independence.settings import IndependenceSettings
 
 ENV_PREFIX = "EDGELEARN_"
 ENV_NESTED_DELIMITER = "__"
@@ -286,6 +287,8 @@ class Settings(BaseSettings):
     """Trigger checks."""
     privacy: PrivacySettings = PrivacySettings()
     """PII and retention."""
+    independence: IndependenceSettings = IndependenceSettings()
+    """Teacher to local, level by level, per task cluster."""
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -11,6 +11,7 @@ per thread (``store.read()``). Each table group has a repository object that hol
     store.models       model registry                            (models.py)
     store.jobs         training jobs                             (jobs.py)
     store.experiments  champion / challenger experiments, loop   (experiments.py)
+    store.independence teacher -> local levels per task cluster   (independence.py)
 """
 
 from __future__ import annotations
@@ -148,3 +149,9 @@ class Store:
         from edgelearn.store.experiments import ExperimentsRepo
 
         return ExperimentsRepo(self)
+
+    @cached_property
+    def independence(self):
+        from edgelearn.store.independence import IndependenceRepo
+
+        return IndependenceRepo(self)
