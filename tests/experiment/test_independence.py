@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import time
@@ -9,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from edgelearn.config import ExperimentSettings
 from edgelearn.errors import InvalidInput
 from edgelearn.experiment.decision import DecisionConfig, VariantStats, evidence
 from edgelearn.experiment.independence.evidence import cost_saved, non_inferiority_log_e, readiness
@@ -151,7 +153,7 @@ def test_cost_saved_matches_a_hand_computation():
 
 def test_the_non_inferiority_test_is_decisions_msprt_shifted_by_the_margin():
     rng = np.random.default_rng(5)
-    config = DecisionConfig(min_improvement=0.0)
+    config = dataclasses.replace(DecisionConfig.from_settings(ExperimentSettings()), min_improvement=0.0)
     t, loc = VariantStats.from_values(beta(rng, 0.8, 0.1, 400)), VariantStats.from_values(beta(rng, 0.8, 0.1, 300))
     ev = evidence(t.n, t.sum, t.sum_sq, loc.n, loc.sum, loc.sum_sq, config)
     log_e, _ = non_inferiority_log_e(loc.n, loc.sum, loc.sum_sq, t.n, t.sum, t.sum_sq, 0.0, config)

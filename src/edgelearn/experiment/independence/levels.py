@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgelearn.config import DEFAULT_SHARES
 from edgelearn.errors import InvalidInput
 from edgelearn.experiment.decision import DecisionConfig
-from edgelearn.experiment.independence.settings import DEFAULT_SHARES
 
 LEVELS = (0, 1, 2, 3, 4)
 TOP = LEVELS[-1]
@@ -78,9 +78,10 @@ class IndependenceConfig:
         for name, ok in checks.items():
             if not ok:
                 raise InvalidInput(f"independence {name}={getattr(self, name)!r} is out of range", field=name)
-        # the mSPRT's knobs; min_improvement is unused by the non-inferiority test
-        object.__setattr__(self, "decision", DecisionConfig(min_samples=self.min_samples, min_improvement=0.0,
-                                                            confidence=self.confidence, tau_scale=self.tau_scale))
+        # the mSPRT's knobs; the non-inferiority test uses no improvement margin, guard or deadline
+        object.__setattr__(self, "decision", DecisionConfig(
+            min_samples=self.min_samples, min_improvement=0.0, confidence=self.confidence, latency_guard=math.inf,
+            cost_guard=math.inf, max_duration_s=math.inf, tau_scale=self.tau_scale))
 
     @classmethod
     def from_settings(cls, settings: Any) -> "IndependenceConfig":
