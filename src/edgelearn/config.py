@@ -17,6 +17,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgelearn.errors import ConfigError
+from edgelearn.sessions.settings import SessionSettings, WatchSettings
 
 ENV_PREFIX = "EDGELEARN_"
 
@@ -60,6 +61,8 @@ class RewardWeights(_Section):
     """Weight of the lint/type error signal."""
     human: float = Field(0.25, ge=0)
     """Weight of human feedback."""
+    survival: float = Field(0.25, ge=0)
+    """Weight of the share of the assistant's edits that survive into the next commit."""
 
 
 class RewardSettings(_Section):
@@ -263,6 +266,10 @@ class Settings(_Section):
     """Trigger checks."""
     privacy: PrivacySettings = PrivacySettings()
     """PII and retention."""
+    sessions: SessionSettings = SessionSettings()
+    """Sessions and the credit rule of their outcomes."""
+    watch: WatchSettings = WatchSettings()
+    """Workspace watcher."""
 
 
 def home_dir() -> Path:

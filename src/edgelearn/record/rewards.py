@@ -7,6 +7,7 @@ Each signal is normalized to [0, 1]:
     errors    1 / (1 + n / errors_scale)  n lint/type errors; 0 → 1.0, errors_scale → 0.5
     human     accept / up / true → 1, reject / down / false → 0,
               {"score": s} with s in 1..5 → (s - 1) / 4, {"thumbs": ±1} → 1 or 0
+    survival  kept / total lines of the assistant's edits in the next commit (or that ratio)
 
 The reward is the weighted mean of the signals present, the weights renormalized over them;
 with no weighted signal present the run stays unscored (``None``) unless
@@ -20,7 +21,7 @@ from typing import Any, Mapping
 
 from edgelearn.errors import InvalidInput
 
-SIGNAL_KINDS = ("compile", "tests", "errors", "human")
+SIGNAL_KINDS = ("compile", "tests", "errors", "human", "survival")
 
 _HUMAN_WORDS = {"accept": 1.0, "accepted": 1.0, "up": 1.0, "good": 1.0,
                 "reject": 0.0, "rejected": 0.0, "down": 0.0, "bad": 0.0}
@@ -96,6 +97,21 @@ def _thumbs(raw: Any, field: str) -> float:
     return 1.0 if t > 0 else 0.0
 
 
+def normalize_survival(raw: Any) -> float:
+    field = "signals.survival"
+    if isinstance(raw, Mapping):
+        if "kept" not in raw or "total" not in raw:
+            raise InvalidInput(f"{field}: expected {{kept, total}} or a ratio, got {dict(raw)!r}", field=field)
+        kept, total = _number(raw["kept"], f"{field}.kept"), _number(raw["total"], f"{field}.total")
+        if total <= 0 or not 0 <= kept <= total:
+            raise InvalidInput(f"{field}: need 0 <= kept <= total and total > 0, got {kept:g}/{total:g}", field=field)
+        return kept / total
+    value = _number(raw, field)
+    if not 0.0 <= value <= 1.0:
+        raise InvalidInput(f"{field}: a bare number must be a ratio in [0, 1], got {value:g}", field=field)
+    return value
+
+
 def normalize_signals(raw: Mapping[str, Any], errors_scale: float = 5.0) -> dict[str, float]:
     """Every reported signal normalized to [0, 1]; unknown kinds are an error naming them."""
     out: dict[str, float] = {}
@@ -110,6 +126,8 @@ def normalize_signals(raw: Mapping[str, Any], errors_scale: float = 5.0) -> dict
             out[kind] = normalize_errors(value, errors_scale)
         elif kind == "human":
             out[kind] = normalize_human(value)
+        elif kind == "survival":
+            out[kind] = normalize_survival(value)
         else:
             raise InvalidInput(f"signals.{kind}: unknown signal; expected one of {', '.join(SIGNAL_KINDS)}",
                                field=f"signals.{kind}")

@@ -11,6 +11,7 @@ per thread (``store.read()``). Each table group has a repository object that hol
     store.models       model registry                            (models.py)
     store.jobs         training jobs                             (jobs.py)
     store.experiments  champion / challenger experiments, loop   (experiments.py)
+    store.sessions     agent sessions, their outcomes, feedback  (sessions.py)
 """
 
 from __future__ import annotations
@@ -127,3 +128,9 @@ class Store:
         from edgelearn.store.experiments import ExperimentsRepo
 
         return ExperimentsRepo(self)
+
+    @cached_property
+    def sessions(self):
+        from edgelearn.store.sessions import SessionsRepo
+
+        return SessionsRepo(self)
