@@ -63,7 +63,8 @@ class SessionCredit:
         return compute_reward(outcomes, rs.weights.model_dump(), None)[0]
 
     def _apply(self, session_id: str, values: dict[str, float], raws: dict[str, Any], source: str,
-               feedback: tuple[str, float, Any, str | None] | None = None) -> Outcome:
+               feedback: tuple[str, float, Any, str | None] | None = None,
+               ensure: tuple[str | None, str | None] | None = None, close: str | None = None) -> Outcome:
         red = self._redactor()
         packed = {k: (v, red.any(raws[k]) if red else raws[k]) for k, v in values.items()}
         credit = self._settings().sessions.credit
@@ -71,16 +72,23 @@ class SessionCredit:
         rescore = self._rescorer()
 
         def fn(conn):
+            if ensure is not None:  # a hook event: the session may be new
+                repo.ensure_in(conn, session_id, project=ensure[0], agent=ensure[1])
             repo.seq_in(conn, session_id)  # an unknown session writes nothing
             span = cover(credit, repo.last_run_seq_in(conn, session_id))
-            return repo.add_outcome_in(conn, session_id, packed, source, span, rescore, feedback)
+            out = repo.add_outcome_in(conn, session_id, packed, source, span, rescore, feedback)
+            if close is not None:
+                repo.close_in(conn, session_id, close)
+            return out
 
         return self.store.write(fn)
 
-    def add_signals(self, session_id: str, signals: dict[str, Any], source: str = "api") -> Outcome:
-        """Outcome signals for a session (the bodies of ``POST /v1/runs/{id}/signals``)."""
+    def add_signals(self, session_id: str, signals: dict[str, Any], source: str = "api", *,
+                    ensure: tuple[str | None, str | None] | None = None, close: str | None = None) -> Outcome:
+        """Outcome signals for a session (the bodies of ``POST /v1/runs/{id}/signals``); ``ensure``
+        (project, agent) creates the session first, ``close`` ends it, in the same transaction."""
         values = normalize_signals(signals, self._settings().rewards.errors_scale)
-        return self._apply(session_id, values, signals, source)
+        return self._apply(session_id, values, signals, source, ensure=ensure, close=close)
 
     def add_feedback(self, session_id: str, fb: FeedbackIn, source: str = "feedback") -> Outcome:
         """Human feedback on a whole session: stored as feedback and as its ``human`` outcome."""
@@ -90,9 +98,17 @@ class SessionCredit:
         comment = red.text(fb.comment) if (fb.comment and red) else fb.comment
         return self._apply(session_id, values, {"human": raw}, source, (fb.kind, values["human"], raw, comment))
 
-    def ensure(self, session_id: str, *, project: str | None = None, agent: str | None = None) -> None:
-        """Create the session if it is new (a hook event may come before its first run)."""
-        self.store.write(lambda c: SessionsRepo.ensure_in(c, session_id, project=project, agent=agent))
+    def ensure(self, session_id: str, *, project: str | None = None, agent: str | None = None,
+               close: str | None = None) -> None:
+        """Create the session if it is new (a hook event may come before its first run); ``close``
+        ends it in the same transaction."""
+
+        def fn(conn):
+            SessionsRepo.ensure_in(conn, session_id, project=project, agent=agent)
+            if close is not None:
+                SessionsRepo.close_in(conn, session_id, close)
+
+        self.store.write(fn)
 
     def close(self, session_id: str, reason: str) -> bool:
         """End the session (a later run reopens it)."""

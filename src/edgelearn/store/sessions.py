@@ -239,6 +239,21 @@ class SessionsRepo:
                 "select kind, value from session_outcomes where session_seq = ? order by id", (s.seq,)))
         return sessions
 
+    def match_run(self, *, content_hash: str | None = None, output: str | None = None,
+                  needle: str | None = None, window: int = 5000) -> str | None:
+        """The newest of the latest ``window`` runs with this content hash (input and output), else
+        with this exact output, else whose output or metadata holds ``needle`` (a tool call id)."""
+        first = self.store.query("select coalesce(max(seq), 0) - ? from runs", (window,))[0][0]
+        for where, param in (("content_hash = ?1", content_hash), ("output = ?1", output),
+                             ("(instr(output, ?1) > 0 or instr(metadata, ?1) > 0)", needle)):
+            if param is None:
+                continue
+            rows = self.store.query(f"select id from runs where seq > ?2 and {where} order by seq desc limit 1",
+                                    (param, first))
+            if rows:
+                return rows[0][0]
+        return None
+
     def newest_open(self, project: str) -> str | None:
         """The id of the newest open session of a project."""
         rows = self.store.query("select id from sessions where project = ? and ended_at is null "
