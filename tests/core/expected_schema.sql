@@ -38,6 +38,8 @@ CREATE INDEX runs_session on runs(session) where session is not null;
 CREATE INDEX selections_role on selections(role, created_at);
 -- index selections_tick
 CREATE INDEX selections_tick on selections(role, tick) where tick is not null;
+-- index session_edits_open
+CREATE INDEX session_edits_open on session_edits(path) where scored_commit is null;
 -- index session_feedback_session
 CREATE INDEX session_feedback_session on session_feedback(session_seq);
 -- index session_outcomes_session
@@ -286,6 +288,15 @@ CREATE TABLE selections (
             created_at real not null,
             reward real,                      -- the reward counted in arm_stats (null: not yet)
             tick integer                      -- the role's clock when it was counted
+        );
+-- table session_edits
+CREATE TABLE session_edits (
+            id integer primary key,
+            session_seq integer not null references sessions(seq) on delete cascade,
+            path text not null,               -- absolute path of the file the assistant wrote
+            lines text not null,              -- JSON list of the lines it wrote
+            created_at real not null,
+            scored_commit text                -- the commit whose survival signal counted it
         );
 -- table session_feedback
 CREATE TABLE session_feedback (

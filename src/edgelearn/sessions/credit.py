@@ -99,12 +99,17 @@ class SessionCredit:
         return self._apply(session_id, values, {"human": raw}, source, (fb.kind, values["human"], raw, comment))
 
     def ensure(self, session_id: str, *, project: str | None = None, agent: str | None = None,
-               close: str | None = None) -> None:
-        """Create the session if it is new (a hook event may come before its first run); ``close``
-        ends it in the same transaction."""
+               close: str | None = None, edits: list[tuple[str, list[str]]] | None = None) -> None:
+        """Create the session if it is new (a hook event may come before its first run); keep the
+        ``edits`` the assistant made; ``close`` ends it; all in one transaction."""
+        red = self._redactor()
+        if edits and red:
+            edits = [(path, [red.text(line) for line in lines]) for path, lines in edits]
 
         def fn(conn):
             SessionsRepo.ensure_in(conn, session_id, project=project, agent=agent)
+            if edits:
+                SessionsRepo.add_edits_in(conn, session_id, edits)
             if close is not None:
                 SessionsRepo.close_in(conn, session_id, close)
 

@@ -34,7 +34,8 @@ def apply(runtime, ev: HookEvent) -> dict[str, Any]:
         outcome = credit.add_signals(ev.session_id, ev.signals, source, ensure=(ev.project, ev.agent), close=ev.close)
         out["rescored"] = len(outcome.rescored)
     elif ev.session_id is not None:
-        credit.ensure(ev.session_id, project=ev.project, agent=ev.agent, close=ev.close)
+        credit.ensure(ev.session_id, project=ev.project, agent=ev.agent, close=ev.close, edits=ev.edits)
+        out["edits"] = len(ev.edits)
     red = runtime.recorder.redactor()
     for verdict in ev.runs:
         prompt = red.text(verdict.prompt) if (red and verdict.prompt) else verdict.prompt

@@ -200,6 +200,35 @@ class SessionsRepo:
                               "rescored": len(rescored), "from_seq": lo, "upto_seq": hi}, subject=session_id)
         return Outcome(session_id, kinds, [r[1] for r in rows], rescored)
 
+    @staticmethod
+    def add_edits_in(conn: apsw.Connection, session_id: str, edits: list[tuple[str, list[str]]]) -> None:
+        """Keep the lines the assistant wrote, ``(absolute path, lines)`` each, for the git hook."""
+        sseq = SessionsRepo.seq_in(conn, session_id)
+        now = time.time()
+        conn.executemany("insert into session_edits(session_seq, path, lines, created_at) values (?,?,?,?)",
+                         [(sseq, path, orjson.dumps(lines).decode(), now) for path, lines in edits])
+
+    @staticmethod
+    def mark_edits_scored_in(conn: apsw.Connection, edit_ids: list[int], commit: str) -> None:
+        conn.executemany("update session_edits set scored_commit = ? where id = ?", [(commit, i) for i in edit_ids])
+
+    def unscored_edits(self, root: str) -> tuple[str | None, list[tuple[int, str, list[str]]]]:
+        """The newest session with edits under ``root`` that no commit scored yet, and those edits
+        ``(id, path, lines)`` in order."""
+        prefix = root.rstrip("/") + "/"
+        rows = self.store.query(
+            "select s.id from session_edits e join sessions s on s.seq = e.session_seq "
+            "where e.scored_commit is null and substr(e.path, 1, ?) = ? order by e.id desc limit 1",
+            (len(prefix), prefix))
+        if not rows:
+            return None, []
+        sid = rows[0][0]
+        edits = self.store.query(
+            "select e.id, e.path, e.lines from session_edits e join sessions s on s.seq = e.session_seq "
+            "where s.id = ? and e.scored_commit is null and substr(e.path, 1, ?) = ? order by e.id",
+            (sid, len(prefix), prefix))
+        return sid, [(i, p, orjson.loads(lines)) for i, p, lines in edits]
+
     # --- reads --------------------------------------------------------------------------------
     def get(self, session_id: str) -> Session:
         rows = self.store.query(f"select {_COLUMNS} from sessions where id = ?", (session_id,))

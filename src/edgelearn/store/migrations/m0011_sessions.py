@@ -6,6 +6,9 @@ runs gets it for one primary-key probe per run; a new session costs one row). Ex
 is partial: runs without a session do not pay for it. A run in a closed session reopens it (a
 Claude Code ``Stop`` ends a turn, and the user may go on).
 
+``session_edits`` keeps the lines an assistant wrote (Claude Code's Edit / Write hooks) until a
+commit scores how many of them survive (the ``survival`` signal).
+
 An outcome covers the session's runs with ``from_seq <= seq <= upto_seq``: the credit rule
 (``edgelearn.sessions.credit``, docs/sessions.md) fixes both when the outcome arrives.
 """
@@ -52,6 +55,16 @@ def m0011_sessions(conn):
             created_at real not null
         );
         create index session_feedback_session on session_feedback(session_seq);
+
+        create table session_edits (
+            id integer primary key,
+            session_seq integer not null references sessions(seq) on delete cascade,
+            path text not null,               -- absolute path of the file the assistant wrote
+            lines text not null,              -- JSON list of the lines it wrote
+            created_at real not null,
+            scored_commit text                -- the commit whose survival signal counted it
+        );
+        create index session_edits_open on session_edits(path) where scored_commit is null;
 
         create index runs_session on runs(session) where session is not null;
 
