@@ -6,10 +6,13 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from edgelearn.errors import InvalidInput
 from edgelearn.record.schemas import FeedbackIn, SignalsIn, parse_json
+from edgelearn.roles import ROLE_PATTERN
 from edgelearn.sessions.credit import credit_for
+from edgelearn.sessions.examples import best_similar
 from edgelearn.store.sessions import Outcome
 
 router = APIRouter(tags=["sessions"])
@@ -43,6 +46,24 @@ async def list_sessions(
                 "next_cursor": rows[-1].seq if len(rows) == limit else None}
 
     return await asyncio.to_thread(load)
+
+
+class SimilarIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    task: str = Field(min_length=1, max_length=20_000)
+    role: str = Field("coder", pattern=ROLE_PATTERN)
+    k: int = Field(5, ge=1, le=50)
+    project: str | None = Field(None, max_length=4096)
+    max_distance: float = Field(0.5, gt=0, le=2, description="cosine distance bound of a similar task")
+
+
+@router.post("/v1/similar", openapi_extra=_schema(SimilarIn),
+             summary="The k best-rewarded past runs with a task like this one (in-context examples)")
+async def similar(request: Request):
+    body = parse_json(SimilarIn, await request.body())
+    runs = await asyncio.to_thread(best_similar, request.app.state.runtime.store, body.task, body.role, body.k,
+                                   body.project, body.max_distance)
+    return {"task": body.task, "runs": runs}
 
 
 @router.get("/v1/sessions/{session_id}", summary="One session: its runs in order, outcome signals, feedback")
