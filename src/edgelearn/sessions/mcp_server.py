@@ -67,7 +67,10 @@ def learning_status() -> dict[str, Any]:
 
 def build():
     """The MCP server with the three tools."""
-    from mcp.server.mcpserver import MCPServer
+    try:
+        from mcp.server.mcpserver import MCPServer
+    except ModuleNotFoundError:  # mcp 1.x names it FastMCP
+        from mcp.server.fastmcp import FastMCP as MCPServer
 
     server = MCPServer(name="edgelearn", instructions=(
         "edgelearn learns from your sessions. Call report_outcome when tests ran or the user judged the work; "
@@ -86,7 +89,10 @@ def _reporting(fn):
         try:
             return fn(*args, **kwargs)
         except EdgelearnError as exc:
-            from mcp.server.mcpserver.exceptions import ToolError
+            try:
+                from mcp.server.mcpserver.exceptions import ToolError
+            except ModuleNotFoundError:  # mcp 1.x
+                from mcp.server.fastmcp.exceptions import ToolError
 
             raise ToolError(str(exc)) from exc
 

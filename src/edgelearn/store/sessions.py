@@ -284,9 +284,11 @@ class SessionsRepo:
         return None
 
     def newest_open(self, project: str) -> str | None:
-        """The id of the newest open session of a project."""
-        rows = self.store.query("select id from sessions where project = ? and ended_at is null "
-                                "order by seq desc limit 1", (project,))
+        """The id of the newest open session of a project (or of a folder inside it)."""
+        prefix = project.rstrip("/") + "/"
+        rows = self.store.query("select id from sessions where (project = ?1 or substr(project, 1, ?2) = ?3) "
+                                "and ended_at is null order by seq desc limit 1",
+                                (project.rstrip("/"), len(prefix), prefix))
         return rows[0][0] if rows else None
 
     def runs(self, session_id: str) -> list[Run]:
