@@ -34,6 +34,8 @@ async def list_sessions(
     request: Request, project: str | None = None, agent: str | None = None,
     open: bool | None = Query(None, description="true: only open sessions, false: only ended ones"),
     since: float | None = None, until: float | None = None,
+    language: str | None = Query(None, description="of the repository's profile, e.g. python"),
+    framework: str | None = Query(None, description="of the repository's profile, e.g. fastapi"),
     cursor: int | None = Query(None, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=1000),
 ):
@@ -41,7 +43,7 @@ async def list_sessions(
 
     def load():
         rows = credit.store.sessions.list(project=project, agent=agent, open=open, since=since, until=until,
-                                          before_seq=cursor, limit=limit)
+                                          before_seq=cursor, language=language, framework=framework, limit=limit)
         return {"sessions": [credit.summary(s) for s in rows],
                 "next_cursor": rows[-1].seq if len(rows) == limit else None}
 

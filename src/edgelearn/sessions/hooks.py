@@ -36,6 +36,8 @@ def apply(runtime, ev: HookEvent) -> dict[str, Any]:
     elif ev.session_id is not None:
         credit.ensure(ev.session_id, project=ev.project, agent=ev.agent, close=ev.close, edits=ev.edits)
         out["edits"] = len(ev.edits)
+    if ev.session_id is not None and ev.project and out["session"] is not None:
+        profile_session(runtime, ev.session_id, ev.project)
     red = runtime.recorder.redactor()
     for verdict in ev.runs:
         prompt = red.text(verdict.prompt) if (red and verdict.prompt) else verdict.prompt
@@ -49,3 +51,17 @@ def apply(runtime, ev: HookEvent) -> dict[str, Any]:
         else:
             out["runs"].append({"id": None, "signals": verdict.signals})
     return out
+
+
+def profile_session(runtime, session_id: str, project: str) -> None:
+    """Store the repository's profile with the session, once (a folder this machine has)."""
+    from pathlib import Path
+
+    from edgelearn.sessions.profile import detect
+    from edgelearn.store.sessions import SessionsRepo
+
+    store = runtime.store
+    if not Path(project).is_dir() or not store.sessions.needs_profile(session_id):
+        return
+    profile = detect(project)
+    store.write(lambda c: SessionsRepo.set_profile_in(c, session_id, profile))

@@ -115,6 +115,10 @@ class SessionsRepo:
     def set_profile_in(conn: apsw.Connection, session_id: str, profile: dict[str, Any]) -> None:
         conn.execute("update sessions set profile = ? where id = ?", (orjson.dumps(profile).decode(), session_id))
 
+    def needs_profile(self, session_id: str) -> bool:
+        rows = self.store.query("select profile is null from sessions where id = ?", (session_id,))
+        return bool(rows and rows[0][0])
+
     @staticmethod
     def last_run_seq_in(conn: apsw.Connection, session_id: str) -> int | None:
         return conn.execute("select max(seq) from runs where session = ?", (session_id,)).fetchone()[0]
@@ -238,9 +242,14 @@ class SessionsRepo:
 
     def list(self, *, project: str | None = None, agent: str | None = None, open: bool | None = None,
              since: float | None = None, until: float | None = None, before_seq: int | None = None,
-             limit: int = 50) -> list[Session]:
-        """Sessions newest first, filtered; page with ``before_seq`` (the last seq seen)."""
+             language: str | None = None, framework: str | None = None, limit: int = 50) -> list[Session]:
+        """Sessions newest first, filtered (``language`` / ``framework``: of the profile); page with
+        ``before_seq`` (the last seq seen)."""
         where, params = [], []
+        for key, val in (("languages", language), ("frameworks", framework)):
+            if val is not None:
+                where.append(f"exists (select 1 from json_each(profile, '$.{key}') where value = ?)")
+                params.append(val)
         for col, val in (("project", project), ("agent", agent)):
             if val is not None:
                 where.append(f"{col} = ?")
