@@ -13,6 +13,7 @@ from edgelearn.record.schemas import FeedbackIn, SignalsIn, parse_json
 from edgelearn.roles import ROLE_PATTERN
 from edgelearn.sessions.credit import credit_for
 from edgelearn.sessions.examples import best_similar
+from edgelearn.sessions.insights import failure_patterns, review_queue
 from edgelearn.store.sessions import Outcome
 
 router = APIRouter(tags=["sessions"])
@@ -68,6 +69,19 @@ async def similar(request: Request):
     return {"task": body.task, "runs": runs}
 
 
+@router.get("/v1/sessions/review", summary="The sessions whose verdict would teach the most (today's budget)")
+async def review(request: Request, limit: int = Query(50, ge=1, le=500)):
+    rt = request.app.state.runtime
+    return await asyncio.to_thread(review_queue, rt.store, rt.settings, credit_for(rt), limit=limit)
+
+
+@router.get("/v1/sessions/patterns", summary="Failed sessions clustered by task, with their common failing signal")
+async def patterns(request: Request):
+    rt = request.app.state.runtime
+    return await asyncio.to_thread(failure_patterns, rt.store, rt.settings, credit_for(rt))
+
+
+# after the fixed /v1/sessions/... paths, which this one would match too
 @router.get("/v1/sessions/{session_id}", summary="One session: its runs in order, outcome signals, feedback")
 async def get_session(session_id: str, request: Request):
     return await asyncio.to_thread(credit_for(request.app.state.runtime).detail, session_id)

@@ -20,6 +20,10 @@ class SessionSettings(_Section):
     """Runs an outcome applies to: every run of the session recorded before it arrived, or only the last."""
     max_output_bytes: int = Field(1_048_576, ge=1024)
     """Largest command output (stdout, stderr, error) a hook payload may carry; larger ones are refused."""
+    review_budget: int = Field(20, ge=0)
+    """Sessions the review queue offers per day (verdicts given today count against it)."""
+    failure_below: float = Field(0.5, ge=0, le=1)
+    """A session whose reward is below this failed (failure patterns, review priority)."""
 
 
 class WatchSettings(_Section):

@@ -292,6 +292,40 @@ class SessionsRepo:
                 return rows[0][0]
         return None
 
+    def review_candidates(self, limit: int = 2000) -> list[Session]:
+        """Sessions with runs and no human verdict yet, newest first."""
+        rows = self.store.query(
+            f"select {_COLUMNS} from sessions s where not exists (select 1 from session_feedback f "
+            "where f.session_seq = s.seq) and exists (select 1 from runs r where r.session = s.id) "
+            "order by seq desc limit ?", (limit,))
+        return self._with_totals([_session(r) for r in rows])
+
+    def judged(self, limit: int = 5000) -> list[str]:
+        """Ids of the sessions with a human verdict, newest first."""
+        return [r[0] for r in self.store.query(
+            "select s.id from sessions s where exists (select 1 from session_feedback f where f.session_seq = s.seq) "
+            "order by s.seq desc limit ?", (limit,))]
+
+    def verdicts_since(self, ts: float) -> int:
+        """Session verdicts given at or after ``ts``."""
+        return self.store.query("select count(*) from session_feedback where created_at >= ?", (ts,))[0][0]
+
+    def run_vectors(self, session_ids: list[str]) -> dict[str, list[bytes]]:
+        """The task embeddings of each session's embedded runs."""
+        out: dict[str, list[bytes]] = {}
+        for i in range(0, len(session_ids), 500):
+            chunk = session_ids[i:i + 500]
+            for sid, emb in self.store.query(
+                f"select r.session, v.emb from runs r join run_vec v on v.run_seq = r.seq "
+                f"where r.session in ({','.join('?' * len(chunk))}) order by r.seq", chunk):
+                out.setdefault(sid, []).append(emb)
+        return out
+
+    def first_task(self, session_id: str) -> str | None:
+        rows = self.store.query("select task from runs where session = ? and task is not null order by seq limit 1",
+                                (session_id,))
+        return rows[0][0] if rows else None
+
     def newest_open(self, project: str) -> str | None:
         """The id of the newest open session of a project (or of a folder inside it)."""
         prefix = project.rstrip("/") + "/"
