@@ -117,3 +117,22 @@ def test_edgelearn_notify_reports_a_codex_turn(server, home):
     bad = subprocess.run([sys.executable, "-m", "edgelearn", "notify", '{"session_id": "x"}'], env=env,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "type" in bad.stderr
+
+
+def test_hooks_run_reports_a_command_to_the_session_and_keeps_its_exit_status(server, home, tmp_path):
+    """Aider's --test-cmd as `edgelearn hooks run --session S -- pytest -q`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pytest"
+    fake.write_text("#!/bin/sh\necho '..F'\necho '1 failed, 2 passed in 0.05s'\nexit 1\n")
+    fake.chmod(0o755)
+    rid = server.client.post("/v1/runs", json={"role": "coder", "output": "x", "session": "aider-1"}).json()["id"]
+    env = {**os.environ, "EDGELEARN_HOME": str(home), "EDGELEARN_URL": server.url,
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run([sys.executable, "-m", "edgelearn", "hooks", "run", "--session", "aider-1", "--", "pytest",
+                          "-q"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 1 and "1 failed, 2 passed" in out.stdout  # Aider sees the command's own result
+    detail = server.client.get("/v1/sessions/aider-1").json()
+    assert detail["agent"] == "aider" and [(s["kind"], s["raw"]) for s in detail["signals"]] == [
+        ("tests", {"passed": 2, "total": 3})]
+    assert server.client.get(f"/v1/runs/{rid}").json()["reward"] == pytest.approx(2 / 3)

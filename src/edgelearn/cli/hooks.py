@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -9,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgelearn.errors import InvalidInput
+from edgelearn.errors import EdgelearnError, InvalidInput
 
 
 def register(sub) -> None:
@@ -28,6 +29,12 @@ def register(sub) -> None:
     pc.add_argument("repo", nargs="?", type=Path, default=Path("."))
     pc.add_argument("--url")
     pc.set_defaults(handler=post_commit)
+    r = hs.add_parser("run", help="run a test/build/lint command and report it to a session (Aider's --test-cmd)")
+    r.add_argument("--session", required=True, help="the session (as the agent's requests name it)")
+    r.add_argument("--agent", default="aider")
+    r.add_argument("--url")
+    r.add_argument("cmd", nargs=argparse.REMAINDER, help="-- the command")
+    r.set_defaults(handler=run_command)
     n = sub.add_parser("notify", help="(run by Codex) report a finished turn: one JSON argument")
     n.add_argument("payload", help="the JSON Codex passes")
     n.add_argument("--url")
@@ -83,6 +90,26 @@ def post_commit(args) -> int:
     if result.get("session"):
         print(f"edgelearn: survival {result['survival']:.2f} for session {result['session']}", file=sys.stderr)
     return 0
+
+
+def run_command(args) -> int:
+    """Run the command with its output passed through; report it; exit with the command's status."""
+    from edgelearn.sessions.client import post
+
+    words = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not words:
+        raise InvalidInput("cmd: give the command after --", field="cmd")
+    command = shlex.join(words)
+    proc = subprocess.run(command, shell=True, capture_output=True, text=True, errors="replace")
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
+    try:
+        post("/v1/hooks/command", {"session_id": args.session, "command": command, "exit_code": proc.returncode,
+                                   "output": (proc.stdout + "\n" + proc.stderr)[-500_000:], "cwd": os.getcwd(),
+                                   "agent": args.agent}, url=args.url)
+    except EdgelearnError as exc:  # the agent gets the command's own result whatever edgelearn says
+        print(f"edgelearn: not reported: {exc}", file=sys.stderr)
+    return proc.returncode
 
 
 def notify(args) -> int:

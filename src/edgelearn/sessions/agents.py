@@ -8,6 +8,7 @@
                  replace_in_file → the lines written; TaskComplete / TaskCancel close
     continue     dev-data events POSTed to a ``data:`` destination: autocomplete, chatFeedback,
                  editOutcome and toolUsage → human verdicts (and errors) on the matching runs
+    command      a command ``edgelearn hooks run`` ran for an agent (Aider's --test-cmd / --lint-cmd)
 
 The payload models are the edge: they refuse a payload of another agent with a 422 naming the
 field it lacks, and command output over ``sessions.max_output_bytes``.
@@ -28,7 +29,7 @@ from edgelearn.errors import InvalidInput, MalformedJSON
 from edgelearn.record.schemas import describe_validation
 from edgelearn.sessions.commands import signals_from_command
 
-AGENTS = ("claude-code", "codex", "cline", "continue")
+AGENTS = ("claude-code", "codex", "cline", "continue", "command")
 
 
 @dataclass
@@ -89,6 +90,17 @@ class ClineHook(_Payload):
     taskCancel: dict[str, Any] | None = None
 
 
+class CommandResult(_Payload):
+    """What ``edgelearn hooks run`` reports of a command it ran for an agent (Aider's test-cmd)."""
+
+    session_id: str = Field(min_length=1, max_length=200)
+    command: str = Field(min_length=1, max_length=10_000)
+    exit_code: int
+    output: str = ""
+    cwd: str | None = None
+    agent: str = Field("aider", max_length=80)
+
+
 class ContinueEvent(_Payload):
     name: str = Field(min_length=1, max_length=80)
     data: dict[str, Any]
@@ -96,7 +108,7 @@ class ContinueEvent(_Payload):
 
 
 _SHAPES = {"claude-code": ("session_id", "hook_event_name"), "codex": ("thread-id",), "cline": ("taskId",),
-           "continue": ("name", "data")}
+           "continue": ("name", "data"), "command": ("session_id", "command", "exit_code")}
 
 
 def _guess(payload: dict[str, Any]) -> str | None:
@@ -279,11 +291,21 @@ def continue_dev(payload: dict[str, Any], max_bytes: int) -> HookEvent:
     return ev
 
 
+def command(payload: dict[str, Any], max_bytes: int) -> HookEvent:
+    """A command ``edgelearn hooks run`` ran (e.g. as Aider's ``--test-cmd``): its signals."""
+    res = _model(CommandResult, "command", payload)
+    out = _limit(res.output, "output", max_bytes)
+    ev = HookEvent(res.agent, "command", res.session_id, res.cwd, command=res.command)
+    ev.signals = signals_from_command(res.command, out, res.exit_code == 0, res.cwd)
+    return ev
+
+
 def _text(value: Any, field: str, max_bytes: int) -> str | None:
     return None if value is None else _limit(value, field, max_bytes)
 
 
-PARSERS = {"claude-code": claude_code, "codex": codex, "cline": cline, "continue": continue_dev}
+PARSERS = {"claude-code": claude_code, "codex": codex, "cline": cline, "continue": continue_dev,
+           "command": command}
 
 
 def parse(agent: str, body: bytes | dict[str, Any], max_bytes: int) -> HookEvent:
