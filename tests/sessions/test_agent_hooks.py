@@ -173,3 +173,19 @@ def test_a_5_mb_stdout_is_refused_with_nothing_written(home):
         assert rt.store.query("select count(*) from sessions")[0][0] == 0
     finally:
         stop()
+
+
+def test_edits_are_kept_for_the_git_hook(server, tmp_path):
+    c, store = server.client, server.runtime.store
+    diff = "<<<<<<< SEARCH\n    return text\n=======\n    text = text.strip()\n    return text\n>>>>>>> REPLACE\n"
+    hook(c, "cline", {"taskId": "t-ed", "hookName": "PostToolUse", "workspacePath": str(tmp_path),
+                      "postToolUse": {"tool": "replace_in_file", "parameters": {"path": "src/p.py", "diff": diff},
+                                      "result": "ok", "success": True, "durationMs": 5}})
+    hook(c, "claude-code", {**CC_BASE, "session_id": "cc-ed", "hook_event_name": "PostToolUse", "tool_name": "Edit",
+                            "tool_input": {"file_path": "/repo/app/m.py", "old_string": "a = 1\nb = 2",
+                                           "new_string": "a = 1\nb = 3\nc = 4"}, "tool_response": {}})
+    sid, edits = store.sessions.unscored_edits(str(tmp_path))
+    assert sid == "t-ed" and [(p, lines) for _, p, lines in edits] == [
+        (f"{tmp_path}/src/p.py", ["    text = text.strip()"])]  # the line it searched for was there
+    sid, edits = store.sessions.unscored_edits("/repo/app")
+    assert sid == "cc-ed" and [lines for _, _, lines in edits] == [["b = 3", "c = 4"]]

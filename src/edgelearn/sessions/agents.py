@@ -16,9 +16,6 @@ field it lacks, and command output over ``sessions.max_output_bytes``.
 
 from __future__ import annotations
 
-import difflib
-import os
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from edgelearn.errors import InvalidInput, MalformedJSON
 from edgelearn.record.schemas import describe_validation
 from edgelearn.sessions.commands import signals_from_command
+from edgelearn.sessions.edits import absolute, edit_lines, file_at_head, search_replace
 
 AGENTS = ("claude-code", "codex", "cline", "continue", "command")
 
@@ -160,7 +158,7 @@ def claude_code(payload: dict[str, Any], max_bytes: int) -> HookEvent:
         ev.signals = signals_from_command(command, out, ok, hook.cwd)
     elif name == "PostToolUse" and hook.tool_name in ("Edit", "Write", "MultiEdit"):
         ti = hook.tool_input or {}
-        path = _absolute(ti.get("file_path"), hook.cwd)
+        path = absolute(ti.get("file_path"), hook.cwd)
         if hook.tool_name == "Write":
             resp = hook.tool_response if isinstance(hook.tool_response, dict) else {}
             before = resp.get("originalFile")
@@ -169,59 +167,11 @@ def claude_code(payload: dict[str, Any], max_bytes: int) -> HookEvent:
             pairs = [(ti.get("old_string"), ti.get("new_string"))]
         else:
             pairs = [(e.get("old_string"), e.get("new_string")) for e in ti.get("edits") or [] if isinstance(e, dict)]
-        ev.edits = _edits(path, pairs, "tool_input", max_bytes)
+        ev.edits = edit_lines(path, [(_limit(b, "tool_input", max_bytes), _limit(a, "tool_input", max_bytes))
+                                     for b, a in pairs])
     elif name in ("Stop", "SessionEnd"):
         ev.close = hook.reason or name
     return ev
-
-
-def _absolute(path: Any, cwd: str | None) -> str | None:
-    if not isinstance(path, str) or not path:
-        return None
-    return path if path.startswith("/") or not cwd else cwd.rstrip("/") + "/" + path
-
-
-def _edits(path: str | None, pairs: list[tuple[Any, Any]], field: str, max_bytes: int) -> list[tuple[str, list[str]]]:
-    """The lines an edit added to ``path``: for each (before, after) text, the lines of ``after``
-    that are not ``before``'s (blank lines aside)."""
-    if path is None:
-        return []
-    lines = [line for before, after in pairs
-             for line in added_lines(_limit(before, field, max_bytes), _limit(after, field, max_bytes))]
-    return [(path, lines)] if lines else []
-
-
-def added_lines(before: str, after: str) -> list[str]:
-    """Lines of ``after`` that a line diff against ``before`` marks inserted or replaced."""
-    a, b = before.splitlines(), after.splitlines()
-    out = []
-    for tag, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag in ("insert", "replace"):
-            out += [line for line in b[j1:j2] if line.strip()]
-    return out
-
-
-def file_at_head(path: str) -> str | None:
-    """The file as the last commit of its repository has it (None outside git or when new)."""
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        return None
-    r = subprocess.run(["git", "show", f"HEAD:./{os.path.basename(path)}"], cwd=folder, capture_output=True,
-                       text=True, errors="replace")
-    return r.stdout if r.returncode == 0 else None
-
-
-def _replaced_lines(diff: str) -> list[str]:
-    """The REPLACE halves of Cline's ``replace_in_file`` SEARCH/REPLACE blocks."""
-    out, inside = [], False
-    for line in diff.splitlines():
-        if line.startswith("======="):
-            inside = True
-        elif line.startswith(">>>>>>> REPLACE") or line.startswith("<<<<<<< SEARCH"):
-            inside = False
-        elif inside:
-            out.append(line)
-    return out
 
 
 def codex(payload: dict[str, Any], max_bytes: int) -> HookEvent:
@@ -251,13 +201,13 @@ def cline(payload: dict[str, Any], max_bytes: int) -> HookEvent:
             ev.signals = signals_from_command(command, out, bool(post.get("success")), project)
         elif tool in ("write_to_file", "replace_in_file") and post.get("success"):
             params = post.get("parameters") or {}
-            path = _absolute(params.get("path"), project)
+            path = absolute(params.get("path"), project)
+            field = "postToolUse.parameters"
             if tool == "write_to_file":
-                pair = (file_at_head(path) if path else None, params.get("content"))
+                pairs = [(file_at_head(path) if path else None, params.get("content"))]
             else:
-                pair = (None, "\n".join(_replaced_lines(_limit(params.get("diff"), "postToolUse.parameters.diff",
-                                                                max_bytes))))
-            ev.edits = _edits(path, [pair], "postToolUse.parameters", max_bytes)
+                pairs = search_replace(_limit(params.get("diff"), f"{field}.diff", max_bytes))
+            ev.edits = edit_lines(path, [(_limit(b, field, max_bytes), _limit(a, field, max_bytes)) for b, a in pairs])
     elif name in ("TaskComplete", "TaskCancel"):
         ev.close = name
     return ev
