@@ -11,7 +11,7 @@ one session. Then:
 2. the same change as ``--runs`` requests ``POST /v1/runs/{id}/signals``, one per run, timed as
    a whole (``--per-run-repeats`` times).
 
-Run: ``.venv/bin/python bench/sessions.py [--runs 1000] [--repeats 50]``; writes
+Run: ``.venv/bin/python bench/sessions.py [--runs 1000] [--repeats 200]``; writes
 ``bench/results/sessions.md`` (and prints it).
 """
 
@@ -57,7 +57,7 @@ def pct(values: list[float], p: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1000)
-    ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--per-run-repeats", type=int, default=3)
     args = ap.parse_args()
     load = os.getloadavg()
