@@ -62,7 +62,10 @@ def test_claude_code_bash_results_become_session_signals(server):
 
     hook(c, "claude-code", {**CC_BASE, "hook_event_name": "Stop", "stop_hook_active": False})
     assert session(c, "cc-1")["open"] is False and session(c, "cc-1")["end_reason"] == "Stop"
-    run(c, "cc-1")  # the user goes on: the session reopens
+    hook(c, "claude-code", {**CC_BASE, "hook_event_name": "UserPromptSubmit", "prompt": "and the docs"})
+    assert session(c, "cc-1")["open"] is True  # the user goes on: the session reopens
+    hook(c, "claude-code", {**CC_BASE, "hook_event_name": "Stop", "stop_hook_active": False})
+    run(c, "cc-1")  # so does a run of it
     assert session(c, "cc-1")["open"] is True
     hook(c, "claude-code", {**CC_BASE, "hook_event_name": "SessionEnd", "reason": "exit"})
     assert session(c, "cc-1")["end_reason"] == "exit"

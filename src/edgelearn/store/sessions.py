@@ -92,7 +92,7 @@ class SessionsRepo:
         conn.execute(
             "insert into sessions(id, project, agent, started_at) values (?, ?, ?, ?) "
             "on conflict(id) do update set project = coalesce(sessions.project, excluded.project), "
-            "agent = coalesce(sessions.agent, excluded.agent)",
+            "agent = coalesce(sessions.agent, excluded.agent), ended_at = null, end_reason = null",
             (session_id, project, agent, time.time() if at is None else at))
         return conn.execute("select seq from sessions where id = ?", (session_id,)).fetchone()[0]
 
