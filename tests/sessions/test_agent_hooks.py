@@ -138,6 +138,11 @@ def test_continue_dev_data_events_reach_the_matching_runs(server):
     hook(c, "continue", {"name": "chatFeedback", "data": {"feedback": False, "sessionId": "cont-s",
                                                           "prompt": "p", "completion": "c", "modelTitle": "m"}})
     assert session(c, "cont-s")["feedback"][0]["kind"] == "reject"
+    chat = run(c, None, input="explain it", output="It parses rows.")
+    done = hook(c, "continue", {"name": "chatFeedback", "data": {"feedback": True, "sessionId": "continue-own-id",
+                                                                 "prompt": "explain it", "completion": "It parses rows."}})
+    assert done.json()["session"] is None and [r["id"] for r in done.json()["runs"]] == [chat]
+    assert c.get(f"/v1/runs/{chat}").json()["reward"] == 1.0
 
 
 def test_a_payload_of_another_agent_is_refused_naming_the_field(server):

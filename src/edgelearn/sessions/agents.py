@@ -52,6 +52,7 @@ class HookEvent:
     runs: list[RunVerdict] = field(default_factory=list)
     command: str | None = None
     edits: list[tuple[str, list[str]]] = field(default_factory=list)  # (absolute path, lines written)
+    fallback: list[RunVerdict] = field(default_factory=list)  # instead of ``feedback`` for an unknown session
 
 
 class _Payload(BaseModel):
@@ -224,12 +225,14 @@ def continue_dev(payload: dict[str, Any], max_bytes: int) -> HookEvent:
                                   {"human": "accept" if d["accepted"] else "reject"}))
     elif event.name == "chatFeedback" and d.get("feedback") is not None:
         verdict = "accept" if d["feedback"] in (True, "up", "good", 1) else "reject"
+        by_text = RunVerdict(_text(d.get("prompt"), "data.prompt", max_bytes),
+                             _text(d.get("completion"), "data.completion", max_bytes), {"human": verdict})
         ev.session_id = d.get("sessionId")
         if ev.session_id is not None:
             ev.feedback = verdict
+            ev.fallback = [by_text]  # when edgelearn does not know Continue's chat session
         else:
-            ev.runs.append(RunVerdict(_text(d.get("prompt"), "data.prompt", max_bytes),
-                                      _text(d.get("completion"), "data.completion", max_bytes), {"human": verdict}))
+            ev.runs.append(by_text)
     elif event.name == "editOutcome" and "accepted" in d:
         ev.runs.append(RunVerdict(None, _text(d.get("newCode"), "data.newCode", max_bytes),
                                   {"human": "accept" if d["accepted"] else "reject"}))

@@ -30,6 +30,7 @@ def apply(runtime, ev: HookEvent) -> dict[str, Any]:
             out["rescored"] = len(outcome.rescored)
         except NotFound:
             out["session"] = None  # not a session edgelearn knows (Continue's own chat id)
+            ev.runs += ev.fallback
     elif ev.session_id is not None and ev.signals:
         outcome = credit.add_signals(ev.session_id, ev.signals, source, ensure=(ev.project, ev.agent), close=ev.close)
         out["rescored"] = len(outcome.rescored)
