@@ -73,6 +73,8 @@ class RewardWeights(_Section):
     """Weight of the lint/type error signal."""
     human: float = Field(0.25, ge=0)
     """Weight of human feedback."""
+    survival: float = Field(0.25, ge=0)
+    """Weight of the share of the assistant's edits that survive into the next commit."""
 
 
 class RewardSettings(_Section):
@@ -289,6 +291,24 @@ class IndependenceSettings(_Section):
         return value
 
 
+class SessionSettings(_Section):
+    credit: Literal["session", "last_run"] = "session"
+    """Runs an outcome applies to: every run of the session recorded before it arrived, or only the last."""
+    max_output_bytes: int = Field(1_048_576, ge=1024)
+    """Largest command output (stdout, stderr, error) a hook payload may carry; larger ones are refused."""
+    review_budget: int = Field(20, ge=0)
+    """Sessions the review queue offers per day (verdicts given today count against it)."""
+    failure_below: float = Field(0.5, ge=0, le=1)
+    """A session whose reward is below this failed (failure patterns, review priority)."""
+
+
+class WatchSettings(_Section):
+    paths: list[str] = []
+    """Repositories watched for JUnit XML, SARIF and .pytest_cache results; empty turns the watcher off."""
+    debounce_s: float = Field(1.0, gt=0)
+    """Quiet time after a result file's last change before it is read."""
+
+
 class Settings(BaseSettings):
     """Every section; ``Settings()`` is the defaults, :func:`load_settings` adds the file and the environment.
 
@@ -330,6 +350,10 @@ class Settings(BaseSettings):
         # Only the arguments: a bare Settings() must not depend on who runs it (tests, the demo's
         # home); load_settings names the file and the environment explicitly.
         return (init_settings,)
+    sessions: SessionSettings = SessionSettings()
+    """Sessions and the credit rule of their outcomes."""
+    watch: WatchSettings = WatchSettings()
+    """Workspace watcher."""
 
 
 def home_dir() -> Path:

@@ -66,7 +66,8 @@ class Runtime:
         """Let each optional stage attach itself (bandits, serving, loop) if it is installed."""
         import importlib
 
-        for name in ("edgelearn.bandits.service", "edgelearn.serve.service", "edgelearn.loop.chain"):
+        for name in ("edgelearn.bandits.service", "edgelearn.serve.service", "edgelearn.loop.chain",
+                     "edgelearn.sessions.watcher"):
             try:
                 module = importlib.import_module(name)
             except ModuleNotFoundError as exc:

@@ -32,10 +32,20 @@ CREATE INDEX runs_curate on runs(role, reward, seq) where status = 'ok';
 CREATE INDEX runs_role_created on runs(role, created_at);
 -- index runs_role_model_reward
 CREATE INDEX runs_role_model_reward on runs(role, model_variant, reward, tokens_in, tokens_out);
+-- index runs_session
+CREATE INDEX runs_session on runs(session) where session is not null;
 -- index selections_role
 CREATE INDEX selections_role on selections(role, created_at);
 -- index selections_tick
 CREATE INDEX selections_tick on selections(role, tick) where tick is not null;
+-- index session_edits_open
+CREATE INDEX session_edits_open on session_edits(path) where scored_commit is null;
+-- index session_feedback_session
+CREATE INDEX session_feedback_session on session_feedback(session_seq);
+-- index session_outcomes_session
+CREATE INDEX session_outcomes_session on session_outcomes(session_seq, id);
+-- index sessions_project
+CREATE INDEX sessions_project on sessions(project, seq);
 -- index signals_run
 CREATE INDEX signals_run on signals(run_seq, kind);
 -- table _migrations
@@ -313,6 +323,48 @@ CREATE TABLE selections (
             reward real,                      -- the reward counted in arm_stats (null: not yet)
             tick integer                      -- the role's clock when it was counted
         );
+-- table session_edits
+CREATE TABLE session_edits (
+            id integer primary key,
+            session_seq integer not null references sessions(seq) on delete cascade,
+            path text not null,               -- absolute path of the file the assistant wrote
+            lines text not null,              -- JSON list of the lines it wrote
+            created_at real not null,
+            scored_commit text                -- the commit whose survival signal counted it
+        );
+-- table session_feedback
+CREATE TABLE session_feedback (
+            id integer primary key,
+            session_seq integer not null references sessions(seq) on delete cascade,
+            kind text not null,               -- accept | reject | score | thumbs
+            value real not null,
+            raw text,
+            comment text,
+            created_at real not null
+        );
+-- table session_outcomes
+CREATE TABLE session_outcomes (
+            id integer primary key,
+            session_seq integer not null references sessions(seq) on delete cascade,
+            kind text not null,               -- compile | tests | errors | human | survival
+            value real not null,              -- normalized to [0,1]
+            raw text,                         -- JSON of what was reported
+            source text,
+            created_at real not null,
+            from_seq integer not null,        -- the runs it covers: from_seq <= runs.seq <= upto_seq
+            upto_seq integer not null
+        );
+-- table sessions
+CREATE TABLE sessions (
+            seq integer primary key,
+            id text not null unique,
+            project text,                     -- repository path (or the project the runs named)
+            agent text,                       -- claude-code | codex | cline | continue | aider | ...
+            started_at real not null,
+            ended_at real,                    -- null while open
+            end_reason text,
+            profile text                      -- JSON {languages, frameworks} of the repository
+        );
 -- table signals
 CREATE TABLE signals (
             id integer primary key,
@@ -323,6 +375,14 @@ CREATE TABLE signals (
             source text,
             created_at real not null
         );
+-- trigger runs_session_row
+CREATE TRIGGER runs_session_row after insert on runs when new.session is not null
+        begin
+            insert into sessions(id, project, started_at) values (new.session, new.project, new.created_at)
+            on conflict(id) do update set project = coalesce(sessions.project, excluded.project),
+                ended_at = null, end_reason = null
+            where (sessions.project is null and excluded.project is not null) or sessions.ended_at is not null;
+        end;
 -- view run_signals
 CREATE VIEW run_signals(run_seq, kind, value, raw, source, created_at, late, pos) as
             select r.seq, j.value ->> 0, j.value ->> 1, j.value -> 2, 'record', r.created_at, 0, j.key

@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_defaults_match_design_table():
     s = Settings()
-    assert s.rewards.weights.model_dump() == {"compile": 0.25, "tests": 0.25, "errors": 0.25, "human": 0.25}
+    assert s.rewards.weights.model_dump() == {"compile": 0.25, "tests": 0.25, "errors": 0.25, "human": 0.25,
+                                          "survival": 0.25}
     assert (s.export.min_runs, s.export.min_reward, s.export.max_examples) == (100, 0.7, 1000)
     assert (s.train.min_examples, s.train.rank, s.train.epochs, s.train.batch_size, s.train.learning_rate) == (
         500, 16, 3, 2, 2e-4)

@@ -8,6 +8,7 @@ Each signal is normalized to [0, 1]:
     human     accept / up / true → 1, reject / down / false → 0,
               {"score": s} with s in 1..5 → (s - 1) / 4, {"thumbs": ±1} → 1 or 0;
               a bare number is refused: 1 means "good" to some senders and "1 out of 5" to others
+    survival  kept / total lines of the assistant's edits in the next commit (or that ratio)
 
 The kinds are the keys of ``NORMALIZERS``: a new kind is one entry there plus its weight in
 ``[rewards.weights]`` (``config.RewardWeights``). The reward is the weighted mean of the signals present, the weights renormalized over them;
@@ -114,11 +115,27 @@ def _thumbs(raw: Any, field: str) -> float:
 
 
 # signal kind → its normalizer to [0, 1]; each kind also needs a weight in [rewards.weights]
+def normalize_survival(raw: Any, options: SignalOptions = DEFAULT_OPTIONS) -> float:
+    field = "signals.survival"
+    if isinstance(raw, Mapping):
+        if "kept" not in raw or "total" not in raw:
+            raise InvalidInput(f"{field}: expected {{kept, total}} or a ratio, got {dict(raw)!r}", field=field)
+        kept, total = _number(raw["kept"], f"{field}.kept"), _number(raw["total"], f"{field}.total")
+        if total <= 0 or not 0 <= kept <= total:
+            raise InvalidInput(f"{field}: need 0 <= kept <= total and total > 0, got {kept:g}/{total:g}", field=field)
+        return kept / total
+    value = _number(raw, field)
+    if not 0.0 <= value <= 1.0:
+        raise InvalidInput(f"{field}: a bare number must be a ratio in [0, 1], got {value:g}", field=field)
+    return value
+
+
 NORMALIZERS: dict[str, Callable[[Any, SignalOptions], float]] = {
     "compile": normalize_compile,
     "tests": normalize_tests,
     "errors": normalize_errors,
     "human": normalize_human,
+    "survival": normalize_survival,
 }
 SIGNAL_KINDS = tuple(NORMALIZERS)
 

@@ -39,7 +39,7 @@ from edgelearn.security import host_allowed
 log = logging.getLogger(__name__)
 
 # routers of each stage, included when the module exists (each stage owns its module)
-ROUTER_MODULES = ("hook", "select", "datasets", "proxy", "models", "jobs", "learning")
+ROUTER_MODULES = ("hook", "select", "datasets", "proxy", "models", "jobs", "learning", "sessions", "agent_hooks")
 
 # a hot handler: (runtime, request body) -> (status, JSON-able payload); raises EdgelearnError
 Hot = Callable[[Any, bytes], Awaitable[tuple[int, Any]]]

@@ -12,6 +12,7 @@ per thread (``store.read()``). Each table group has a repository object that hol
     store.jobs         training jobs                             (jobs.py)
     store.experiments  champion / challenger experiments, loop   (experiments.py)
     store.independence teacher -> local levels per task cluster   (independence.py)
+    store.sessions     agent sessions, their outcomes, feedback  (sessions.py)
 """
 
 from __future__ import annotations
@@ -155,3 +156,9 @@ class Store:
         from edgelearn.store.independence import IndependenceRepo
 
         return IndependenceRepo(self)
+
+    @cached_property
+    def sessions(self):
+        from edgelearn.store.sessions import SessionsRepo
+
+        return SessionsRepo(self)

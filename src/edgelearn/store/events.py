@@ -40,6 +40,15 @@ class EventsRepo:
         )
         return conn.last_insert_rowid()
 
+    @staticmethod
+    def append_many_in(conn: apsw.Connection, type: str,
+                       items: list[tuple[dict[str, Any], str | None, str | None]]) -> None:
+        """Append events of one type, ``(payload, role, subject)`` each, inside the caller's transaction."""
+        now = time.time()
+        conn.executemany("insert into events(ts, type, role, subject, payload) values (?, ?, ?, ?, ?)",
+                         [(now, type, role, subject, orjson.dumps(payload, default=str).decode())
+                          for payload, role, subject in items])
+
     def append(
         self, type: str, payload: dict[str, Any] | None = None,
         *, role: str | None = None, subject: str | None = None,

@@ -174,7 +174,10 @@ class RunsRepo:
                 "insert into feedback(run_seq, kind, value, raw, comment, created_at) values (?,?,?,?,?,?)",
                 (seq, kind, value, orjson.dumps(raw, default=str).decode(), comment, now),
             )
-        latest = self._latest_signals(conn, seq)
+        from edgelearn.store.sessions import SessionsRepo  # it imports this module
+
+        # the session's outcomes that cover the run count too; the run's own signals outrank them
+        latest = {**SessionsRepo.inherited_signals_in(conn, seq), **self._latest_signals(conn, seq)}
         new, components = rescore(latest)
         conn.execute("update runs set reward = ?, reward_components = ? where seq = ?",
                      (new, orjson.dumps(components).decode(), seq))

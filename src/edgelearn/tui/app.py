@@ -30,6 +30,7 @@ from edgelearn.tui.screens.events import EventsScreen
 from edgelearn.tui.screens.experiments import ExperimentsScreen
 from edgelearn.tui.screens.models import ModelsScreen
 from edgelearn.tui.screens.runs import RunsScreen
+from edgelearn.tui.screens.sessions import SessionsScreen
 from edgelearn.tui.source import ClientSource, DataSource
 from edgelearn.tui.widgets.nav import SCREENS
 
@@ -76,10 +77,12 @@ class EdgelearnApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "edgelearn"
     MODES = {"dashboard": DashboardScreen, "runs": RunsScreen, "arms": ArmsScreen, "models": ModelsScreen,
-             "experiments": ExperimentsScreen, "events": EventsScreen, "config": ConfigScreen}
+             "experiments": ExperimentsScreen, "events": EventsScreen, "config": ConfigScreen,
+             "sessions": SessionsScreen}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         *(Binding(key, f"switch_mode('{mode}')", label, show=False) for mode, (key, label) in SCREENS.items()),
+        Binding("8", "switch_mode('sessions')", "Sessions", show=False),  # not in the nav bar (yet): snapshots
         Binding("q", "quit", "Quit", priority=False),
         Binding("ctrl+r", "reload", "Refresh", show=False),
     ]
