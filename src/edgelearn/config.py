@@ -17,6 +17,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgelearn.errors import ConfigError
+from edgelearn.serve.providers.config import Providers, Roles
 
 ENV_PREFIX = "EDGELEARN_"
 
@@ -263,6 +264,10 @@ class Settings(_Section):
     """Trigger checks."""
     privacy: PrivacySettings = PrivacySettings()
     """PII and retention."""
+    providers: Providers = {}
+    """Model providers behind the gateway, by name: ``[providers.<name>]`` (see serve/providers/config.py)."""
+    roles: Roles = {}
+    """Per-role gateway settings: ``[roles.<role>]`` apply_prompt_variants."""
 
 
 def home_dir() -> Path:
@@ -427,6 +432,8 @@ def render_default_toml() -> str:
             emit(sub, f"{prefix}.{name}")
 
     for name, field in Settings.model_fields.items():
+        if not isinstance(field.get_default(), BaseModel):
+            continue  # providers, roles: tables of named entries, commented examples in config/edgelearn.toml
         lines.append("")
         lines.append(f"# ---- {name}: {field.description}")
         emit(field.annotation, name)
@@ -451,7 +458,12 @@ def write_settings(settings: Settings, path: Path) -> None:
             emit(value, f"{prefix}.{name}")
 
     for name in Settings.model_fields:
-        emit(getattr(settings, name), name)
+        value = getattr(settings, name)
+        if isinstance(value, BaseModel):
+            emit(value, name)
+        else:  # providers, roles: one table per entry
+            for key, entry in value.items():
+                emit(entry, f"{name}.{key}")
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
     os.replace(tmp, path)

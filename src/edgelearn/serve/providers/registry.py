@@ -1,0 +1,101 @@
+"""The configured providers of one runtime: ``<provider>/<model>`` ids, the shared HTTP client, and
+the provider models ``GET /v1/models`` lists (from ``models``, else fetched once and cached)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import httpx
+
+from edgelearn.serve.providers.client import auth_headers
+from edgelearn.serve.providers.config import ProviderSettings
+
+log = logging.getLogger(__name__)
+MODELS_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A model id that names a provider model."""
+
+    provider: str
+    model: str  # what the provider receives
+    settings: ProviderSettings
+
+
+def split(model_id: str, providers: dict[str, ProviderSettings]) -> Pinned | None:
+    """``teacher/big`` -> the provider ``teacher`` and model ``big``; None when no provider is named."""
+    name, slash, model = model_id.partition("/")
+    settings = providers.get(name) if slash and model else None
+    return Pinned(name, model, settings) if settings is not None else None
+
+
+def cost(settings: ProviderSettings, model: str, tokens_in: int | None, tokens_out: int | None) -> float | None:
+    """The price of one call from the provider's ``prices`` (None when the model has none)."""
+    price = settings.prices.get(model)
+    if price is None or tokens_in is None:
+        return None
+    return (tokens_in * price.input + (tokens_out or 0) * price.output) / 1_000_000
+
+
+class Providers:
+    """The "providers" service: one pooled ``httpx.AsyncClient`` shared by every provider call."""
+
+    def __init__(self, settings: Callable[[], Any]) -> None:
+        self._settings = settings
+        self._client: httpx.AsyncClient | None = None
+        self._models: dict[str, list[str]] = {}
+
+    @property
+    def configured(self) -> dict[str, ProviderSettings]:
+        return self._settings().providers
+
+    def pinned(self, model_id: str) -> Pinned | None:
+        return split(model_id, self.configured)
+
+    def client(self) -> httpx.AsyncClient:
+        """The shared client, made on first use (on the serving loop)."""
+        if self._client is None:
+            size = max(10, sum(p.max_connections for p in self.configured.values()))
+            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=60)
+            # TCP_NODELAY: without it a reused connection stalls ~40 ms (Nagle + delayed ACK)
+            transport = httpx.AsyncHTTPTransport(
+                limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+            self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
+        return self._client
+
+    async def models(self) -> list[tuple[str, str]]:
+        """(provider, model) for every provider: its ``models``, else its ``/models`` fetched once."""
+        out: list[tuple[str, str]] = []
+        for name, settings in self.configured.items():
+            if settings.models:
+                out += [(name, m) for m in settings.models]
+                continue
+            if name not in self._models:
+                self._models[name] = await self._fetch_models(name, settings)
+            out += [(name, m) for m in self._models[name]]
+        return out
+
+    async def _fetch_models(self, name: str, settings: ProviderSettings) -> list[str]:
+        path = "/v1/models" if settings.type == "anthropic" else "/models"
+        try:
+            headers = auth_headers(name, settings)
+            response = await self.client().get(settings.base_url + path, headers=headers, timeout=MODELS_TIMEOUT_S)
+            response.raise_for_status()
+            return [m["id"] for m in response.json().get("data", []) if isinstance(m, dict) and "id" in m]
+        except Exception as exc:  # noqa: BLE001 - a provider without a model list lists nothing
+            log.warning("provider %s: listing its models failed: %s", name, type(exc).__name__)
+            return []
+
+    def stop(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            asyncio.get_running_loop().create_task(client.aclose())
+        except RuntimeError:  # no loop any more: the sockets close with the process
+            pass
