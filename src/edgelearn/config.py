@@ -17,7 +17,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgelearn.errors import ConfigError
-from edgelearn.serve.providers.config import Providers, Roles
+from edgelearn.serve.providers.config import EXAMPLE_TOML, Providers, Roles
 
 ENV_PREFIX = "EDGELEARN_"
 
@@ -432,8 +432,9 @@ def render_default_toml() -> str:
             emit(sub, f"{prefix}.{name}")
 
     for name, field in Settings.model_fields.items():
-        if not isinstance(field.get_default(), BaseModel):
-            continue  # providers, roles: tables of named entries, commented examples in config/edgelearn.toml
+        if not isinstance(field.get_default(), BaseModel):  # providers, roles: named entries, as examples
+            lines.extend(["", EXAMPLE_TOML[name]])
+            continue
         lines.append("")
         lines.append(f"# ---- {name}: {field.description}")
         emit(field.annotation, name)

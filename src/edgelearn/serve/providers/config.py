@@ -88,3 +88,50 @@ def check_providers(providers: dict[str, ProviderSettings]) -> dict[str, Provide
 
 Providers = Annotated[dict[str, ProviderSettings], AfterValidator(check_providers)]
 Roles = dict[str, RoleSettings]
+
+
+# commented examples that `edgelearn config defaults` writes (config/edgelearn.toml)
+EXAMPLE_TOML = {
+    "providers": '''# ---- providers: Model providers behind the gateway; a model id <provider>/<model> pins one.
+# type: "openai" (any OpenAI-compatible server) or "anthropic"; base_url as the type's SDK takes it;
+# api_key_env: the NAME of the variable holding the key (read at call time, never stored).
+# Optional: headers, timeout_s (600), max_retries (2), backoff_s (0.5), max_connections (100),
+# models (else fetched from the provider's /models), prices per million tokens per model.
+#
+# [providers.openai]
+# type = "openai"
+# base_url = "https://api.openai.com/v1"
+# api_key_env = "OPENAI_API_KEY"
+# models = ["gpt-4.1-mini", "gpt-4.1"]
+# [providers.openai.prices."gpt-4.1-mini"]
+# input = 0.4
+# output = 1.6
+#
+# [providers.openrouter]
+# type = "openai"
+# base_url = "https://openrouter.ai/api/v1"
+# api_key_env = "OPENROUTER_API_KEY"
+# headers = { "HTTP-Referer" = "https://github.com/edgelearn", "X-Title" = "edgelearn" }
+#
+# [providers.anthropic]
+# type = "anthropic"
+# base_url = "https://api.anthropic.com"
+# api_key_env = "ANTHROPIC_API_KEY"
+# models = ["claude-sonnet-4-5"]
+#
+# [providers.vllm]
+# type = "openai"
+# base_url = "http://gpu-box.local:8000/v1"
+# api_key_env = "VLLM_API_KEY"
+# timeout_s = 120
+#
+# [providers.ollama-box]
+# type = "openai"
+# base_url = "http://127.0.0.1:11434/v1"
+# (no key; "ollama/<name>" stays the built-in route to the local Ollama)''',
+    "roles": '''# ---- roles: Per-role gateway settings.
+#
+# [roles.coder]
+# Let the bandit's prompt variant rewrite this role's proxied requests (off: agents keep their prompts).
+# apply_prompt_variants = false''',
+}
