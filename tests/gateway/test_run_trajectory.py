@@ -12,7 +12,7 @@ def test_trajectory_shows_tool_calls_and_results():
     lines = text.splitlines()
     assert lines[0] == "tools offered: run_shell_command"
     assert "[user] list the files" in lines
-    assert '  -> run_shell_command({"command": "ls -la"})  [call_ls1]' in lines
+    assert lines[3:5] == ["[assistant]", '  -> run_shell_command({"command": "ls -la"})  [call_ls1]']
     assert "[tool result run_shell_command call_ls1] a.py" in text
     out = _message({"role": "assistant", "content": None, "reasoning_content": "hmm",
                     "tool_calls": [{"id": "c2", "function": {"name": "read", "arguments": "{}"}}]})

@@ -109,5 +109,6 @@ def trajectory(value: Any, tools: list[dict[str, Any]] | None = None) -> str:
         if role == "tool":
             lines.append(f"[tool result {m.get('name') or ''} {m.get('tool_call_id', '')}] {_content(m.get('content'))}")
             continue
-        lines.append(f"[{role}] {_message(m)}" if m.get("tool_calls") else f"[{role}] {_content(m.get('content'))}")
+        lines.append(f"[{role}] {_content(m.get('content'))}".rstrip())
+        lines.extend(_calls(m))
     return "\n".join(lines)
