@@ -242,7 +242,7 @@ def test_models_lists_provider_models_beside_local_ones(gateway):
 
 
 def test_the_key_appears_nowhere_under_the_home(gateway, home):
-    from conftest import KEY
+    from gwsupport import KEY
 
     gw = gateway
     gw.up.script(Reply(tool_calls=[CALL]), Reply(status=500), Reply(status=500), Reply(status=500),

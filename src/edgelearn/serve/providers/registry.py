@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,6 +17,7 @@ from edgelearn.serve.providers.config import ProviderSettings
 
 log = logging.getLogger(__name__)
 MODELS_TIMEOUT_S = 5.0
+RETRY_MODELS_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Providers:
         self._settings = settings
         self._client: httpx.AsyncClient | None = None
         self._models: dict[str, list[str]] = {}
+        self._failed: dict[str, float] = {}
 
     @property
     def configured(self) -> dict[str, ProviderSettings]:
@@ -76,11 +79,17 @@ class Providers:
                 out += [(name, m) for m in settings.models]
                 continue
             if name not in self._models:
-                self._models[name] = await self._fetch_models(name, settings)
+                if time.monotonic() - self._failed.get(name, float("-inf")) < RETRY_MODELS_S:
+                    continue
+                fetched = await self._fetch_models(name, settings)
+                if fetched is None:
+                    self._failed[name] = time.monotonic()  # asked again later, not on every listing
+                    continue
+                self._models[name] = fetched
             out += [(name, m) for m in self._models[name]]
         return out
 
-    async def _fetch_models(self, name: str, settings: ProviderSettings) -> list[str]:
+    async def _fetch_models(self, name: str, settings: ProviderSettings) -> list[str] | None:
         path = "/v1/models" if settings.type == "anthropic" else "/models"
         try:
             headers = auth_headers(name, settings)
@@ -89,7 +98,7 @@ class Providers:
             return [m["id"] for m in response.json().get("data", []) if isinstance(m, dict) and "id" in m]
         except Exception as exc:  # noqa: BLE001 - a provider without a model list lists nothing
             log.warning("provider %s: listing its models failed: %s", name, type(exc).__name__)
-            return []
+            return None
 
     def stop(self) -> None:
         client, self._client = self._client, None
