@@ -258,3 +258,18 @@ def test_the_key_appears_nowhere_under_the_home(gateway, home):
     assert any(p.name.endswith(".db") for p in files) and any(p.name.endswith("-wal") for p in files)
     needle = KEY.encode()
     assert [p for p in files if needle in p.read_bytes()] == []
+
+
+def test_session_and_role_precedence(gateway):
+    gw = gateway
+    both = {"x-edgelearn-session": "mine", "X-Claude-Code-Session-Id": "cc", "x-edgelearn-role": "fixer"}
+    raw = gw.client.chat.completions.with_raw_response.create(model="up/small", messages=ASK, user="u",
+                                                              extra_headers=both)
+    run = gw.run(raw.headers["x-edgelearn-run-id"])
+    assert (run.session, run.role) == ("mine", "fixer")
+    raw = gw.client.chat.completions.with_raw_response.create(
+        model="up/small", messages=ASK, user="u", extra_headers={"X-Claude-Code-Session-Id": "cc"})
+    assert gw.run(raw.headers["x-edgelearn-run-id"]).session == "cc"
+    response = gw.server.client.post("/v1/chat/completions", json={"model": "up/small", "messages": ASK,
+                                                                   "user": "x" * 201})
+    assert response.status_code == 422 and response.json()["error"]["param"] == "user"

@@ -63,14 +63,17 @@ class Call:
         self.stream = bool(data.get("stream"))
         headers = request.headers
         user = data.get("user") if isinstance(data.get("user"), str) else None
-        self.session = headers.get("x-edgelearn-session") or headers.get("x-claude-code-session-id") or user
+        sources = (("x-edgelearn-session", headers.get("x-edgelearn-session")),
+                   ("x-claude-code-session-id", headers.get("x-claude-code-session-id")), ("user", user))
+        session_from, self.session = next(((k, v) for k, v in sources if v), (None, None))
         self.project = headers.get("x-edgelearn-project")
         self.role_hint = headers.get("x-edgelearn-role")
         if self.role_hint is not None:
             check_role(self.role_hint, field="x-edgelearn-role")
-        for name, value in (("x-edgelearn-session", self.session), ("x-edgelearn-project", self.project)):
+        for name, value in ((session_from, self.session), ("x-edgelearn-project", self.project)):
             if value is not None and len(value) > 200:
-                raise InvalidInput(f"{name}: longer than 200 characters", field=name)
+                raise InvalidInput(f"{name}: longer than 200 characters (the session id)"
+                                   if name == session_from else f"{name}: longer than 200 characters", field=name)
         self.task = last_user_text(data["messages"])
         self.prompt_applied = False
         self.first_token_at: float | None = None
