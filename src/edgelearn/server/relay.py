@@ -142,7 +142,7 @@ async def _relay(call: Call, messages, upstream: Upstream,
             if piece is None:
                 break
         status = "ok"
-    except (httpx.HTTPError, anthropic.UpstreamStreamError) as exc:
+    except (httpx.HTTPError, anthropic.UpstreamStreamError, ValueError) as exc:  # ValueError: a torn event
         status = "error"
         error = f"provider {call.pinned.provider!r} stream broke: {type(exc).__name__}: {exc}"[:500]
         yield b"data: " + orjson.dumps(_error_body(error, "provider_error", "stream_error",
