@@ -18,12 +18,12 @@ import asyncio
 import time
 from typing import Any, AsyncIterator
 
-import httpx
 import orjson
 from starlette.responses import Response, StreamingResponse
 
 from edgelearn.serve.providers import anthropic
 from edgelearn.serve.providers.client import ProviderError, Upstream, send
+from edgelearn.serve.providers.http import HTTPError
 from edgelearn.serve.providers.record import Output, from_completion, from_stream
 from edgelearn.serve.providers.registry import cost
 from edgelearn.server.app import JSON
@@ -56,7 +56,7 @@ async def forward(call: Call) -> Response:
     else:
         path, payload = "/chat/completions", body
     try:
-        upstream = await send(call.providers.client(), pinned.provider, pinned.settings, path,
+        upstream = await send(call.providers.pool(), pinned.provider, pinned.settings, path,
                               orjson.dumps(payload), call.stream)
     except ProviderError as exc:
         await call.record(messages, Output(), backend=f"provider:{pinned.provider}", status="error", error=str(exc),
@@ -142,7 +142,7 @@ async def _relay(call: Call, messages, upstream: Upstream,
             if piece is None:
                 break
         status = "ok"
-    except (httpx.HTTPError, anthropic.UpstreamStreamError, ValueError) as exc:  # ValueError: a torn event
+    except (HTTPError, anthropic.UpstreamStreamError, ValueError) as exc:  # ValueError: a torn event
         status = "error"
         error = f"provider {call.pinned.provider!r} stream broke: {type(exc).__name__}: {exc}"[:500]
         yield b"data: " + orjson.dumps(_error_body(error, "provider_error", "stream_error",
