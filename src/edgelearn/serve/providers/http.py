@@ -1,11 +1,10 @@
 """The gateway's HTTP/1.1 client for provider calls: keep-alive pools on asyncio streams.
 
-Why not httpx on this path: its request pipeline (httpcore over anyio) cost about 0.8 ms of CPU per
-call here, more than everything else the gateway does; a request written in one piece and a
-response parsed straight off an asyncio stream cost about 0.05 ms (bench/RESULTS.md, gateway).
-What it covers is what providers need: http and https (certifi's roots), ``content-length``,
-chunked and read-until-close bodies, per-read timeouts, and a connection limit per origin. It does
-not follow redirects or use ``HTTP(S)_PROXY``. TCP_NODELAY is set on every connection.
+Not httpx on this path: its request pipeline (httpcore over anyio) cost more CPU per call than the
+rest of the gateway together (bench/RESULTS.md, gateway). What it covers is what providers need:
+http and https (certifi's roots), ``content-length``, chunked and read-until-close bodies, per-read
+timeouts, a connection limit per origin, and a stale pooled connection retried once on a fresh one.
+It does not follow redirects or use ``HTTP(S)_PROXY``. TCP_NODELAY is set on every connection.
 """
 
 from __future__ import annotations
