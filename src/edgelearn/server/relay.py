@@ -133,7 +133,7 @@ async def _relay(call: Call, messages, upstream: Upstream,
                     relayed.append(head)
                     yield head
                 status, recorded = "ok", True
-                await _record(call, messages, upstream, from_stream(b"".join(relayed)), "ok", None)
+                await _record_stream(call, messages, upstream, b"".join(relayed))
                 yield DONE
             elif out:
                 relayed.append(out)
@@ -151,7 +151,7 @@ async def _relay(call: Call, messages, upstream: Upstream,
         if status == "ok":
             await upstream.response.aclose()
             if not recorded:
-                await _record(call, messages, upstream, from_stream(b"".join(relayed)), status, error)
+                await _record_stream(call, messages, upstream, b"".join(relayed))
         else:
             # the client went away (this code may run under a cancelled scope, where every await
             # raises) or the provider failed mid-stream: close and keep what was produced in a task
@@ -159,6 +159,15 @@ async def _relay(call: Call, messages, upstream: Upstream,
                 _close_and_record(call, messages, upstream, b"".join(relayed), status, error))
             _pending.add(task)  # the loop keeps only weak references to tasks
             task.add_done_callback(_pending.discard)
+
+
+async def _record_stream(call: Call, messages, upstream: Upstream, relayed: bytes) -> None:
+    """A stream the provider ended: ``ok``, or ``error`` when it sent an error event."""
+    output = from_stream(relayed)
+    if output.error:
+        await _record(call, messages, upstream, output, "error", f"provider {call.pinned.provider!r}: {output.error}")
+    else:
+        await _record(call, messages, upstream, output, "ok", None)
 
 
 async def _close_and_record(call: Call, messages, upstream: Upstream, relayed: bytes, status: str,
