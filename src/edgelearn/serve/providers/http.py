@@ -148,6 +148,12 @@ class Response:
     async def aclose(self) -> None:
         self._release()
 
+    def __del__(self) -> None:
+        # a response dropped unread (a stream whose client left before it began): free its slot
+        if self._conn is not None:
+            self._done = False
+            self._release()
+
     def _release(self) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
@@ -246,6 +252,9 @@ class Pool:
         except (asyncio.LimitOverrunError, ValueError, OSError) as exc:
             conn.close()
             raise ProtocolError(f"malformed response: {type(exc).__name__}") from exc
+        except BaseException:  # cancelled (the client went away): the connection is in an unknown state
+            conn.close()
+            raise
         return Response(status, headers, conn, origin, timeout, no_body or status in (204, 304))
 
     async def aclose(self) -> None:
