@@ -77,8 +77,38 @@ async def forward(call: Call) -> Response:
     call.first_token_at = upstream.first_at
     translator = (anthropic.StreamTranslator(bool((data.get("stream_options") or {}).get("include_usage")))
                   if pinned.settings.type == "anthropic" else None)
-    return StreamingResponse(_relay(call, messages, upstream, translator), media_type="text/event-stream",
-                             headers={**call.headers, "cache-control": "no-cache"})
+    return _Relayed(_relay(call, messages, upstream, translator), media_type="text/event-stream",
+                    headers={**call.headers, "cache-control": "no-cache"})
+
+
+class _Relayed(StreamingResponse):
+    """A relayed stream, sent piece by piece; a client that goes away cancels it. The disconnect is
+    watched by one plain asyncio task rather than StreamingResponse's anyio task group: less work
+    per stream on the gateway's hot path (bench/RESULTS.md, gateway)."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        task = asyncio.current_task()
+        state = {"streaming": True, "gone": False}
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if state["streaming"]:
+                state["gone"] = True
+                task.cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        try:
+            await self.stream_response(send)
+        except asyncio.CancelledError:
+            if not state["gone"]:
+                raise  # the server itself is stopping
+            task.uncancel()  # ours, and handled: nothing above this response sees it
+        except OSError:
+            pass  # the client's socket broke while a piece was being sent: the relay recorded the run
+        finally:
+            state["streaming"] = False
+            watcher.cancel()
 
 
 async def _plain(call: Call, messages: list[dict[str, Any]], upstream: Upstream) -> Response:
