@@ -163,6 +163,19 @@ def run_opencode(task: str, *, base_url: str, api_key: str, model: str, home: Pa
     return _run([str(binary), "run", task], home=home, cwd=cwd, env=OFFLINE if offline else {}, timeout=timeout)
 
 
+def run_claude(task: str, *, base_url: str, api_key: str, model: str, home: Path, cwd: Path,
+               timeout: float = 180) -> AgentRun:
+    """``claude -p TASK --allowedTools Bash`` against an Anthropic Messages ``base_url`` (no ``/v1``).
+
+    For the wire-API issue; seen running here against the stand-in's ``/v1/messages`` directly
+    (edgelearn does not serve Anthropic Messages yet)."""
+    binary = ensure_installed(AGENTS["claude"])
+    env = {"ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_AUTH_TOKEN": api_key,
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+    return _run([str(binary), "-p", task, "--allowedTools", "Bash", "--model", model], home=home, cwd=cwd, env=env,
+                timeout=timeout)
+
+
 def opencode_config(base_url: str, api_key: str, model: str) -> dict:
     """The ``opencode.json`` that points opencode at ``base_url`` (also its small model, for titles)."""
     return {
