@@ -402,12 +402,14 @@ async def open_loop(pool: Pool, target: Target, stream: bool, rate: float, secon
 
 # --- the runs ------------------------------------------------------------------------------------
 async def run_blocks(targets: list[Target], standin: subprocess.Popen, rates: list[int], rounds: int,
-                     block_s: float, skip: dict[tuple[str, int], str]) -> dict:
+                     block_s: float, skip: dict[tuple[str, int], str], profile: Path | None = None) -> dict:
     pools = {t.name: Pool(t.host, t.port) for t in targets}
     for t in targets:  # warm up: connections, imports, first commits
         for stream in (False, True):
             await open_loop(pools[t.name], t, stream, 50, 1.0)
     out: dict = {}
+    if profile is not None:  # warm, before any block has grown a pool or left a backlog
+        out["profile"] = await profile_edgelearn(next(t for t in targets if t.name == "edgelearn"), 10, profile)
     for rate in rates:
         for stream in (False, True):
             kind = f"{'stream' if stream else 'plain'}@{rate}"
@@ -499,8 +501,8 @@ async def concurrent_streams(targets: list[Target], n: int, rounds: int) -> dict
 
 # --- profile -------------------------------------------------------------------------------------
 async def profile_edgelearn(target: Target, seconds: float, out: Path) -> dict:
-    """py-spy (in its own venv) on the edgelearn child during one plain block at 200/s: where its
-    threads spend their samples, by function (self) and by edgelearn function (inclusive)."""
+    """py-spy (in its own venv) on the edgelearn child during ``seconds`` of plain calls at 200/s: where
+    its threads spend their samples, by package and function (self) and by edgelearn function (inclusive)."""
     try:
         python = ensure_venv("pyspy", ["py-spy"], "import shutil, sys; sys.exit(not shutil.which('py-spy'))")
     except (RuntimeError, subprocess.SubprocessError) as exc:
@@ -606,7 +608,8 @@ def report(result: dict) -> str:
         lines.append(f"- {line}")
     profile = result.get("profile")
     if profile:
-        lines += ["", "## Where edgelearn's CPU goes (py-spy, plain at 200/s, non-idle samples)", ""]
+        lines += ["", "## Where edgelearn's CPU goes (py-spy, plain at 200/s after the warm-up, before the blocks; "
+                  "non-idle samples)", ""]
         if "error" in profile:
             lines.append(profile["error"])
         else:
@@ -700,11 +703,10 @@ def main() -> None:
             skip = {("litellm", 200): "one LiteLLM worker saturates near 90 plain / 50 streamed calls/s"}
             rates = [50, 200]
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                blocks = runner.run(run_blocks(targets, standin, rates, rounds, block_s, skip))
+                spy = ROOT / "bench" / "out" / "gateway.pyspy.txt" if args.profile else None
+                blocks = runner.run(run_blocks(targets, standin, rates, rounds, block_s, skip, spy))
+                profile = blocks.pop("profile", None)
                 concurrent = runner.run(_concurrent(targets, ports, streams, rounds))
-                profile = None
-                if args.profile:
-                    profile = runner.run(profile_edgelearn(edgelearn, 10, ROOT / "bench" / "out" / "gateway.pyspy.txt"))
         finally:
             for proc in reversed(procs):
                 stop(proc)
