@@ -26,6 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from edgelearn.config_providers import Providers, Roles
 from edgelearn.errors import ConfigError
 
 ENV_PREFIX = "EDGELEARN_"
@@ -342,6 +343,14 @@ class Settings(BaseSettings):
     """PII and retention."""
     independence: IndependenceSettings = IndependenceSettings()
     """Teacher to local, level by level, per task cluster."""
+    sessions: SessionSettings = SessionSettings()
+    """Sessions and the credit rule of their outcomes."""
+    watch: WatchSettings = WatchSettings()
+    """Workspace watcher."""
+    providers: Providers = {}
+    """Model providers behind the gateway, by name: ``[providers.<name>]`` (see config_providers.py)."""
+    roles: Roles = {}
+    """Per-role gateway settings: ``[roles.<role>]`` apply_prompt_variants."""
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -350,10 +359,6 @@ class Settings(BaseSettings):
         # Only the arguments: a bare Settings() must not depend on who runs it (tests, the demo's
         # home); load_settings names the file and the environment explicitly.
         return (init_settings,)
-    sessions: SessionSettings = SessionSettings()
-    """Sessions and the credit rule of their outcomes."""
-    watch: WatchSettings = WatchSettings()
-    """Workspace watcher."""
 
 
 def home_dir() -> Path:

@@ -17,6 +17,7 @@ from tomlkit.items import Table
 from tomlkit.toml_document import TOMLDocument
 
 from edgelearn.config import Settings, describe_errors
+from edgelearn.config_providers import EXAMPLE_TOML
 from edgelearn.errors import ConfigError
 
 
@@ -107,7 +108,13 @@ def write_settings(settings: Settings, path: Path) -> None:
                 table[name] = value
 
     for name in Settings.model_fields:
-        emit(getattr(settings, name), _table(doc, name))
+        value = getattr(settings, name)
+        if isinstance(value, BaseModel):
+            emit(value, _table(doc, name))
+        elif value:  # providers, roles: one table per named entry
+            named = _table(doc, name)
+            for key, entry in value.items():
+                emit(entry, _table(named, key))
     _replace(path, doc)
 
 
@@ -146,6 +153,9 @@ def render_default_toml() -> str:
             emit(sub, f"{prefix}.{name}")
 
     for name, field in Settings.model_fields.items():
+        if not isinstance(field.get_default(), BaseModel):  # providers, roles: named entries, as examples
+            lines.extend(["", EXAMPLE_TOML[name]])
+            continue
         lines.append("")
         lines.append(f"# ---- {name}: {field.description}")
         emit(field.annotation, name)

@@ -130,6 +130,13 @@ def _check_gpu() -> list[Check]:
     return checks
 
 
+def _check_providers(settings) -> list[Check]:
+    from edgelearn.serve.providers.check import check_provider
+
+    return [Check(f"provider {name}", c.status, c.detail)
+            for name, provider in settings.providers.items() for c in [check_provider(name, provider)]]
+
+
 def run_checks(args) -> list[Check]:
     """Every check, in the order a user would fix them."""
     config_check, settings = _check_config(args)
@@ -140,5 +147,6 @@ def run_checks(args) -> list[Check]:
     checks += _check_models()
     if settings is not None:
         checks.append(_check_ollama(settings))
+        checks += _check_providers(settings)
     checks += _check_gpu()
     return checks

@@ -174,6 +174,8 @@ def test_documented_default_file_is_complete_and_current():
 
     assert Settings.model_validate(tomllib.loads(text)) == Settings()
     for section in Settings.model_fields.values():
+        if not hasattr(section.annotation, "model_fields"):
+            continue  # providers, roles: tables of named entries (commented examples)
         for name, field in section.annotation.model_fields.items():
             assert field.description, f"{name} has no docstring"
 

@@ -49,6 +49,8 @@ def test_plain_answer_is_recorded_as_a_run_that_takes_signals(server, fake, clie
     assert 0 < proxy.pop("backend_ms") < run.latency_ms
     assert proxy == {"requested_model": "base", "route": "pinned", "backend": "fake", "finish_reason": "stop",
                      "stream": False, "prompt_applied": False, "ttft_ms": None}
+    assert run.metadata["chat"] == {"output": {"role": "assistant", "content": "echo: add two numbers"},
+                                    "params": {"max_tokens": 16, "user": "session-7"}}
     signals = server.client.post(f"/v1/runs/{run_id}/signals",
                                  json={"signals": {"compile": True, "tests": {"passed": 3, "total": 4}}})
     assert signals.status_code == 200 and signals.json()["reward"] == pytest.approx(0.875)
@@ -243,13 +245,35 @@ def test_routed_requests_reach_the_chosen_variant(server, fake, client, make_art
     assert (run.role, run.model_variant) == ("coder", champion)
 
 
-def test_a_selected_prompt_variant_is_applied(server, fake, client):
-    raw = client.chat.completions.with_raw_response.create(
-        model="edgelearn/coder", messages=[{"role": "user", "content": "reverse a list"}])
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_a_selected_prompt_variant_rewrites_the_request_only_when_the_role_opts_in(home, opted_in):
+    from elsupport import start_server
+
+    from edgelearn.runtime import Runtime
+
+    (home / "edgelearn.toml").write_text(f"[roles.coder]\napply_prompt_variants = {str(opted_in).lower()}\n")
+    rt = Runtime(home=home, embed=False)
+    server, stop = start_server(rt)
+    try:
+        fake = FakeBackend()
+        rt.services["serving"].engine.use_backend(fake)
+        with openai.OpenAI(base_url=f"{server.url}/v1", api_key=server.token, max_retries=0) as client:
+            _check_prompt_variant(server, fake, client, opted_in)
+    finally:
+        stop()
+
+
+def _check_prompt_variant(server, fake, client, opted_in):
+    messages = [{"role": "user", "content": "reverse a list"}]
+    raw = client.chat.completions.with_raw_response.create(model="edgelearn/coder", messages=messages)
     run = server.runtime.store.runs.get(raw.headers["x-edgelearn-run-id"])
     if run.prompt_variant is None:
         pytest.skip("the bandits service offers no prompt variant for coder here")
-    arm = server.runtime.store.arms.resolve(f"coder/prompt/{run.prompt_variant}")
     sent = fake.calls[-1][1].messages
+    if not opted_in:  # an agent's prompt is not changed behind its back
+        assert sent == messages and run.input == messages
+        assert run.metadata["proxy"]["prompt_applied"] is False
+        return
+    arm = server.runtime.store.arms.resolve(f"coder/prompt/{run.prompt_variant}")
     assert sent[0] == {"role": "system", "content": arm.text} and sent[1]["content"] == "reverse a list"
     assert run.metadata["proxy"]["prompt_applied"] is True and run.input == sent

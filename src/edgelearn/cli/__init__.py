@@ -13,7 +13,7 @@ import sys
 
 from edgelearn.errors import ConfigError, EdgelearnError, InvalidInput
 
-COMMAND_MODULES = ("core", "arms", "export", "train", "models", "loop", "tui", "hooks", "mcp")
+COMMAND_MODULES = ("core", "arms", "export", "train", "models", "providers", "loop", "tui", "hooks", "mcp")
 
 
 def build_parser() -> argparse.ArgumentParser:

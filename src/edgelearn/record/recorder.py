@@ -31,8 +31,23 @@ def run_chars(rec: RecordIn) -> int:
     if isinstance(rec.input, str):
         n = len(rec.input)
     else:
-        n = sum(len(m.content) for m in rec.input or () if isinstance(m.content, str))
+        n = sum(_message_chars(m) for m in rec.input or ())
     return n + len(rec.output)
+
+
+def _message_chars(message) -> int:
+    # agent turns put their text in content parts and tool-call arguments too
+    content = message.content
+    if isinstance(content, str):
+        n = len(content)
+    elif isinstance(content, list):
+        n = sum(len(p.get("text") or "") for p in content if isinstance(p, dict))
+    else:
+        n = 0
+    for call in getattr(message, "tool_calls", None) or ():
+        if isinstance(call, dict):
+            n += len((call.get("function") or {}).get("arguments") or "")
+    return n
 
 
 def new_run_id(now: float | None = None) -> str:

@@ -14,17 +14,18 @@ Both services are optional; a service without the method is skipped. ``assign`` 
 event loop, so it must answer quickly (cached or store reads); the proxy awaits the selector's
 ``aselect_model`` when it has one (its selection is a store write), else runs ``select_model`` in a
 thread. When the selector also picks a prompt variant, the proxy applies its text (see
-server/proxy.py) since the run is credited to it. A concrete id (``coder-v1``, ``base``,
-``ollama/<name>``) pins the model and skips routing.
+server/chat.py) since the run is credited to it, when the role opted in. A concrete id
+(``coder-v1``, ``base``, ``ollama/<name>``, ``<provider>/<model>``) pins the model and skips routing;
+an id naming a provider that is not configured is ``NotFound``, naming the provider.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Collection, Mapping, Protocol, runtime_checkable
 
-from edgelearn.errors import EdgelearnError, SelectionError
+from edgelearn.errors import EdgelearnError, NotFound, SelectionError
 from edgelearn.roles import check_role
 
 ROUTED_PREFIX = "edgelearn/"
@@ -52,12 +53,24 @@ class Route:
     prompt_id: str | None = None
     run_id: str | None = None    # announced by the selector: the run is recorded under this id
 
-def _pinned(requested: str, models, role_hint: str | None) -> Route | None:
+def _provider_of(model_id: str, providers: Collection[str]) -> str | None:
+    name, slash, model = model_id.partition("/")
+    return name if slash and model and name in providers else None
+
+def _pinned(requested: str, models, role_hint: str | None, providers: Collection[str] = ()) -> Route | None:
     if requested.startswith(ROUTED_PREFIX):
         return None
-    if requested == "base" or requested.startswith(("ollama/", "external/")):
+    if requested == "base" or requested.startswith(("ollama/", "external/")) or _provider_of(requested, providers):
         return Route(requested, role_hint or DEFAULT_ROLE, "pinned")
-    version = models.get(requested)  # NotFound names the id
+    try:
+        version = models.get(requested)
+    except NotFound:
+        if "/" not in requested:
+            raise  # NotFound names the id
+        name = requested.split("/", 1)[0]
+        known = ", ".join(sorted(providers)) or "none"
+        raise NotFound(f"model {requested}: no provider {name!r} is configured (providers: {known}; "
+                       f"see [providers.<name>] in the config)") from None
     return Route(version.id, role_hint or version.role, "pinned")
 
 def _assigned(services: Mapping[str, Any], role: str, session: str | None) -> Route | None:
@@ -69,40 +82,42 @@ def _assigned(services: Mapping[str, Any], role: str, session: str | None) -> Ro
     return None
 
 def _pinned_or_assigned(requested: str, services: Mapping[str, Any], models, role_hint: str | None,
-                        session: str | None) -> Route | str:
+                        session: str | None, providers: Collection[str] = ()) -> Route | str:
     """The route of a pinned model or of an experiment's assignment; else the routed role's name."""
-    pinned = _pinned(requested, models, role_hint)
+    pinned = _pinned(requested, models, role_hint, providers)
     if pinned is not None:
         return pinned
     role = check_role(requested[len(ROUTED_PREFIX):], field="model")
     assigned = _assigned(services, role, session)
     return assigned if assigned is not None else role
 
-def _servable(models, model_id: str, champion) -> bool:
+def _servable(models, model_id: str, champion, providers: Collection[str] = ()) -> bool:
     """Whether a selector's pick may serve, even while the bandit's arms have not caught up with a
     promotion or a rollback yet: a rolled-back or retired version never does, and neither does
     ``base`` once the role has a trained champion (the role's one local arm follows the champion)."""
     if model_id == "base":
         return champion is None
-    if model_id.startswith(("ollama/", "external/")):
+    if model_id.startswith(("ollama/", "external/")) or _provider_of(model_id, providers):
         return True
     try:
         return models.get(model_id).state in ("champion", "challenger")
     except EdgelearnError:
         return False
 
-def _fallback(models, role: str, pick: tuple[str, str | None, str | None] | None) -> Route:
+def _fallback(models, role: str, pick: tuple[str, str | None, str | None] | None,
+              providers: Collection[str] = ()) -> Route:
     champion = models.champion(role)
-    if pick and pick[0] and _servable(models, pick[0], champion):
+    if pick and pick[0] and _servable(models, pick[0], champion, providers):
         return Route(pick[0], role, "selector", pick[1], pick[2])
     if champion is not None:
         return Route(champion.id, role, "champion")
     return Route("base", role, "base")
 
 def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
-          session: str | None = None, task: str | None = None) -> Route:
-    """The model that answers a request for ``requested`` (see the module docstring)."""
-    role = _pinned_or_assigned(requested, services, models, role_hint, session)
+          session: str | None = None, task: str | None = None, providers: Collection[str] = ()) -> Route:
+    """The model that answers a request for ``requested`` (see the module docstring); ``providers``
+    are the configured provider names."""
+    role = _pinned_or_assigned(requested, services, models, role_hint, session, providers)
     if isinstance(role, Route):
         return role
     pick = None
@@ -112,13 +127,13 @@ def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str
             pick = selector.select_model(role, task)
         except SelectionError:
             pick = None
-    return _fallback(models, role, pick)
+    return _fallback(models, role, pick, providers)
 
 async def aroute(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
-                 session: str | None = None, task: str | None = None) -> Route:
+                 session: str | None = None, task: str | None = None, providers: Collection[str] = ()) -> Route:
     """``route`` for asyncio: a selector's ``aselect_model`` is awaited (its selection is a store write),
     else its ``select_model`` runs in a worker thread."""
-    role = _pinned_or_assigned(requested, services, models, role_hint, session)
+    role = _pinned_or_assigned(requested, services, models, role_hint, session, providers)
     if isinstance(role, Route):
         return role
     pick = None
@@ -131,4 +146,4 @@ async def aroute(requested: str, *, services: Mapping[str, Any], models, role_hi
                 pick = await asyncio.to_thread(selector.select_model, role, task)
         except SelectionError:
             pick = None
-    return _fallback(models, role, pick)
+    return _fallback(models, role, pick, providers)

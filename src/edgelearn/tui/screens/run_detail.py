@@ -1,4 +1,7 @@
-"""One run: its facts, input, output, signals and reward components, and the most similar runs."""
+"""One run: its facts, input, output, signals and reward components, and the most similar runs.
+
+A gateway run shows its trajectory: each message with its tool calls and tool results, the tools
+offered, and the output with its tool calls and reasoning apart."""
 
 from __future__ import annotations
 
@@ -52,9 +55,60 @@ class RunDetailScreen(DataScreen):
         self.query_one("#meta", Static).update(run_meta(run, now))
         self.query_one("#reward", Static).update(reward_table(run))
         task = f"task: {run['task']}\n\n" if run.get("task") else ""
-        self.query_one("#input", Static).update(Text(task + (fmt.text_of(run.get("input")) or "(no input)")))
-        self.query_one("#output", Static).update(Text(run.get("output") or ""))
+        chat = (run.get("metadata") or {}).get("chat") or {}
+        self.query_one("#input", Static).update(Text(task + (trajectory(run.get("input"), chat.get("tools"))
+                                                             or "(no input)")))
+        output = chat.get("output")
+        self.query_one("#output", Static).update(Text(_message(output) if output else run.get("output") or ""))
         self.query_one("#similar", Static).update(similar_table(data["similar"]))
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def _calls(message: dict[str, Any]) -> list[str]:
+    out = []
+    for call in message.get("tool_calls") or ():
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function") or {}
+        out.append(f"  -> {function.get('name', '?')}({function.get('arguments', '')})  [{call.get('id', '')}]")
+    return out
+
+
+def _content(content: Any) -> str:
+    if isinstance(content, list):  # content parts: text, and placeholders for images
+        return " ".join(str(p.get("text")) if p.get("type") == "text" else f"<{p.get('type')}>"
+                        for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+def _message(message: dict[str, Any]) -> str:
+    lines = []
+    if message.get("reasoning_content"):
+        lines.append(f"(reasoning) {message['reasoning_content']}")
+    text = _content(message.get("content"))
+    if text:
+        lines.append(text)
+    return "\n".join(lines + _calls(message))
+
+
+def trajectory(value: Any, tools: list[dict[str, Any]] | None = None) -> str:
+    """A run's input as readable text: messages, their tool calls and tool results, the tools offered."""
+    if not isinstance(value, list):
+        return fmt.text_of(value)
+    lines = []
+    if tools:
+        names = [(t.get("function") or {}).get("name", "?") for t in tools if isinstance(t, dict)]
+        lines.append(f"tools offered: {', '.join(names)}")
+    for m in value:
+        if not isinstance(m, dict):
+            lines.append(str(m))
+            continue
+        role = m.get("role", "?")
+        if role == "tool":
+            lines.append(f"[tool result {m.get('name') or ''} {m.get('tool_call_id', '')}] {_content(m.get('content'))}")
+            continue
+        lines.append(f"[{role}] {_content(m.get('content'))}".rstrip())
+        lines.extend(_calls(m))
+    return "\n".join(lines)
