@@ -29,13 +29,15 @@ DEFAULT_TOP_P = 0.95
 class GenerateRequest:
     """One chat (``messages``) or completion (``prompt``) request, already validated."""
 
-    messages: list[dict[str, str]] | None = None
+    messages: list[dict[str, Any]] | None = None
     prompt: str | None = None
     max_tokens: int = 256
     temperature: float = DEFAULT_TEMPERATURE
     top_p: float = DEFAULT_TOP_P
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    tools: list[dict[str, Any]] | None = None  # OpenAI function tools offered to the model
+    tool_choice: Any = None                     # "auto" | "none" | "required" | {"type": "function", ...}
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -63,8 +65,9 @@ class Usage:
 @dataclass(frozen=True)
 class Chunk:
     text: str
-    finish_reason: str | None = None  # "stop" | "length" on the last chunk
+    finish_reason: str | None = None  # "stop" | "length" | "tool_calls" on the last chunk
     usage: Usage | None = None        # on the last chunk
+    tool_calls: tuple[dict[str, Any], ...] = ()  # whole calls parsed from the output, OpenAI form
 
 
 @dataclass(frozen=True)
