@@ -187,8 +187,8 @@ class DeploySettings(_Section):
     """Most llama.cpp models kept loaded at once."""
     threads: int = Field(0, ge=0)
     """llama.cpp threads; 0 uses half the cores (oversubscribed llama.cpp threads spin and slow to a crawl)."""
-    n_ctx: int = Field(2048, ge=256)
-    """llama.cpp context length."""
+    n_ctx: int = Field(0, ge=0)
+    """llama.cpp context length; 0 uses the model's trained context (GGUF `context_length`, 8,192 for SmolLM2)."""
     max_tokens: int = Field(256, ge=1)
     """Default completion limit when a request gives none."""
     external_cost_per_1k: float = Field(0.01, ge=0)

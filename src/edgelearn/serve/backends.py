@@ -75,6 +75,7 @@ class Completion:
     text: str
     finish_reason: str
     usage: Usage
+    tool_calls: tuple[dict[str, Any], ...] = ()
 
 
 class Backend(ABC):
@@ -92,13 +93,15 @@ class Backend(ABC):
     def complete(self, target: Target, request: GenerateRequest) -> Completion:
         """The whole answer at once."""
         parts: list[str] = []
+        calls: list[dict[str, Any]] = []
         last: Chunk | None = None
         for chunk in self.stream(target, request):
             parts.append(chunk.text)
+            calls.extend(chunk.tool_calls)
             last = chunk
         if last is None or last.finish_reason is None or last.usage is None:
             raise BackendError(f"backend {self.name} ended without a final chunk")
-        return Completion("".join(parts), last.finish_reason, last.usage)
+        return Completion("".join(parts), last.finish_reason, last.usage, tuple(calls))
 
     def close(self) -> None:
         """Free what the backend holds (loaded models, connections)."""
@@ -110,8 +113,14 @@ Handler = Callable[[Target, GenerateRequest], "str | Iterable[str]"]
 def _echo(target: Target, request: GenerateRequest) -> str:
     if request.prompt is not None:
         return f"echo: {request.prompt}"
-    last = next((m["content"] for m in reversed(request.messages or []) if m["role"] == "user"), "")
-    return f"echo: {last}"
+    last = next((m.get("content") for m in reversed(request.messages or []) if m.get("role") == "user"), "")
+    return f"echo: {_text(last)}"
+
+
+def _text(content: Any) -> str:
+    from edgelearn.serve.tools import content_text  # tools imports Chunk from this module
+
+    return content_text(content)
 
 
 class FakeBackend(Backend):
@@ -119,7 +128,8 @@ class FakeBackend(Backend):
 
     ``handler(target, request)`` returns the answer (a string, split into word tokens) or an iterable
     of chunk texts (which may raise part way, to test errors mid-stream); the default echoes the
-    last user message. Words count as tokens; ``max_tokens`` and ``stop`` are honoured.
+    last user message. Words count as tokens; ``max_tokens`` and ``stop`` are honoured. Like a local
+    model it answers in text: tool calls it writes in the ``<tool_call>`` format are parsed by the engine.
     ``calls`` keeps every (target, request) seen.
     """
 
@@ -137,7 +147,7 @@ class FakeBackend(Backend):
         answer = self.handler(target, request)
         pieces: Iterable[str] = _words(answer) if isinstance(answer, str) else answer
         prompt_text = request.prompt if request.prompt is not None else " ".join(
-            m["content"] for m in request.messages or [])
+            _text(m.get("content")) for m in request.messages or [])
         produced, finish, text = 0, "stop", ""
         for piece in pieces:
             if produced >= request.max_tokens:

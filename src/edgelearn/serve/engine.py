@@ -15,13 +15,14 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import AsyncIterator, Callable, Iterator
 
 from edgelearn.errors import BackendError, BackendUnavailable, InvalidInput, NotFound
 from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, create_backend
 from edgelearn.serve.base import base_gguf
 from edgelearn.serve.templates import validate_ollama_name
+from edgelearn.serve.tools import offered_tools, parse_chunks
 
 OLLAMA_PREFIX = "ollama/"
 EXTERNAL_PREFIX = "external/"
@@ -152,10 +153,16 @@ class Engine:
         return Served(model_id, local, self.backend("embedded"))
 
     def stream(self, served: Served, request: GenerateRequest) -> Iterator[Chunk]:
-        """The backend's chunks; Ollama gone before the first chunk means the embedded backend answers."""
+        """The backend's chunks; Ollama gone before the first chunk means the embedded backend answers.
+
+        When tools are offered, calls the model writes come out as ``Chunk.tool_calls`` (serve/tools.py).
+        """
         started = time.perf_counter()
+        chunks = self._stream(served, request)
+        if request.messages is not None and offered_tools(request.tools, request.tool_choice):
+            chunks = parse_chunks(chunks)
         try:
-            yield from self._stream(served, request)
+            yield from chunks
         finally:
             served.backend_ms = (time.perf_counter() - started) * 1000
 
@@ -209,15 +216,16 @@ class Engine:
             stop.set()
 
     async def acomplete(self, served: Served, request: GenerateRequest) -> tuple[str, Chunk]:
-        """The whole answer (text, final chunk) in one hop to the serving pool."""
+        """The whole answer (text, final chunk holding all its tool calls) in one hop to the serving pool."""
         def work() -> tuple[str, Chunk]:
-            parts, last = [], None
+            parts, calls, last = [], [], None
             for chunk in self.stream(served, request):
                 parts.append(chunk.text)
+                calls.extend(chunk.tool_calls)
                 last = chunk
             if last is None or last.usage is None:
                 raise BackendError(f"backend {served.backend.name} ended without a final chunk")
-            return "".join(parts), last
+            return "".join(parts), replace(last, tool_calls=tuple(calls))
 
         return await asyncio.get_running_loop().run_in_executor(self.pool, work)
 

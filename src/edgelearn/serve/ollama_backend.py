@@ -1,4 +1,11 @@
-"""The Ollama backend: chat and completion through the official client, streamed."""
+"""The Ollama backend: chat and completion through the official client, streamed.
+
+Tools are rendered into the messages by ``serve/tools.py`` exactly as for the embedded backend,
+not passed as Ollama's ``tools``: the models edgelearn registers carry a ChatML template without
+``.Tools`` (Ollama refuses tools for them), the same trained adapter must see the same prompt
+whichever backend serves it, and Ollama has no ``tool_choice`` and drops calls a model writes
+without its template's tags (AGENTS.md). The engine parses the calls out of the text.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import httpx
 
 from edgelearn.errors import BackendError, BackendUnavailable
 from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, Usage
+from edgelearn.serve.tools import render_chat
 
 
 class OllamaBackend(Backend):
@@ -34,8 +42,8 @@ class OllamaBackend(Backend):
             options["seed"] = request.seed
         try:
             if request.messages is not None:
-                parts = self.client.chat(model=target.ollama_name, messages=request.messages, stream=True,
-                                         options=options)
+                messages = render_chat(request.messages, request.tools, request.tool_choice)
+                parts = self.client.chat(model=target.ollama_name, messages=messages, stream=True, options=options)
             else:
                 parts = self.client.generate(model=target.ollama_name, prompt=request.prompt or "", stream=True,
                                              options=options)
