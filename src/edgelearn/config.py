@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgelearn.errors import ConfigError
 from edgelearn.serve.providers.config import EXAMPLE_TOML, Providers, Roles
+from edgelearn.serve.providers.wire_config import WireSettings
 
 ENV_PREFIX = "EDGELEARN_"
 
@@ -264,6 +265,8 @@ class Settings(_Section):
     """Trigger checks."""
     privacy: PrivacySettings = PrivacySettings()
     """PII and retention."""
+    wire: WireSettings = WireSettings()
+    """Anthropic Messages, OpenAI Responses and completions beside chat completions."""
     providers: Providers = {}
     """Model providers behind the gateway, by name: ``[providers.<name>]`` (see serve/providers/config.py)."""
     roles: Roles = {}
