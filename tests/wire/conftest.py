@@ -1,11 +1,12 @@
 """A real edgelearn server on loopback in front of two stand-in providers (tests/standin.py): ``up``
-(OpenAI type) and ``claude`` (Anthropic type), with ``[wire.anthropic]`` mapping Claude names onto
+(OpenAI type; as ``native`` it serves /v1/responses too) and ``claude`` (Anthropic type), with ``[wire.anthropic]`` mapping Claude names onto
 them; local models answer through the engine (a ``FakeBackend`` unless a test loads the real base)."""
 
 from __future__ import annotations
 
 import pytest
 from elsupport import start_server
+from responses_standin import ResponsesStandIn
 from standin import StandIn
 from wiresupport import KEY, KEY_ENV, Wire, config
 
@@ -15,7 +16,7 @@ def wire(home, monkeypatch):
     from edgelearn.runtime import Runtime
 
     monkeypatch.setenv(KEY_ENV, KEY)
-    with StandIn(key=KEY) as up, StandIn(key=KEY, models=("sonnet",)) as claude:
+    with ResponsesStandIn(key=KEY) as up, StandIn(key=KEY, models=("sonnet",)) as claude:
         (home / "edgelearn.toml").write_text(config(up, claude))
         rt = Runtime(home=home, embed=False)
         server, stop = start_server(rt)

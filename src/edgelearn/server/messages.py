@@ -14,14 +14,13 @@ from __future__ import annotations
 import math
 from typing import Any, AsyncIterator
 
-import httpx
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from edgelearn.errors import EdgelearnError, InvalidInput, MalformedJSON
 from edgelearn.serve.providers import anthropic
-from edgelearn.serve.providers.client import ProviderError, Upstream, send
+from edgelearn.serve.providers.client import ProviderError, send
 from edgelearn.serve.providers.messages_wire import (
     EventWriter,
     check_body,
@@ -31,7 +30,7 @@ from edgelearn.serve.providers.messages_wire import (
     request_to_openai,
 )
 from edgelearn.serve.providers.record import Output, from_completion, from_stream
-from edgelearn.server import relay, wire
+from edgelearn.server import wire
 from edgelearn.server.app import JSON, status_for
 from edgelearn.server.chat import Call, providers_of
 
@@ -145,6 +144,24 @@ def _forwarding(settings, request: Request):
     return settings.model_copy(update={"headers": {**settings.headers, **extra}}) if extra else settings
 
 
+def _plain_output(body: bytes) -> Output:
+    try:
+        return from_completion(anthropic.response_to_openai(orjson.loads(body)))
+    except (orjson.JSONDecodeError, AttributeError):
+        return Output()
+
+
+def _stream_output(relayed: bytes) -> Output:
+    try:
+        return from_stream(anthropic.StreamTranslator(include_usage=True).feed(relayed + b"\n\n"))
+    except (anthropic.UpstreamStreamError, ValueError):
+        return Output()
+
+
+def _error_event(message: str) -> bytes:
+    return b"event: error\ndata: " + orjson.dumps(error_body(message, "api_error")) + b"\n\n"
+
+
 async def _passthrough(request: Request, data: dict[str, Any], model: str) -> Response:
     """An Anthropic-type provider: the request and the answer as they are (see the module docstring)."""
     try:
@@ -154,76 +171,9 @@ async def _passthrough(request: Request, data: dict[str, Any], model: str) -> Re
                     "stream": bool(data.get("stream"))}
     call = Call(request, recorded)
     await call.resolve()
-    pinned = call.pinned
-    assert pinned is not None
-    messages = recorded["messages"]
+    assert call.pinned is not None
     path = "/v1/messages" + ("?beta=true" if request.query_params.get("beta") == "true" else "")
-    try:
-        upstream = await send(call.providers.client(), pinned.provider, _forwarding(pinned.settings, request), path,
-                              orjson.dumps({**data, "model": pinned.model}), call.stream)
-    except ProviderError as exc:
-        await call.record(messages, Output(), backend=f"provider:{pinned.provider}", status="error", error=str(exc),
-                          extra=relay._upstream_meta(call, None, exc.attempts, exc.upstream_status))
-        return JSON(error_body(str(exc), "api_error"), status_code=504 if exc.timeout else 502, headers=call.headers)
-    response = upstream.response
-    if response.status_code >= 400:  # the provider's own error, status and body as sent
-        await call.record(messages, Output(), backend=f"provider:{pinned.provider}", status="error",
-                          error=f"provider {pinned.provider!r} answered {response.status_code}",
-                          extra=relay._upstream_meta(call, upstream, upstream.attempts, response.status_code))
-        return Response(response.content, status_code=response.status_code, headers=call.headers,
-                        media_type=response.headers.get("content-type", "application/json"))
-    if not call.stream:
-        try:
-            output = from_completion(anthropic.response_to_openai(orjson.loads(response.content)))
-        except (orjson.JSONDecodeError, AttributeError):
-            output = Output()
-        await relay._record(call, messages, upstream, output, "ok", None)
-        return Response(response.content, status_code=200, headers=call.headers, media_type="application/json")
-    call.first_token_at = upstream.first_at
-    return StreamingResponse(_relay(call, messages, upstream), media_type="text/event-stream",
-                             headers={**call.headers, "cache-control": "no-cache"})
-
-
-def _output(relayed: bytes) -> Output:
-    translator = anthropic.StreamTranslator(include_usage=True)
-    try:
-        return from_stream(translator.feed(relayed + b"\n\n"))
-    except (anthropic.UpstreamStreamError, ValueError):
-        return Output()
-
-
-async def _relay(call: Call, messages: list[dict[str, Any]], upstream: Upstream) -> AsyncIterator[bytes]:
-    relayed: list[bytes] = []
-    status, error, recorded = "cancelled", None, False
-    try:
-        piece = upstream.first
-        tail = b""
-        while piece is not None:
-            if not recorded and b"message_stop" in tail + piece:
-                # the run commits before the stream's last event: a client holding the answer can
-                # attach signals at once
-                status, recorded = "ok", True
-                await relay._record(call, messages, upstream, _output(b"".join(relayed) + piece), "ok", None)
-            relayed.append(piece)
-            tail = piece[-32:]
-            yield piece
-            piece = await anext(upstream.pieces, None)
-        status = "ok"
-    except httpx.HTTPError as exc:
-        status, error = "error", f"provider {call.pinned.provider!r} stream broke: {type(exc).__name__}: {exc}"[:500]
-        yield b"event: error\ndata: " + orjson.dumps(error_body(error, "api_error")) + b"\n\n"
-    finally:
-        if status == "ok":
-            await upstream.response.aclose()
-            if not recorded:
-                await relay._record(call, messages, upstream, _output(b"".join(relayed)), "ok", None)
-        else:
-            # the client went away (every await may raise here) or the provider broke off: close and
-            # keep what was produced, in a task of its own
-            wire.keep(_close_and_record(call, messages, upstream, b"".join(relayed), status, error))
-
-
-async def _close_and_record(call: Call, messages, upstream: Upstream, relayed: bytes, status: str,
-                            error: str | None) -> None:
-    await upstream.response.aclose()
-    await relay._record(call, messages, upstream, _output(relayed), status, error)
+    native = wire.Native(path, _plain_output, _stream_output, b"message_stop",
+                         lambda message: error_body(message, "api_error"), _error_event)
+    return await wire.passthrough(call, recorded["messages"], _forwarding(call.pinned.settings, request),
+                                  orjson.dumps({**data, "model": call.pinned.model}), native)

@@ -4,18 +4,25 @@ own handler, and the OpenAI answer read back (plain, streamed or an error) for t
 ``/v1/messages`` and ``/v1/responses`` translate their request into a chat completions body and hand
 it to ``proxy.chat_completions``, which routes it, answers it (a local model or a provider) and
 records the run, exactly as for a chat client: so every wire's runs read alike. The endpoint then
-translates the answer back into its own wire format.
+translates the answer back into its own wire format. A provider that speaks the wire API itself
+gets the request as it is instead (``passthrough``), with the chat pass-through's rules.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable
 
+import httpx
 import orjson
 from starlette.responses import Response, StreamingResponse
 
-from edgelearn.server import proxy
+from edgelearn.serve.providers.client import ProviderError, Upstream, send
+from edgelearn.serve.providers.record import Output
+from edgelearn.server import proxy, relay
+from edgelearn.server.app import JSON
+from edgelearn.server.chat import Call
 
 _pending: set[asyncio.Task] = set()
 
@@ -91,3 +98,79 @@ def close_later(response: StreamingResponse) -> None:
     aclose = getattr(response.body_iterator, "aclose", None)
     if aclose is not None:
         keep(aclose())
+
+
+@dataclass(frozen=True)
+class Native:
+    """How to pass one wire API through to a provider that speaks it, and read its answer for the run."""
+
+    path: str                                   # after the provider's base_url
+    plain: Callable[[bytes], Output]            # a plain answer's body -> the run's output
+    stream: Callable[[bytes], Output]           # a stream's bytes so far -> the run's output
+    last_event: bytes                           # the run commits before the piece holding this
+    error: Callable[[str], dict[str, Any]]      # an error body in the API's own shape
+    error_event: Callable[[str], bytes]         # a stream's error event
+
+
+async def passthrough(call: Call, messages: list[dict[str, Any]], settings, payload: bytes, native: Native) -> Response:
+    """Send ``payload`` to the call's provider as it is, relay the answer as it comes (a stream event
+    by event), and record the run from a copy: the chat pass-through's rules (server/relay.py) for
+    another wire API."""
+    pinned = call.pinned
+    assert pinned is not None
+    backend = f"provider:{pinned.provider}"
+    try:
+        upstream = await send(call.providers.client(), pinned.provider, settings, native.path, payload, call.stream)
+    except ProviderError as exc:
+        await call.record(messages, Output(), backend=backend, status="error", error=str(exc),
+                          extra=relay._upstream_meta(call, None, exc.attempts, exc.upstream_status))
+        return JSON(native.error(str(exc)), status_code=504 if exc.timeout else 502, headers=call.headers)
+    response = upstream.response
+    if response.status_code >= 400:  # the provider's own error, status and body as sent
+        await call.record(messages, Output(), backend=backend, status="error",
+                          error=f"provider {pinned.provider!r} answered {response.status_code}",
+                          extra=relay._upstream_meta(call, upstream, upstream.attempts, response.status_code))
+        return Response(response.content, status_code=response.status_code, headers=call.headers,
+                        media_type=response.headers.get("content-type", "application/json"))
+    if not call.stream:
+        await relay._record(call, messages, upstream, native.plain(response.content), "ok", None)
+        return Response(response.content, status_code=200, headers=call.headers, media_type="application/json")
+    call.first_token_at = upstream.first_at
+    return StreamingResponse(_relay(call, messages, upstream, native), media_type="text/event-stream",
+                             headers={**call.headers, "cache-control": "no-cache"})
+
+
+async def _relay(call: Call, messages: list[dict[str, Any]], upstream: Upstream, native: Native) -> AsyncIterator[bytes]:
+    relayed: list[bytes] = []
+    status, error, recorded = "cancelled", None, False
+    try:
+        piece, tail = upstream.first, b""
+        while piece is not None:
+            if not recorded and native.last_event in tail + piece:
+                # the run commits before the stream's last event: a client holding the answer can
+                # attach signals at once
+                status, recorded = "ok", True
+                await relay._record(call, messages, upstream, native.stream(b"".join(relayed) + piece), "ok", None)
+            relayed.append(piece)
+            tail = piece[-64:]
+            yield piece
+            piece = await anext(upstream.pieces, None)
+        status = "ok"
+    except httpx.HTTPError as exc:
+        status, error = "error", f"provider {call.pinned.provider!r} stream broke: {type(exc).__name__}: {exc}"[:500]
+        yield native.error_event(error)
+    finally:
+        if status == "ok":
+            await upstream.response.aclose()
+            if not recorded:
+                await relay._record(call, messages, upstream, native.stream(b"".join(relayed)), "ok", None)
+        else:
+            # the client went away (every await may raise here) or the provider broke off: close and
+            # keep what was produced, in a task of its own
+            keep(_close_and_record(call, messages, upstream, native.stream(b"".join(relayed)), status, error))
+
+
+async def _close_and_record(call: Call, messages, upstream: Upstream, output: Output, status: str,
+                            error: str | None) -> None:
+    await upstream.response.aclose()
+    await relay._record(call, messages, upstream, output, status, error)
