@@ -1,5 +1,6 @@
-"""The stand-in provider (tests/standin.py) that also serves OpenAI's ``POST /v1/responses``, plain and
-streamed, from the same script: a provider that speaks the Responses API itself."""
+"""The stand-in provider (tests/standin.py) that also serves OpenAI's ``POST /v1/responses`` and
+``POST /v1/completions``, plain and streamed, from the same script: a provider that speaks those
+APIs itself."""
 
 from __future__ import annotations
 
@@ -57,11 +58,29 @@ def _events(reply: Reply, model: str) -> list[bytes]:
     return events
 
 
+def _completion(reply: Reply, model: str, text: str, finish: str | None, usage: bool = True) -> dict[str, Any]:
+    p, c, _ = reply.usage
+    body = {"id": f"cmpl-native{next(_ids)}", "object": "text_completion", "created": int(time.time()), "model": model,
+            "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}]}
+    if usage:
+        body["usage"] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    return body
+
+
+def _completion_events(reply: Reply, model: str) -> list[bytes]:
+    text = reply.content()
+    pieces = [text[i:i + reply.chunk_chars] for i in range(0, len(text), reply.chunk_chars)]
+    events = [_completion(reply, model, p, None, usage=False) for p in pieces]
+    events.append(_completion(reply, model, "", "stop"))
+    return [b"data: " + json.dumps(e).encode() + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
+
+
 class ResponsesStandIn(StandIn):
-    """``StandIn`` plus ``POST /v1/responses``."""
+    """``StandIn`` plus ``POST /v1/responses`` and ``POST /v1/completions``."""
 
     async def _handle(self, seen, writer) -> None:
-        if seen.method != "POST" or not seen.path.endswith("/responses"):
+        legacy = seen.path.endswith("/v1/completions")
+        if seen.method != "POST" or not (seen.path.endswith("/responses") or legacy):
             return await super()._handle(seen, writer)
         if self.key is not None and seen.headers.get("authorization") != f"Bearer {self.key}":
             return self._send(writer, 401, {"error": {"message": "Incorrect API key provided",
@@ -72,6 +91,10 @@ class ResponsesStandIn(StandIn):
             return self._send(writer, reply.status, {"error": {"message": f"stand-in failure {reply.status}",
                                                                "type": "server_error", "param": None, "code": None}})
         model = request.get("model", "?")
+        if legacy and not request.get("stream"):
+            return self._send(writer, 200, _completion(reply, model, reply.content(), "stop"))
+        if legacy:
+            return await self._stream(writer, reply, _completion_events(reply, model))
         if not request.get("stream"):
             return self._send(writer, 200, _response(reply, model, "completed", _output(reply)))
         await self._stream(writer, reply, _events(reply, model))
