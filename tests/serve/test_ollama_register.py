@@ -202,7 +202,7 @@ def test_a_registered_version_is_served_through_ollama(store, home, make_artifac
     sync_for(store, home, fake_ollama.url).run_once()
     engine = Engine(store, lambda: settings)
     try:
-        engine.note_ollama(True)
+        engine.note_reachable("ollama", True)
         served = engine.resolve(model_id)
         assert served.backend.name == "ollama" and served.target.ollama_name == "edgelearn-coder-v1"
         text = "".join(c.text for c in engine.stream(served, GenerateRequest(

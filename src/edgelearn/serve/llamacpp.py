@@ -8,15 +8,16 @@ tokens (``<|im_end|>`` for SmolLM2), so an exported adapter stops where it was t
 Tools, tool calls and tool results go through ``serve/tools.py`` first, unless the template shows
 tools itself in the same ``<tool_call>`` format (Qwen2.5, Hermes); SmolLM2's does not.
 The token loop is ours rather than ``create_completion``'s so usage is exact when streaming too.
-A model keeps its KV cache between requests and ``Llama.generate`` skips the longest common token
-prefix, so an agent's repeated system prompt and tool schemas are not processed again
-(bench/results/gateway_prefix.md). The context is the model's trained one unless ``n_ctx`` is set.
+An agent's repeated system prompt and tool schemas are not processed again: the KV cache of the last
+request is reused, and long contexts that another agent's request would discard are kept aside
+(serve/prefix_cache.py). The context is the model's trained one unless ``n_ctx`` is set.
 """
 
 from __future__ import annotations
 
 import codecs
 import importlib.util
+import os
 import random
 import threading
 from collections import OrderedDict
@@ -27,6 +28,7 @@ from typing import Any, Iterator
 from edgelearn.errors import BackendError, InvalidInput
 from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, Usage
 from edgelearn.serve.base import sha256_file, trained_context
+from edgelearn.serve.prefix_cache import PrefixStates
 from edgelearn.serve.tools import native_messages, offered_tools, render_chat, template_handles_tools
 
 
@@ -70,6 +72,7 @@ class _Loaded:
     is_eog: Any
     n_ctx: int
     native_tools: bool = False  # the template renders tools and <tool_call> turns itself
+    prefixes: PrefixStates | None = None
 
 
 class StopMatcher:
@@ -103,17 +106,25 @@ class StopMatcher:
 
 class EmbeddedBackend(Backend):
     """llama-cpp-python in this process; ``cache_size`` models loaded at most; ``n_ctx`` 0 is each
-    model's trained context."""
+    model's trained context; ``prefix_cache_bytes`` of saved contexts per loaded model (0: none)."""
 
     name = "embedded"
+    rank = 20  # serves every registry version: the fallback when nothing ranked before it can
 
-    def __init__(self, *, cache_size: int = 2, n_threads: int = 2, n_ctx: int = 0) -> None:
+    @classmethod
+    def options_from(cls, deploy: Any) -> dict[str, Any]:
+        return {"cache_size": deploy.cache_size, "n_threads": deploy.threads or max(1, (os.cpu_count() or 2) // 2),
+                "n_ctx": deploy.n_ctx}
+
+    def __init__(self, *, cache_size: int = 2, n_threads: int = 2, n_ctx: int = 0,
+                 prefix_cache_bytes: int = 256 << 20) -> None:
         if not is_llama_cpp_available():
             raise BackendError("llama-cpp-python is not installed: `pip install llama-cpp-python` "
                                "(it compiles llama.cpp, about 10 minutes)")
         self.cache_size = cache_size
         self.n_threads = n_threads
         self.n_ctx = n_ctx
+        self.prefix_cache_bytes = prefix_cache_bytes
         self._cache: OrderedDict[tuple[str, str | None], _Loaded] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._load_lock = threading.Lock()  # one load at a time: loads are short, memory is not
@@ -174,7 +185,8 @@ class EmbeddedBackend(Backend):
         vocab = llm._model.vocab
         self.loads += 1
         return _Loaded(llm, threading.Lock(), formatter,
-                       lambda tok: bool(llama_cpp.llama_vocab_is_eog(vocab, tok)), n_ctx, native)
+                       lambda tok: bool(llama_cpp.llama_vocab_is_eog(vocab, tok)), n_ctx, native,
+                       PrefixStates(self.prefix_cache_bytes))
 
     def prompt_tokens(self, loaded: _Loaded, target: Target, request: GenerateRequest) -> list[int]:
         llm = loaded.llm
@@ -206,6 +218,8 @@ class EmbeddedBackend(Backend):
             raise InvalidInput(f"{what}: the prompt is {len(tokens)} tokens, over the context of {loaded.n_ctx} tokens "
                                f"of {target.model_id} (deploy.n_ctx; 0 means the model's trained context)", field=what)
         max_tokens = min(request.max_tokens, room)
+        if loaded.prefixes is not None:
+            loaded.prefixes.prepare(llm, tokens)
         llm.set_seed(request.seed if request.seed is not None else random.randrange(2**31))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stopper = StopMatcher(request.stop)
