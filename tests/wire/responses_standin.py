@@ -94,7 +94,7 @@ class ResponsesStandIn(StandIn):
         if legacy and not request.get("stream"):
             return self._send(writer, 200, _completion(reply, model, reply.content(), "stop"))
         if legacy:
-            return await self._stream(writer, reply, _completion_events(reply, model))
+            return await self._stream(writer, reply, _completion_events(reply, model), False)
         if not request.get("stream"):
             return self._send(writer, 200, _response(reply, model, "completed", _output(reply)))
-        await self._stream(writer, reply, _events(reply, model))
+        await self._stream(writer, reply, _events(reply, model), False)

@@ -19,11 +19,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from elsupport import start_server
+from elsupport import start_server, wait_for
 from standin import Reply, StandIn, ToolCall
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-import realagents  # noqa: E402 - the harness lives beside the integration tests
+import realagents  # the harness lives beside the integration tests
 
 pytestmark = pytest.mark.slow
 
@@ -107,9 +107,12 @@ def _binary(name: str) -> Path:
 
 
 def _check(live, provider: ShellProvider, tool: str, key: str) -> list[dict]:
-    runs = [live.client.get(f"/v1/runs/{r['id']}").json()
-            for r in live.client.get("/v1/runs", params={"limit": 100}).json()["runs"]]
-    assert len(runs) == len(provider.completions()), "every call the provider answered is one run"
+    def listed() -> list[dict] | None:
+        found = live.client.get("/v1/runs", params={"limit": 100}).json()["runs"]
+        # bounded wait: a side request the agent dropped on exit is recorded just after it
+        return found if len(found) == len(provider.completions()) else None
+
+    runs = [live.client.get(f"/v1/runs/{r['id']}").json() for r in wait_for(listed, timeout=15)]
     asking = [r for r in runs if any(c["function"]["name"] == tool
                                      for c in r["metadata"]["chat"]["output"].get("tool_calls") or ())]
     assert len(asking) == 1, [r["metadata"]["chat"]["output"] for r in runs]
@@ -128,11 +131,9 @@ def _check(live, provider: ShellProvider, tool: str, key: str) -> list[dict]:
                                             ("claude-opus-4-1", "/v1/messages")], ids=["translated", "passthrough"])
 def test_claude_code_runs_a_bash_call_through_v1_messages(edgelearn, tmp_path, model, upstream):
     provider, live, key = edgelearn
-    binary = _binary("claude")
-    env = {"ANTHROPIC_BASE_URL": live.url, "ANTHROPIC_AUTH_TOKEN": live.token,
-           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
-    run = realagents._run([str(binary), "-p", TASK, "--allowedTools", "Bash", "--model", model],
-                          home=tmp_path / "agent-home", cwd=tmp_path / "work", env=env, timeout=240)
+    _binary("claude")
+    run = realagents.run_claude(TASK, base_url=live.url, api_key=live.token, model=model,
+                                home=tmp_path / "agent-home", cwd=tmp_path / "work", timeout=240)
     assert not run.timed_out and run.returncode == 0, run.describe()
     assert (run.cwd / MARKER).read_text().strip() == "edgelearn-was-here", run.describe()
     assert "done" in run.stdout

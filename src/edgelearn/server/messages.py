@@ -126,7 +126,7 @@ async def count_tokens(request: Request):
     if pinned is not None:
         payload = {k: v for k, v in data.items() if k != "max_tokens"}
         try:
-            upstream = await send(providers_of(request.app.state.runtime).client(), pinned.provider,
+            upstream = await send(providers_of(request.app.state.runtime).pool(), pinned.provider,
                                   _forwarding(pinned.settings, request), "/v1/messages/count_tokens",
                                   orjson.dumps({**payload, "model": pinned.model}), False)
         except ProviderError as exc:

@@ -14,11 +14,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 
-import httpx
 import orjson
 from starlette.responses import Response, StreamingResponse
 
 from edgelearn.serve.providers.client import ProviderError, Upstream, send
+from edgelearn.serve.providers.http import HTTPError
 from edgelearn.serve.providers.record import Output
 from edgelearn.server import proxy, relay
 from edgelearn.server.app import JSON
@@ -120,7 +120,7 @@ async def passthrough(call: Call, messages: list[dict[str, Any]], settings, payl
     assert pinned is not None
     backend = f"provider:{pinned.provider}"
     try:
-        upstream = await send(call.providers.client(), pinned.provider, settings, native.path, payload, call.stream)
+        upstream = await send(call.providers.pool(), pinned.provider, settings, native.path, payload, call.stream)
     except ProviderError as exc:
         await call.record(messages, Output(), backend=backend, status="error", error=str(exc),
                           extra=relay._upstream_meta(call, None, exc.attempts, exc.upstream_status))
@@ -136,8 +136,8 @@ async def passthrough(call: Call, messages: list[dict[str, Any]], settings, payl
         await relay._record(call, messages, upstream, native.plain(response.content), "ok", None)
         return Response(response.content, status_code=200, headers=call.headers, media_type="application/json")
     call.first_token_at = upstream.first_at
-    return StreamingResponse(_relay(call, messages, upstream, native), media_type="text/event-stream",
-                             headers={**call.headers, "cache-control": "no-cache"})
+    return relay._Relayed(_relay(call, messages, upstream, native), media_type="text/event-stream",
+                          headers={**call.headers, "cache-control": "no-cache"})
 
 
 async def _relay(call: Call, messages: list[dict[str, Any]], upstream: Upstream, native: Native) -> AsyncIterator[bytes]:
@@ -156,7 +156,7 @@ async def _relay(call: Call, messages: list[dict[str, Any]], upstream: Upstream,
             yield piece
             piece = await anext(upstream.pieces, None)
         status = "ok"
-    except httpx.HTTPError as exc:
+    except HTTPError as exc:
         status, error = "error", f"provider {call.pinned.provider!r} stream broke: {type(exc).__name__}: {exc}"[:500]
         yield native.error_event(error)
     finally:
