@@ -241,5 +241,6 @@ async def _passthrough(call: Call, raw: bytes, prompt: str):
         raise InvalidInput(f"model: provider {pinned.provider!r} is {pinned.settings.type}-type, which has no "
                            "completions endpoint; use a local model or an OpenAI-type provider", field="model")
     data = orjson.loads(raw)
-    return await wire.passthrough(call, [{"role": "user", "content": prompt}], pinned.settings,
+    recorded = call.data
+    return await wire.passthrough(call, lambda: recorded, pinned.settings,
                                   orjson.dumps({**data, "model": pinned.model}), NATIVE)

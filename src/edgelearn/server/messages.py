@@ -28,6 +28,7 @@ from edgelearn.serve.providers.messages_wire import (
     error_type,
     message_from_openai,
     request_to_openai,
+    session_of,
 )
 from edgelearn.serve.providers.record import Output, from_completion, from_stream
 from edgelearn.server import wire
@@ -140,8 +141,25 @@ async def count_tokens(request: Request):
 
 def _forwarding(settings, request: Request):
     """The provider settings with the client's ``anthropic-version``/``anthropic-beta`` headers on top."""
-    extra = {name: request.headers[name] for name in FORWARDED if name in request.headers}
-    return settings.model_copy(update={"headers": {**settings.headers, **extra}}) if extra else settings
+    extra = tuple((name, request.headers[name]) for name in FORWARDED if name in request.headers)
+    return _with_headers(settings, extra) if extra else settings
+
+
+_copies: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[Any, Any]] = {}
+
+
+def _with_headers(settings, extra: tuple[tuple[str, str], ...]):
+    # kept: a copy per request would be made on the path to the first event (the settings object
+    # is kept beside its copy, so a reused id of a reloaded config never matches)
+    key = (id(settings), extra)
+    held = _copies.get(key)
+    if held is not None and held[0] is settings:
+        return held[1]
+    if len(_copies) > 64:
+        _copies.clear()
+    copy = settings.model_copy(update={"headers": {**settings.headers, **dict(extra)}})
+    _copies[key] = (settings, copy)
+    return copy
 
 
 def _plain_output(body: bytes) -> Output:
@@ -164,16 +182,21 @@ def _error_event(message: str) -> bytes:
 
 async def _passthrough(request: Request, data: dict[str, Any], model: str) -> Response:
     """An Anthropic-type provider: the request and the answer as they are (see the module docstring)."""
-    try:
-        recorded = request_to_openai(data, model)  # the run keeps the messages in OpenAI form, like every run
-    except InvalidInput:  # a block only Anthropic knows: the provider judges it, the run keeps it as sent
-        recorded = {"model": model, "messages": data["messages"], "max_tokens": data["max_tokens"],
-                    "stream": bool(data.get("stream"))}
-    call = Call(request, recorded)
+    session = session_of(data.get("metadata"))
+    call = Call(request, {"model": model, "messages": data["messages"], "stream": bool(data.get("stream")),
+                          **({"user": session[:200]} if session else {})})
     await call.resolve()
     assert call.pinned is not None
+
+    def record_as() -> dict[str, Any]:  # the run keeps the messages in OpenAI form, like every run
+        try:
+            return request_to_openai(data, model)
+        except InvalidInput:  # a block only Anthropic knows: the provider judged it, the run keeps it as sent
+            return {"model": model, "messages": data["messages"], "max_tokens": data["max_tokens"],
+                    "stream": bool(data.get("stream"))}
+
     path = "/v1/messages" + ("?beta=true" if request.query_params.get("beta") == "true" else "")
     native = wire.Native(path, _plain_output, _stream_output, b"message_stop",
                          lambda message: error_body(message, "api_error"), _error_event)
-    return await wire.passthrough(call, recorded["messages"], _forwarding(call.pinned.settings, request),
+    return await wire.passthrough(call, record_as, _forwarding(call.pinned.settings, request),
                                   orjson.dumps({**data, "model": call.pinned.model}), native)

@@ -112,35 +112,44 @@ class Native:
     error_event: Callable[[str], bytes]         # a stream's error event
 
 
-async def passthrough(call: Call, messages: list[dict[str, Any]], settings, payload: bytes, native: Native) -> Response:
+def _chat_form(call: Call, record_as: Callable[[], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages to record; the call's data becomes the request in chat form (its params and tools)."""
+    call.data = record_as()
+    return call.data["messages"]
+
+
+async def passthrough(call: Call, record_as: Callable[[], dict[str, Any]], settings, payload: bytes,
+                      native: Native) -> Response:
     """Send ``payload`` to the call's provider as it is, relay the answer as it comes (a stream event
     by event), and record the run from a copy: the chat pass-through's rules (server/relay.py) for
-    another wire API."""
+    another wire API. ``record_as()`` gives the request in chat completions form, for the run; it is
+    called only when the run is recorded, off the path to the first event."""
     pinned = call.pinned
     assert pinned is not None
     backend = f"provider:{pinned.provider}"
     try:
         upstream = await send(call.providers.pool(), pinned.provider, settings, native.path, payload, call.stream)
     except ProviderError as exc:
-        await call.record(messages, Output(), backend=backend, status="error", error=str(exc),
+        await call.record(_chat_form(call, record_as), Output(), backend=backend, status="error", error=str(exc),
                           extra=relay._upstream_meta(call, None, exc.attempts, exc.upstream_status))
         return JSON(native.error(str(exc)), status_code=504 if exc.timeout else 502, headers=call.headers)
     response = upstream.response
     if response.status_code >= 400:  # the provider's own error, status and body as sent
-        await call.record(messages, Output(), backend=backend, status="error",
+        await call.record(_chat_form(call, record_as), Output(), backend=backend, status="error",
                           error=f"provider {pinned.provider!r} answered {response.status_code}",
                           extra=relay._upstream_meta(call, upstream, upstream.attempts, response.status_code))
         return Response(response.content, status_code=response.status_code, headers=call.headers,
                         media_type=response.headers.get("content-type", "application/json"))
     if not call.stream:
-        await relay._record(call, messages, upstream, native.plain(response.content), "ok", None)
+        await relay._record(call, _chat_form(call, record_as), upstream, native.plain(response.content), "ok", None)
         return Response(response.content, status_code=200, headers=call.headers, media_type="application/json")
     call.first_token_at = upstream.first_at
-    return relay._Relayed(_relay(call, messages, upstream, native), media_type="text/event-stream",
+    return relay._Relayed(_relay(call, record_as, upstream, native), media_type="text/event-stream",
                           headers={**call.headers, "cache-control": "no-cache"})
 
 
-async def _relay(call: Call, messages: list[dict[str, Any]], upstream: Upstream, native: Native) -> AsyncIterator[bytes]:
+async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: Upstream,
+                 native: Native) -> AsyncIterator[bytes]:
     relayed: list[bytes] = []
     status, error, recorded = "cancelled", None, False
     try:
@@ -150,7 +159,8 @@ async def _relay(call: Call, messages: list[dict[str, Any]], upstream: Upstream,
                 # the run commits before the stream's last event: a client holding the answer can
                 # attach signals at once
                 status, recorded = "ok", True
-                await relay._record(call, messages, upstream, native.stream(b"".join(relayed) + piece), "ok", None)
+                await relay._record(call, _chat_form(call, record_as), upstream,
+                                    native.stream(b"".join(relayed) + piece), "ok", None)
             relayed.append(piece)
             tail = piece[-64:]
             yield piece
@@ -163,11 +173,13 @@ async def _relay(call: Call, messages: list[dict[str, Any]], upstream: Upstream,
         if status == "ok":
             await upstream.response.aclose()
             if not recorded:
-                await relay._record(call, messages, upstream, native.stream(b"".join(relayed)), "ok", None)
+                await relay._record(call, _chat_form(call, record_as), upstream, native.stream(b"".join(relayed)),
+                                    "ok", None)
         else:
             # the client went away (every await may raise here) or the provider broke off: close and
             # keep what was produced, in a task of its own
-            keep(_close_and_record(call, messages, upstream, native.stream(b"".join(relayed)), status, error))
+            keep(_close_and_record(call, _chat_form(call, record_as), upstream, native.stream(b"".join(relayed)),
+                                   status, error))
 
 
 async def _close_and_record(call: Call, messages, upstream: Upstream, output: Output, status: str,
