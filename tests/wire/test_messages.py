@@ -163,3 +163,26 @@ def test_token_as_x_api_key_or_bearer_and_nothing_else(wire, fake):
                          json={"model": "local-x", "messages": [{"role": "user", "content": "hi " * 40}]},
                          headers={"x-api-key": wire.server.token})
     assert counted.status_code == 200 and counted.json()["input_tokens"] > 20
+
+
+def test_images_thinking_and_tool_errors_translate_for_an_openai_provider(wire, client):
+    wire.up.script(Reply(text="A red dot.", reasoning="It is small."))
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+    message = client.messages.create(model="claude-haiku-4-5", max_tokens=64, tools=[BASH], messages=[
+        {"role": "user", "content": [{"type": "text", "text": "run it"}]},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                                          {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "x"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True,
+                                      "content": [{"type": "text", "text": "not found"}]},
+                                     {"type": "text", "text": "what is this?"}, image]}])
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    assert message.content[0].thinking == "It is small." and message.content[1].text == "A red dot."
+    sent = wire.up.completions()[-1].json["messages"]
+    assert sent[1] == {"role": "assistant", "content": None, "reasoning_content": "hmm", "tool_calls": [
+        {"id": "toolu_1", "type": "function", "function": {"name": "Bash", "arguments": '{"command":"x"}'}}]}
+    assert sent[2] == {"role": "tool", "tool_call_id": "toolu_1", "content": "Error: not found"}
+    assert sent[3] == {"role": "user", "content": [{"type": "text", "text": "what is this?"}, {
+        "type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}
+    with pytest.raises(anthropic.APIStatusError) as local:  # a local model reads text only
+        client.messages.create(model="local-x", max_tokens=5, messages=[{"role": "user", "content": [image]}])
+    assert local.value.status_code == 422 and "text parts only" in local.value.body["error"]["message"]

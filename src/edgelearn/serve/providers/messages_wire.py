@@ -42,8 +42,13 @@ def _text_of(content: Any, where: str) -> str:
     raise InvalidInput(f"{where}: a string or a list of text blocks", field=where)
 
 
+def _source(block: dict[str, Any]) -> dict[str, Any]:
+    source = block.get("source")
+    return source if isinstance(source, dict) else {}
+
+
 def _image(block: dict[str, Any], where: str) -> dict[str, Any]:
-    source = block.get("source") or {}
+    source = _source(block)
     if source.get("type") == "base64":
         return {"type": "image_url", "image_url": {"url": f"data:{source.get('media_type', 'image/png')};base64,"
                                                          f"{source.get('data', '')}"}}
@@ -96,8 +101,8 @@ def _user(message: dict[str, Any], where: str, calls: set[str]) -> list[dict[str
             parts.append({"type": "text", "text": str(block.get("text", ""))})
         elif kind == "image":
             parts.append(_image(block, at))
-        elif kind == "document" and (block.get("source") or {}).get("type") == "text":
-            parts.append({"type": "text", "text": str(block["source"].get("data", ""))})
+        elif kind == "document" and _source(block).get("type") == "text":
+            parts.append({"type": "text", "text": str(_source(block).get("data", ""))})
         elif kind in IGNORED_BLOCKS:
             continue
         else:
@@ -207,6 +212,8 @@ def check_body(data: Any) -> dict[str, Any]:
     messages = data.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise InvalidInput("messages: a non-empty list of message objects is required", field="messages")
+    if data.get("metadata") is not None and not isinstance(data["metadata"], dict):
+        raise InvalidInput("metadata: an object", field="metadata")
     return data
 
 
