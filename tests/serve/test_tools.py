@@ -10,6 +10,7 @@ from edgelearn.errors import InvalidInput
 from edgelearn.serve.backends import Chunk, Usage
 from edgelearn.serve.tools import (
     ToolCallParser,
+    call_schema,
     content_text,
     forced_function,
     native_messages,
@@ -222,3 +223,10 @@ def test_parse_chunks_emits_one_chunk_per_call_and_finishes_with_tool_calls():
     assert out[-1].usage == Usage(10, 4) and out[-1].tool_calls == ()
     plain = list(parse_chunks([Chunk("no calls <tool"), Chunk("", "length", Usage(1, 2))]))
     assert "".join(c.text for c in plain) == "no calls <tool" and plain[-1].finish_reason == "length"
+
+
+def test_the_forced_call_schema_pins_the_name_and_takes_the_parameters():
+    schema = call_schema(SHELL["function"])
+    assert schema["properties"]["name"] == {"const": "shell"}
+    assert schema["properties"]["arguments"] == SHELL["function"]["parameters"]
+    assert call_schema({"name": "bare"})["properties"]["arguments"] == {"type": "object"}
