@@ -269,7 +269,7 @@ class EmbeddedBackend(Backend):
     def _forced_call_grammar(loaded: _Loaded, request: GenerateRequest) -> Any:
         """A llama.cpp grammar for the one call ``tool_choice`` forces (None when none is forced, or when the
         schema is beyond llama.cpp's converter: then decoding is free and the prompt alone asks for it)."""
-        if request.messages is None or loaded.native_tools:
+        if request.messages is None:
             return None
         function = forced_function(request.tools, request.tool_choice)
         if function is None:
