@@ -89,3 +89,19 @@ def test_cut_bodies_and_silence_are_errors():
         await pool.aclose()
 
     asyncio.run(go())
+
+
+def test_a_compressed_body_is_decoded():
+    import gzip
+
+    async def go():
+        packed = gzip.compress(b'{"ok": true}')
+        answer = b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s" % (len(packed), packed)
+        server, url, _, _ = await _serve([answer])
+        pool = Pool(2)
+        response = await pool.request("POST", url, {}, b"")
+        assert await response.aread() == b'{"ok": true}' and "content-encoding" not in response.headers
+        server.close()
+        await pool.aclose()
+
+    asyncio.run(go())

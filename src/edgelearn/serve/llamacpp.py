@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import importlib.util
+import json
 import os
 import random
 import threading
@@ -29,7 +30,16 @@ from edgelearn.errors import BackendError, InvalidInput
 from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, Usage
 from edgelearn.serve.base import sha256_file, trained_context
 from edgelearn.serve.prefix_cache import PrefixStates
-from edgelearn.serve.tools import native_messages, offered_tools, render_chat, template_handles_tools
+from edgelearn.serve.tools import (
+    CLOSE,
+    OPEN,
+    call_schema,
+    forced_function,
+    native_messages,
+    offered_tools,
+    render_chat,
+    template_handles_tools,
+)
 
 
 def is_llama_cpp_available() -> bool:
@@ -212,6 +222,9 @@ class EmbeddedBackend(Backend):
     def _generate(self, loaded: _Loaded, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
         llm = loaded.llm
         tokens = self.prompt_tokens(loaded, target, request)
+        grammar = self._forced_call_grammar(loaded, request)
+        if grammar is not None:  # the answer starts inside the call; the grammar keeps it to the schema
+            tokens += llm.tokenize(f"{OPEN}\n".encode(), add_bos=False, special=False)
         room = loaded.n_ctx - len(tokens)
         if room < 1:
             what = "messages" if request.messages is not None else "prompt"
@@ -224,8 +237,11 @@ class EmbeddedBackend(Backend):
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stopper = StopMatcher(request.stop)
         produced, finish, hit = 0, "length", False
+        if grammar is not None:
+            yield Chunk(f"{OPEN}\n")
         try:
-            for token in llm.generate(tokens, temp=request.temperature, top_p=request.top_p, repeat_penalty=1.0):
+            for token in llm.generate(tokens, temp=request.temperature, top_p=request.top_p, repeat_penalty=1.0,
+                                      grammar=grammar):
                 if loaded.is_eog(token):
                     finish = "stop"
                     break
@@ -245,7 +261,25 @@ class EmbeddedBackend(Backend):
             tail += stopper.flush()
             if tail:
                 yield Chunk(tail)
+        if grammar is not None and finish == "stop":
+            yield Chunk(f"\n{CLOSE}")
         yield Chunk("", finish, Usage(len(tokens), produced))
+
+    @staticmethod
+    def _forced_call_grammar(loaded: _Loaded, request: GenerateRequest) -> Any:
+        """A llama.cpp grammar for the one call ``tool_choice`` forces (None when none is forced, or when the
+        schema is beyond llama.cpp's converter: then decoding is free and the prompt alone asks for it)."""
+        if request.messages is None:
+            return None
+        function = forced_function(request.tools, request.tool_choice)
+        if function is None:
+            return None
+        from llama_cpp import LlamaGrammar
+
+        try:
+            return LlamaGrammar.from_json_schema(json.dumps(call_schema(function)), verbose=False)
+        except Exception:  # noqa: BLE001 - an unsupported schema means unconstrained decoding, not an error
+            return None
 
     def close(self) -> None:
         with self._cache_lock:

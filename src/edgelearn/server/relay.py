@@ -77,8 +77,11 @@ async def forward(call: Call) -> Response:
     call.first_token_at = upstream.first_at
     translator = (anthropic.StreamTranslator(bool((data.get("stream_options") or {}).get("include_usage")))
                   if pinned.settings.type == "anthropic" else None)
-    return _Relayed(_relay(call, messages, upstream, translator), media_type="text/event-stream",
-                    headers={**call.headers, "cache-control": "no-cache"})
+    headers = {**call.headers, "cache-control": "no-cache"}
+    encoding = response.headers.get("content-encoding")
+    if encoding and translator is None:  # relayed as sent: the client decodes (it was asked for identity)
+        headers["content-encoding"] = encoding
+    return _Relayed(_relay(call, messages, upstream, translator), media_type="text/event-stream", headers=headers)
 
 
 class _Relayed(StreamingResponse):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import AsyncIterator
@@ -93,9 +94,17 @@ class Response:
         return self._conn is None
 
     async def aread(self) -> bytes:
-        """The whole body."""
-        self.content = b"".join([piece async for piece in self.aiter_raw()])
-        return self.content
+        """The whole body, decoded when the server compressed it although asked not to."""
+        content = b"".join([piece async for piece in self.aiter_raw()])
+        encoding = self.headers.get("content-encoding", "identity").lower()
+        if encoding in ("gzip", "deflate") and content:
+            try:
+                content = zlib.decompress(content, 47 if encoding == "gzip" else 15)
+            except zlib.error as exc:
+                raise ProtocolError(f"a {encoding} body that does not decode: {exc}") from exc
+            self.headers.pop("content-encoding", None)
+        self.content = content
+        return content
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
         """The body's bytes as they arrive (chunked framing removed)."""
