@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 from elsupport import start_server
-from responses_standin import ResponsesStandIn
-from standin import StandIn
+from wire_standin import WireStandIn
 from wiresupport import KEY, KEY_ENV, Wire, config
 
 
@@ -16,7 +15,7 @@ def wire(home, monkeypatch):
     from edgelearn.runtime import Runtime
 
     monkeypatch.setenv(KEY_ENV, KEY)
-    with ResponsesStandIn(key=KEY) as up, StandIn(key=KEY, models=("sonnet",)) as claude:
+    with WireStandIn(key=KEY) as up, WireStandIn(key=KEY, models=("sonnet",)) as claude:
         (home / "edgelearn.toml").write_text(config(up, claude))
         rt = Runtime(home=home, embed=False)
         server, stop = start_server(rt)

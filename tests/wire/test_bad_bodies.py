@@ -27,6 +27,7 @@ MESSAGES_BODIES = [
     {"model": "base", "max_tokens": 5, "messages": MESSAGE, "temperature": "hot"},
     {"model": "base", "max_tokens": 5, "messages": MESSAGE, "metadata": "x"},
     {"model": "nope/model", "max_tokens": 5, "messages": MESSAGE},
+    {"model": "base", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "redacted_thinking"}]}]},
 ]
 RESPONSES_BODIES = [
     None, [], {}, {"model": "base"}, {"model": "base", "input": 5}, {"model": "base", "input": [5]},

@@ -159,6 +159,12 @@ def test_token_as_x_api_key_or_bearer_and_nothing_else(wire, fake):
     assert httpx.post(url, json=body, headers={"authorization": f"Bearer {wire.server.token}"}).status_code == 200
     assert httpx.post(url, json=body, headers={"x-api-key": "wrong"}).status_code == 401
     assert httpx.post(f"{wire.server.url}/v1/models", headers={"x-api-key": wire.server.token}).status_code == 401
+    passed = httpx.post(f"{wire.server.url}/v1/messages/count_tokens?beta=true",
+                        json={"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]},
+                        headers={"x-api-key": wire.server.token, "anthropic-beta": "token-counting-2024-11-01"})
+    assert passed.status_code == 200 and passed.json() == {"input_tokens": 1000 + len('[{"role": "user", "content": "hi"}]')}
+    seen = wire.claude.requests[-1]
+    assert seen.json["model"] == "sonnet" and seen.headers["anthropic-beta"] == "token-counting-2024-11-01"
     counted = httpx.post(f"{wire.server.url}/v1/messages/count_tokens?beta=true",
                          json={"model": "local-x", "messages": [{"role": "user", "content": "hi " * 40}]},
                          headers={"x-api-key": wire.server.token})

@@ -73,9 +73,9 @@ async def messages(request: Request):
         if _anthropic_pin(request, model) is not None:
             return await _passthrough(request, data, model)
         body = request_to_openai(data, model)
+        response = await wire.chat(request, body)
     except EdgelearnError as exc:  # nothing ran, nothing is recorded
         return _error(exc)
-    response = await wire.chat(request, body)
     headers = wire.edgelearn_headers(response)
     if response.status_code >= 400:
         message, _ = wire.error_of(response)

@@ -69,9 +69,9 @@ async def responses(request: Request):
         if pinned is not None and pinned.settings.type == "openai" \
                 and pinned.provider in runtime.settings.wire.responses.providers:
             return await _passthrough(request, data, body)
+        response = await wire.chat(request, body)
     except EdgelearnError as exc:  # nothing ran, nothing is recorded
         return _error(exc)
-    response = await wire.chat(request, body)
     headers = wire.edgelearn_headers(response)
     if response.status_code >= 400:
         message, param = wire.error_of(response)

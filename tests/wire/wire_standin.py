@@ -1,6 +1,6 @@
 """The stand-in provider (tests/standin.py) that also serves OpenAI's ``POST /v1/responses`` and
-``POST /v1/completions``, plain and streamed, from the same script: a provider that speaks those
-APIs itself."""
+``POST /v1/completions``, plain and streamed, from the same script, and Anthropic's token count: a
+provider that speaks those APIs itself."""
 
 from __future__ import annotations
 
@@ -75,10 +75,14 @@ def _completion_events(reply: Reply, model: str) -> list[bytes]:
     return [b"data: " + json.dumps(e).encode() + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
 
 
-class ResponsesStandIn(StandIn):
-    """``StandIn`` plus ``POST /v1/responses`` and ``POST /v1/completions``."""
+class WireStandIn(StandIn):
+    """``StandIn`` plus ``POST /v1/responses``, ``POST /v1/completions`` and Anthropic's
+    ``POST /v1/messages/count_tokens`` (1000 plus the length of the messages' JSON)."""
 
     async def _handle(self, seen, writer) -> None:
+        if seen.method == "POST" and seen.path.endswith("/v1/messages/count_tokens"):
+            body = json.loads(seen.body)
+            return self._send(writer, 200, {"input_tokens": 1000 + len(json.dumps(body["messages"]))})
         legacy = seen.path.endswith("/v1/completions")
         if seen.method != "POST" or not (seen.path.endswith("/responses") or legacy):
             return await super()._handle(seen, writer)
