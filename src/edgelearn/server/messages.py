@@ -21,8 +21,8 @@ from starlette.responses import Response, StreamingResponse
 from edgelearn.errors import EdgelearnError, InvalidInput, MalformedJSON
 from edgelearn.serve.providers import anthropic
 from edgelearn.serve.providers.client import ProviderError, send
+from edgelearn.serve.providers.messages_stream import EventWriter
 from edgelearn.serve.providers.messages_wire import (
-    EventWriter,
     check_body,
     error_body,
     error_type,

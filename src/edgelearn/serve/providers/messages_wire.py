@@ -4,13 +4,12 @@ for local models and OpenAI-type providers (the other direction of serve/provide
 Requests: ``system`` (a string or text blocks, and ``role: "system"`` entries inside ``messages``,
 which Claude Code sends), text, image, tool_use, tool_result and thinking blocks, tools with
 ``input_schema``, ``tool_choice``, ``max_tokens``, ``stop_sequences``, ``temperature``, ``top_p``,
-``stream``. Accepted and not used: ``thinking``, ``context_management``, ``output_config``,
+``stream``. Thinking blocks of earlier turns are dropped: chat completions has no field for them.
+Accepted and not used: ``thinking``, ``context_management``, ``output_config``,
 ``top_k``, ``service_tier``, ``cache_control`` on blocks. ``metadata.user_id`` gives the session:
 Claude Code sends it as a JSON string holding ``session_id``.
 
-Answers: a ``chat.completion`` becomes a ``message``; a stream of ``chat.completion.chunk`` events
-becomes the documented event order (``message_start``, per block ``content_block_start``/``_delta``/
-``_stop``, ``message_delta`` with ``stop_reason`` and usage, ``message_stop``).
+Answers: a ``chat.completion`` becomes a ``message``; a stream is serve/providers/messages_stream.py.
 """
 
 from __future__ import annotations
@@ -121,14 +120,16 @@ def _assistant(message: dict[str, Any], where: str, calls: set[str]) -> dict[str
         return {"role": "assistant", "content": content}
     if not isinstance(content, list):
         raise InvalidInput(f"{where}.content: a string or a list of blocks", field=f"{where}.content")
-    text, reasoning, tool_calls = [], [], []
+    text, tool_calls = [], []
     for j, block in enumerate(content):
         at = f"{where}.content.{j}"
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
             text.append(str(block.get("text", "")))
         elif kind == "thinking":
-            reasoning.append(str(block.get("thinking", "")))
+            # not sent on: chat completions has no field for earlier reasoning, and some servers
+            # refuse one (DeepSeek answers 400 to reasoning_content in its input)
+            continue
         elif kind == "tool_use":
             call_id, name = block.get("id"), block.get("name")
             if not isinstance(call_id, str) or not call_id or not isinstance(name, str) or not name:
@@ -142,8 +143,6 @@ def _assistant(message: dict[str, Any], where: str, calls: set[str]) -> dict[str
             raise InvalidInput(f"{at}.type: {kind!r} is not a block an assistant message can hold here (text, "
                                "thinking, tool_use)", field=f"{at}.type")
     out: dict[str, Any] = {"role": "assistant", "content": "".join(text) if text or not tool_calls else None}
-    if reasoning:
-        out["reasoning_content"] = "".join(reasoning)
     if tool_calls:
         out["tool_calls"] = tool_calls
     return out
@@ -311,80 +310,3 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "
 
 def error_type(status: int) -> str:
     return ERROR_TYPES.get(status, "api_error")
-
-
-def sse(name: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
-
-class EventWriter:
-    """OpenAI ``chat.completion.chunk`` objects in, Anthropic stream events (SSE bytes) out."""
-
-    def __init__(self, message_id: str, model: str) -> None:
-        self.message_id, self.model = message_id, model
-        self._index = -1
-        self._open: str | None = None    # the open block: "text" | "thinking" | "tool:<n>"
-        self._finish: str | None = None
-        self._usage: dict[str, Any] | None = None
-
-    def start(self) -> bytes:
-        message = {"id": self.message_id, "type": "message", "role": "assistant", "model": self.model, "content": [],
-                   "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}
-        return sse("message_start", {"type": "message_start", "message": message}) + sse("ping", {"type": "ping"})
-
-    def _close(self) -> bytes:
-        if self._open is None:
-            return b""
-        self._open = None
-        return sse("content_block_stop", {"type": "content_block_stop", "index": self._index})
-
-    def _begin(self, key: str, block: dict[str, Any]) -> bytes:
-        out = self._close()
-        self._index += 1
-        self._open = key
-        return out + sse("content_block_start", {"type": "content_block_start", "index": self._index,
-                                                 "content_block": block})
-
-    def _delta(self, delta: dict[str, Any]) -> bytes:
-        return sse("content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta})
-
-    def feed(self, chunk: dict[str, Any]) -> bytes:
-        """The events for one chunk."""
-        out = []
-        if chunk.get("usage"):
-            self._usage = chunk["usage"]
-        for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
-                if self._open != "thinking":
-                    out.append(self._begin("thinking", {"type": "thinking", "thinking": "", "signature": ""}))
-                out.append(self._delta({"type": "thinking_delta", "thinking": reasoning}))
-            if delta.get("content"):
-                if self._open != "text":
-                    out.append(self._begin("text", {"type": "text", "text": ""}))
-                out.append(self._delta({"type": "text_delta", "text": delta["content"]}))
-            for fragment in delta.get("tool_calls") or ():
-                key = f"tool:{fragment.get('index', 0)}"
-                function = fragment.get("function") or {}
-                if self._open != key:
-                    out.append(self._begin(key, {"type": "tool_use", "id": fragment.get("id") or "",
-                                                 "name": function.get("name") or "", "input": {}}))
-                if function.get("arguments"):
-                    out.append(self._delta({"type": "input_json_delta", "partial_json": function["arguments"]}))
-            if choice.get("finish_reason"):
-                self._finish = choice["finish_reason"]
-        return b"".join(out)
-
-    def end(self) -> bytes:
-        """``message_delta`` and ``message_stop``, after the last block closes."""
-        usage = usage_from_openai(self._usage)
-        delta = {"type": "message_delta",
-                 "delta": {"stop_reason": STOP_REASONS.get(self._finish or "stop", "end_turn"), "stop_sequence": None},
-                 "usage": {"output_tokens": usage["output_tokens"], "input_tokens": usage["input_tokens"]}}
-        return self._close() + sse("message_delta", delta) + sse("message_stop", {"type": "message_stop"})
-
-    def error(self, message: str, kind: str = "api_error") -> bytes:
-        return sse("error", error_body(message, kind))
