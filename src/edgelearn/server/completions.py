@@ -128,7 +128,7 @@ class _Local:
             raise BackendUnavailable("serving is not installed in this runtime")
         served = serving.engine.resolve(call.route.model_id)
         if body.suffix is not None:
-            path = served.target.model_path
+            path = await asyncio.to_thread(_gguf_of, call, served)
             fim = await asyncio.to_thread(fim_format, path) if path else None
             if fim is None:
                 what = f"{path.rsplit('/', 1)[-1]} has" if path else "an Ollama model has"
@@ -152,6 +152,16 @@ class _Local:
                 "model": self.call.route.model_id,
                 "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}]}
         return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def _gguf_of(call: Call, served) -> str | None:
+    """The GGUF whose tokenizer answers (a version Ollama serves has its files in the registry too)."""
+    if served.target.model_path:
+        return served.target.model_path
+    if served.model_id.startswith(("ollama/", "external/")):
+        return None
+    version = call.runtime.store.models.get(served.model_id)
+    return version.merged_path or version.base_path or None
 
 
 def _output(text: str, last: Chunk | None) -> Output:
