@@ -144,8 +144,10 @@ async def passthrough(call: Call, record_as: Callable[[], dict[str, Any]], setti
         await relay._record(call, _chat_form(call, record_as), upstream, native.plain(response.content), "ok", None)
         return Response(response.content, status_code=200, headers=call.headers, media_type="application/json")
     call.first_token_at = upstream.first_at
-    return relay._Relayed(_relay(call, record_as, upstream, native), media_type="text/event-stream",
-                          headers={**call.headers, "cache-control": "no-cache"})
+    headers = {**call.headers, "cache-control": "no-cache"}
+    if response.headers.get("content-encoding"):  # relayed as sent: the client decodes (identity was asked for)
+        headers["content-encoding"] = response.headers["content-encoding"]
+    return relay._Relayed(_relay(call, record_as, upstream, native), media_type="text/event-stream", headers=headers)
 
 
 async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: Upstream,
