@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from edgelearn.config_providers import Providers, Roles
+from edgelearn.config_wire import WireSettings
 from edgelearn.errors import ConfigError
 
 ENV_PREFIX = "EDGELEARN_"
@@ -202,8 +203,8 @@ class DeploySettings(_Section):
     """Most llama.cpp models kept loaded at once."""
     threads: int = Field(0, ge=0)
     """llama.cpp threads; 0 uses half the cores (oversubscribed llama.cpp threads spin and slow to a crawl)."""
-    n_ctx: int = Field(2048, ge=256)
-    """llama.cpp context length."""
+    n_ctx: int = Field(0, ge=0)
+    """llama.cpp context length; 0 uses the model's trained context (GGUF `context_length`, 8,192 for SmolLM2)."""
     max_tokens: int = Field(256, ge=1)
     """Default completion limit when a request gives none."""
     unload_idle_s: float = Field(300.0, ge=0)
@@ -347,6 +348,8 @@ class Settings(BaseSettings):
     """Sessions and the credit rule of their outcomes."""
     watch: WatchSettings = WatchSettings()
     """Workspace watcher."""
+    wire: WireSettings = WireSettings()
+    """Anthropic Messages, OpenAI Responses and completions beside chat completions."""
     providers: Providers = {}
     """Model providers behind the gateway, by name: ``[providers.<name>]`` (see config_providers.py)."""
     roles: Roles = {}

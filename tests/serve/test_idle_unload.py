@@ -43,7 +43,7 @@ def backend_with_stand_in(idle_s: float):
     def load(target):
         backend.loads += 1
         backend.models.append(Model())
-        return _Loaded(backend.models[-1], threading.Lock(), None, lambda tok: False)
+        return _Loaded(backend.models[-1], threading.Lock(), None, lambda tok: False, n_ctx=256)
 
     backend._load = load
     return backend

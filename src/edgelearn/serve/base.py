@@ -67,3 +67,15 @@ def sha256_file(path: Path) -> str:
     with _digests_lock:
         _digests[key] = hexdigest
     return hexdigest
+
+
+def trained_context(path: Path) -> int:
+    """The context length a GGUF was trained for (``<architecture>.context_length``), e.g. 8,192 for SmolLM2."""
+    from edgelearn.serve.templates import read_gguf_metadata
+
+    metadata = read_gguf_metadata(path)
+    value = metadata.get(f"{metadata.get('general.architecture', 'llama')}.context_length")
+    if not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{path} does not say its context length ({metadata.get('general.architecture')}"
+                          ".context_length); set deploy.n_ctx")
+    return value

@@ -5,7 +5,12 @@ thread-safe per model, so each loaded model has its own lock, held for a whole g
 Prompts are rendered with the GGUF's own chat template (the same Jinja formatter
 ``create_chat_completion`` uses) and generation stops at the vocabulary's end-of-generation
 tokens (``<|im_end|>`` for SmolLM2), so an exported adapter stops where it was trained to.
+Tools, tool calls and tool results go through ``serve/tools.py`` first, unless the template shows
+tools itself in the same ``<tool_call>`` format (Qwen2.5, Hermes); SmolLM2's does not.
 The token loop is ours rather than ``create_completion``'s so usage is exact when streaming too.
+An agent's repeated system prompt and tool schemas are not processed again: the KV cache of the last
+request is reused, and long contexts that another agent's request would discard are kept aside
+(serve/prefix_cache.py). The context is the model's trained one unless ``n_ctx`` is set.
 A model unused for ``unload_idle_s`` (``deploy.unload_idle_s``) is unloaded, so that a runtime
 started at login gives its memory back; the next request loads it again.
 """
@@ -14,6 +19,8 @@ from __future__ import annotations
 
 import codecs
 import importlib.util
+import json
+import os
 import random
 import threading
 import time
@@ -24,12 +31,50 @@ from typing import Any, Iterator
 
 from edgelearn.errors import BackendError, InvalidInput
 from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, Usage
-from edgelearn.serve.base import sha256_file
+from edgelearn.serve.base import sha256_file, trained_context
+from edgelearn.serve.prefix_cache import PrefixStates
+from edgelearn.serve.tools import (
+    CLOSE,
+    OPEN,
+    call_schema,
+    forced_function,
+    native_messages,
+    offered_tools,
+    render_chat,
+    template_handles_tools,
+)
 
 
 def is_llama_cpp_available() -> bool:
     """Whether llama-cpp-python is installed (imported only when a model is loaded)."""
     return importlib.util.find_spec("llama_cpp") is not None
+
+
+def cpu_advertises_amx() -> bool:
+    """Whether /proc/cpuinfo lists AMX tiles (Linux; False elsewhere)."""
+    try:
+        return "amx_tile" in Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+
+
+def avoid_amx() -> None:
+    """Make every ``llama_cpp.Llama`` of this process load without ggml's extra CPU buffer types when the
+    CPU advertises AMX: a VM that advertises AMX without enabling it kills the process with a general
+    protection fault at the first AMX matmul (``ldtilecfg``), seen on this project's machines. Idempotent."""
+    import llama_cpp.llama_cpp as lib
+
+    if getattr(lib.llama_model_default_params, "edgelearn_no_extra_bufts", False) or not cpu_advertises_amx():
+        return
+    default = lib.llama_model_default_params
+
+    def without_extra_bufts():
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    without_extra_bufts.edgelearn_no_extra_bufts = True
+    lib.llama_model_default_params = without_extra_bufts
 
 
 @dataclass
@@ -38,6 +83,9 @@ class _Loaded:
     lock: threading.Lock
     formatter: Any  # llama_cpp's Jinja2ChatFormatter over the GGUF's template
     is_eog: Any
+    n_ctx: int
+    native_tools: bool = False  # the template renders tools and <tool_call> turns itself
+    prefixes: PrefixStates | None = None
     last_used: float = 0.0  # monotonic; touched under the cache lock when handed out, and after generating
 
 
@@ -71,18 +119,26 @@ class StopMatcher:
 
 
 class EmbeddedBackend(Backend):
-    """llama-cpp-python in this process; ``cache_size`` models loaded at most."""
+    """llama-cpp-python in this process; ``cache_size`` models loaded at most; ``n_ctx`` 0 is each
+    model's trained context; ``prefix_cache_bytes`` of saved contexts per loaded model (0: none)."""
 
     name = "embedded"
+    rank = 20  # serves every registry version: the fallback when nothing ranked before it can
 
-    def __init__(self, *, cache_size: int = 2, n_threads: int = 2, n_ctx: int = 2048,
-                 unload_idle_s: float = 0.0) -> None:
+    @classmethod
+    def options_from(cls, deploy: Any) -> dict[str, Any]:
+        return {"cache_size": deploy.cache_size, "n_threads": deploy.threads or max(1, (os.cpu_count() or 2) // 2),
+                "n_ctx": deploy.n_ctx, "unload_idle_s": deploy.unload_idle_s}
+
+    def __init__(self, *, cache_size: int = 2, n_threads: int = 2, n_ctx: int = 0,
+                 prefix_cache_bytes: int = 256 << 20, unload_idle_s: float = 0.0) -> None:
         if not is_llama_cpp_available():
             raise BackendError("llama-cpp-python is not installed: `pip install llama-cpp-python` "
                                "(it compiles llama.cpp, about 10 minutes)")
         self.cache_size = cache_size
         self.n_threads = n_threads
         self.n_ctx = n_ctx
+        self.prefix_cache_bytes = prefix_cache_bytes
         self._cache: OrderedDict[tuple[str, str | None], _Loaded] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._load_lock = threading.Lock()  # one load at a time: loads are short, memory is not
@@ -133,9 +189,11 @@ class EmbeddedBackend(Backend):
                 raise BackendError(f"{what} file of {target.model_id} is missing: {path}")
             if digest and sha256_file(Path(path)) != digest:
                 raise BackendError(f"{what} file of {target.model_id} changed since it was registered: {path}")
+        n_ctx = self.n_ctx or trained_context(Path(target.model_path))
+        avoid_amx()
         try:
             llm = llama_cpp.Llama(model_path=target.model_path, lora_path=target.lora_path,
-                                  n_threads=self.n_threads, n_threads_batch=self.n_threads, n_ctx=self.n_ctx, verbose=False)
+                                  n_threads=self.n_threads, n_threads_batch=self.n_threads, n_ctx=n_ctx, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp cannot load {target.model_id}: {exc}") from exc
         template = llm.metadata.get("tokenizer.chat_template")
@@ -144,10 +202,13 @@ class EmbeddedBackend(Backend):
             model = llm._model  # the vocabulary's own texts for {{ bos_token }} / {{ eos_token }}
             formatter = Jinja2ChatFormatter(template=template, eos_token=model.token_get_text(llm.token_eos()),
                                             bos_token=model.token_get_text(llm.token_bos()))
+        native = formatter is not None and template_handles_tools(
+            lambda messages, tools: formatter(messages=messages, tools=tools).prompt)
         vocab = llm._model.vocab
         self.loads += 1
         return _Loaded(llm, threading.Lock(), formatter,
-                       lambda tok: bool(llama_cpp.llama_vocab_is_eog(vocab, tok)))
+                       lambda tok: bool(llama_cpp.llama_vocab_is_eog(vocab, tok)), n_ctx, native,
+                       PrefixStates(self.prefix_cache_bytes))
 
     def prompt_tokens(self, loaded: _Loaded, target: Target, request: GenerateRequest) -> list[int]:
         llm = loaded.llm
@@ -155,7 +216,13 @@ class EmbeddedBackend(Backend):
             if loaded.formatter is None:
                 raise BackendError(f"model {target.model_id} has no chat template (tokenizer.chat_template); "
                                    "use completions or a GGUF with a template")
-            rendered = loaded.formatter(messages=request.messages)
+            if loaded.native_tools:
+                rendered = loaded.formatter(messages=native_messages(request.messages),
+                                            tools=offered_tools(request.tools, request.tool_choice),
+                                            tool_choice=request.tool_choice)
+            else:
+                rendered = loaded.formatter(messages=render_chat(request.messages, request.tools,
+                                                                 request.tool_choice))
             return llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
         return llm.tokenize((request.prompt or "").encode("utf-8"), add_bos=True, special=True)
 
@@ -170,17 +237,26 @@ class EmbeddedBackend(Backend):
     def _generate(self, loaded: _Loaded, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
         llm = loaded.llm
         tokens = self.prompt_tokens(loaded, target, request)
-        room = self.n_ctx - len(tokens)
+        grammar = self._forced_call_grammar(loaded, request)
+        if grammar is not None:  # the answer starts inside the call; the grammar keeps it to the schema
+            tokens += llm.tokenize(f"{OPEN}\n".encode(), add_bos=False, special=False)
+        room = loaded.n_ctx - len(tokens)
         if room < 1:
-            raise InvalidInput(f"messages: the prompt is {len(tokens)} tokens, over the context of {self.n_ctx} "
-                               "(deploy.n_ctx)", field="messages")
+            what = "messages" if request.messages is not None else "prompt"
+            raise InvalidInput(f"{what}: the prompt is {len(tokens)} tokens, over the context of {loaded.n_ctx} tokens "
+                               f"of {target.model_id} (deploy.n_ctx; 0 means the model's trained context)", field=what)
         max_tokens = min(request.max_tokens, room)
+        if loaded.prefixes is not None:
+            loaded.prefixes.prepare(llm, tokens)
         llm.set_seed(request.seed if request.seed is not None else random.randrange(2**31))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stopper = StopMatcher(request.stop)
         produced, finish, hit = 0, "length", False
+        if grammar is not None:
+            yield Chunk(f"{OPEN}\n")
         try:
-            for token in llm.generate(tokens, temp=request.temperature, top_p=request.top_p, repeat_penalty=1.0):
+            for token in llm.generate(tokens, temp=request.temperature, top_p=request.top_p, repeat_penalty=1.0,
+                                      grammar=grammar):
                 if loaded.is_eog(token):
                     finish = "stop"
                     break
@@ -200,7 +276,25 @@ class EmbeddedBackend(Backend):
             tail += stopper.flush()
             if tail:
                 yield Chunk(tail)
+        if grammar is not None and finish == "stop":
+            yield Chunk(f"\n{CLOSE}")
         yield Chunk("", finish, Usage(len(tokens), produced))
+
+    @staticmethod
+    def _forced_call_grammar(loaded: _Loaded, request: GenerateRequest) -> Any:
+        """A llama.cpp grammar for the one call ``tool_choice`` forces (None when none is forced, or when the
+        schema is beyond llama.cpp's converter: then decoding is free and the prompt alone asks for it)."""
+        if request.messages is None:
+            return None
+        function = forced_function(request.tools, request.tool_choice)
+        if function is None:
+            return None
+        from llama_cpp import LlamaGrammar
+
+        try:
+            return LlamaGrammar.from_json_schema(json.dumps(call_schema(function)), verbose=False)
+        except Exception:  # noqa: BLE001 - an unsupported schema means unconstrained decoding, not an error
+            return None
 
     # --- idle unload ----------------------------------------------------------------------------
     def _start_unloader(self) -> None:

@@ -39,7 +39,8 @@ from edgelearn.security import host_allowed
 log = logging.getLogger(__name__)
 
 # routers of each stage, included when the module exists (each stage owns its module)
-ROUTER_MODULES = ("hook", "select", "datasets", "proxy", "models", "jobs", "learning", "sessions", "agent_hooks")
+ROUTER_MODULES = ("hook", "select", "datasets", "proxy", "models", "jobs", "learning", "sessions", "agent_hooks",
+                  "messages", "responses", "completions")
 
 # a hot handler: (runtime, request body) -> (status, JSON-able payload); raises EdgelearnError
 Hot = Callable[[Any, bytes], Awaitable[tuple[int, Any]]]
@@ -94,6 +95,7 @@ class GuardMiddleware:
         self.app = app
         self.runtime = runtime
         self._token = f"Bearer {runtime.token}".encode()
+        self._key = runtime.token.encode()  # as x-api-key on /v1/messages: what ANTHROPIC_API_KEY sends
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -106,7 +108,9 @@ class GuardMiddleware:
                                                      "server.allowed_hosts to allow it", "forbidden"))
         if scope["path"] != "/healthz":
             auth = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(auth, self._token):
+            if not hmac.compare_digest(auth, self._token) and not (
+                    scope["path"].startswith("/v1/messages") and hmac.compare_digest(headers.get(b"x-api-key", b""),
+                                                                                      self._key)):
                 return await _send(send, error_body(
                     401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token "
                          "from the token file in the edgelearn home", "unauthorized"))

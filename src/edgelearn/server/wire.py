@@ -1,0 +1,190 @@
+"""What the other wire APIs share: a translated request answered by ``POST /v1/chat/completions``'s
+own handler, and the OpenAI answer read back (plain, streamed or an error) for translation.
+
+``/v1/messages`` and ``/v1/responses`` translate their request into a chat completions body and hand
+it to ``proxy.chat_completions``, which routes it, answers it (a local model or a provider) and
+records the run, exactly as for a chat client: so every wire's runs read alike. The endpoint then
+translates the answer back into its own wire format. A provider that speaks the wire API itself
+gets the request as it is instead (``passthrough``), with the chat pass-through's rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable
+
+import orjson
+from starlette.responses import Response, StreamingResponse
+
+from edgelearn.serve.providers.client import ProviderError, Upstream, send
+from edgelearn.serve.providers.http import HTTPError
+from edgelearn.serve.providers.record import Output
+from edgelearn.server import proxy, relay
+from edgelearn.server.app import JSON
+from edgelearn.server.chat import Call
+
+_pending: set[asyncio.Task] = set()
+
+
+class Translated:
+    """The original request with a translated body: what ``proxy.chat_completions`` reads of it."""
+
+    def __init__(self, request, body: dict[str, Any]) -> None:
+        self.app = request.app
+        self.headers = request.headers
+        self._body = orjson.dumps(body)
+
+    async def body(self) -> bytes:
+        return self._body
+
+
+async def chat(request, body: dict[str, Any]) -> Response:
+    """``body`` (an OpenAI chat completions request) answered as ``/v1/chat/completions`` would."""
+    return await proxy.chat_completions(Translated(request, body))
+
+
+def edgelearn_headers(response: Response) -> dict[str, str]:
+    """The ``x-edgelearn-*`` headers of the chat answer (run id, model, route, provider)."""
+    return {k: v for k, v in response.headers.items() if k.startswith("x-edgelearn-")}
+
+
+def error_of(response: Response) -> tuple[str, str | None]:
+    """(message, param) of an OpenAI-shaped error answer (any body: its text)."""
+    body = getattr(response, "body", b"")
+    try:
+        error = orjson.loads(body).get("error") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        error = {}
+    if not isinstance(error, dict):
+        error = {"message": str(error)}
+    return str(error.get("message") or body[:500].decode("utf-8", "replace")), error.get("param")
+
+
+def parsed(response: Response) -> dict[str, Any]:
+    """The JSON body of a plain answer."""
+    return orjson.loads(response.body)
+
+
+async def chunks(response: StreamingResponse) -> AsyncIterator[dict[str, Any]]:
+    """The ``chat.completion.chunk`` objects of a streamed answer; an ``{"error": ...}`` event is
+    yielded as it is (the stream ends after it)."""
+    buffer = b""
+    async for piece in response.body_iterator:
+        buffer += piece if isinstance(piece, bytes) else piece.encode()
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            payload = b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
+            if not payload:
+                continue
+            if payload == b"[DONE]":
+                continue  # the answer's stream ends right after: read on, so it finishes normally
+            try:
+                yield orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                yield {"error": {"message": "a torn event in the answer's stream"}}
+
+
+def keep(coroutine) -> None:
+    """Run ``coroutine`` in a task of its own, outside a cancelled scope where every await would raise."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _pending.add(task)  # the loop keeps only weak references to tasks
+    task.add_done_callback(_pending.discard)
+
+
+def close_later(response: StreamingResponse) -> None:
+    """Finish the chat answer's stream in its own task: the client went away, and the chat handler
+    records the run as cancelled when its stream is closed."""
+    aclose = getattr(response.body_iterator, "aclose", None)
+    if aclose is not None:
+        keep(aclose())
+
+
+@dataclass(frozen=True)
+class Native:
+    """How to pass one wire API through to a provider that speaks it, and read its answer for the run."""
+
+    path: str                                   # after the provider's base_url
+    plain: Callable[[bytes], Output]            # a plain answer's body -> the run's output
+    stream: Callable[[bytes], Output]           # a stream's bytes so far -> the run's output
+    last_event: bytes                           # the run commits before the piece holding this
+    error: Callable[[str], dict[str, Any]]      # an error body in the API's own shape
+    error_event: Callable[[str], bytes]         # a stream's error event
+
+
+def _chat_form(call: Call, record_as: Callable[[], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages to record; the call's data becomes the request in chat form (its params and tools)."""
+    call.data = record_as()
+    return call.data["messages"]
+
+
+async def passthrough(call: Call, record_as: Callable[[], dict[str, Any]], settings, payload: bytes,
+                      native: Native) -> Response:
+    """Send ``payload`` to the call's provider as it is, relay the answer as it comes (a stream event
+    by event), and record the run from a copy: the chat pass-through's rules (server/relay.py) for
+    another wire API. ``record_as()`` gives the request in chat completions form, for the run; it is
+    called only when the run is recorded, off the path to the first event."""
+    pinned = call.pinned
+    assert pinned is not None
+    backend = f"provider:{pinned.provider}"
+    try:
+        upstream = await send(call.providers.pool(), pinned.provider, settings, native.path, payload, call.stream)
+    except ProviderError as exc:
+        await call.record(_chat_form(call, record_as), Output(), backend=backend, status="error", error=str(exc),
+                          extra=relay._upstream_meta(call, None, exc.attempts, exc.upstream_status))
+        return JSON(native.error(str(exc)), status_code=504 if exc.timeout else 502, headers=call.headers)
+    response = upstream.response
+    if response.status_code >= 400:  # the provider's own error, status and body as sent
+        await call.record(_chat_form(call, record_as), Output(), backend=backend, status="error",
+                          error=f"provider {pinned.provider!r} answered {response.status_code}",
+                          extra=relay._upstream_meta(call, upstream, upstream.attempts, response.status_code))
+        return Response(response.content, status_code=response.status_code, headers=call.headers,
+                        media_type=response.headers.get("content-type", "application/json"))
+    if not call.stream:
+        await relay._record(call, _chat_form(call, record_as), upstream, native.plain(response.content), "ok", None)
+        return Response(response.content, status_code=200, headers=call.headers, media_type="application/json")
+    call.first_token_at = upstream.first_at
+    headers = {**call.headers, "cache-control": "no-cache"}
+    if response.headers.get("content-encoding"):  # relayed as sent: the client decodes (identity was asked for)
+        headers["content-encoding"] = response.headers["content-encoding"]
+    return relay._Relayed(_relay(call, record_as, upstream, native), media_type="text/event-stream", headers=headers)
+
+
+async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: Upstream,
+                 native: Native) -> AsyncIterator[bytes]:
+    relayed: list[bytes] = []
+    status, error, recorded = "cancelled", None, False
+    try:
+        piece, tail = upstream.first, b""
+        while piece is not None:
+            if not recorded and native.last_event in tail + piece:
+                # the run commits before the stream's last event: a client holding the answer can
+                # attach signals at once
+                status, recorded = "ok", True
+                await relay._record(call, _chat_form(call, record_as), upstream,
+                                    native.stream(b"".join(relayed) + piece), "ok", None)
+            relayed.append(piece)
+            tail = piece[-64:]
+            yield piece
+            piece = await anext(upstream.pieces, None)
+        status = "ok"
+    except HTTPError as exc:
+        status, error = "error", f"provider {call.pinned.provider!r} stream broke: {type(exc).__name__}: {exc}"[:500]
+        yield native.error_event(error)
+    finally:
+        if status == "ok":
+            await upstream.response.aclose()
+            if not recorded:
+                await relay._record(call, _chat_form(call, record_as), upstream, native.stream(b"".join(relayed)),
+                                    "ok", None)
+        else:
+            # the client went away (every await may raise here) or the provider broke off: close and
+            # keep what was produced, in a task of its own
+            keep(_close_and_record(call, _chat_form(call, record_as), upstream, native.stream(b"".join(relayed)),
+                                   status, error))
+
+
+async def _close_and_record(call: Call, messages, upstream: Upstream, output: Output, status: str,
+                            error: str | None) -> None:
+    await upstream.response.aclose()
+    await relay._record(call, messages, upstream, output, status, error)
