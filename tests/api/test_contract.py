@@ -10,7 +10,7 @@ from api_support import embed_all, register_model
 from elsupport import start_server
 
 import edgelearn
-from edgelearn.client import Event, Run, Selection, SimilarRun
+from edgelearn.client import Event, Run, Selection, Session, SessionOutcome, SimilarRun
 from edgelearn.errors import ConfigError, EdgelearnError, InvalidInput, MalformedJSON, NotFound, Unreachable
 
 SIGNALS = {"compile": True, "tests": {"passed": 3, "total": 4}, "errors": 2}
@@ -156,6 +156,42 @@ def test_config_and_toggles(rig):
     assert rig.client.experiments() == []
 
 
+# --- sessions ------------------------------------------------------------------------------------
+def test_session_outcomes_rescore_its_runs(rig):
+    first = rig.client.record(role="coder", task="parse CSV", output="a", session="s1", project="/repo")
+    own = rig.client.record(role="coder", task="parse CSV rows", output="b", session="s1",
+                            signals={"tests": {"passed": 1, "total": 2}})
+    rig.client.record(role="coder", task="draw", output="c", session="s2", project="/other")
+    listed = rig.client.sessions()
+    assert all(isinstance(s, Session) for s in listed) and [s.id for s in listed] == ["s2", "s1"]
+    assert listed[1].run_count == 2 and listed[1].runs is None and listed[1].open and listed[1].outcomes == {}
+    assert [s.id for s in rig.client.sessions(project="/repo")] == ["s1"]
+    assert rig.client.sessions(open=False) == [] and len(rig.client.sessions(limit=1)) == 1
+
+    out = rig.client.session_signals("s1", {"tests": {"passed": 4, "total": 4}})
+    assert isinstance(out, SessionOutcome)
+    # both runs are covered; the one with its own tests signal keeps it (rule 3)
+    assert (out.session, out.signals, out.covered, out.rescored) == ("s1", ["tests"], 2, [first.id])
+    assert rig.client.run(first.id).reward == 1.0 and rig.client.run(own.id).reward == 0.5
+    assert rig.store.runs.get(first.id).reward == 1.0  # committed
+
+    verdict = rig.client.session_feedback("s1", "score", 1, comment="wrong approach")
+    assert verdict.signals == ["human"] and set(verdict.rescored) == {first.id, own.id}
+    detail = rig.client.session("s1")
+    assert [r["id"] for r in detail.runs] == [first.id, own.id] and detail.run_count == 2
+    assert detail.outcomes == {"tests": 1.0, "human": 0.0} and detail.reward == pytest.approx(0.5)
+    assert [(f["kind"], f["value"], f["comment"]) for f in detail.feedback] == [("score", 0.0, "wrong approach")]
+    assert [s["kind"] for s in detail.signals] == ["tests", "human"]
+
+    queue = rig.client.review_queue()
+    assert [s["id"] for s in queue["sessions"]] == ["s2"]  # s1 has its verdict
+    assert queue["left_today"] == queue["budget"] - 1
+    rig.client.session_signals("s2", {"compile": False})
+    patterns = rig.client.failure_patterns()
+    # s1's reward 0.5 is not below sessions.failure_below (0.5); no run is embedded, so no cluster
+    assert patterns["failed"] == 1 and patterns["unembedded"] == 1 and patterns["patterns"] == []
+
+
 # --- bad input: the same class and message through both ------------------------------------------
 BAD = {
     "role pattern": lambda c, run_id: c.record(role="no spaces", output="x"),
@@ -179,14 +215,29 @@ BAD = {
     "rollback role": lambda c, run_id: c.rollback("no spaces"),
     "rollback without champion": lambda c, run_id: c.rollback("coder"),
     "toggle": lambda c, run_id: c.set_toggle("auto_everything", True),
+    "unknown session": lambda c, run_id: c.session("no-such-session"),
+    "empty session id": lambda c, run_id: c.session(""),
+    "signals of unknown session": lambda c, run_id: c.session_signals("no-such-session", {"compile": True}),
+    "session signal value": lambda c, run_id: c.session_signals("s-bad", {"tests": "lots"}),
+    "no session signals": lambda c, run_id: c.session_signals("s-bad", {}),
+    "session feedback kind": lambda c, run_id: c.session_feedback("s-bad", "love"),
+    "session score without value": lambda c, run_id: c.session_feedback("s-bad", "score"),
+    "session thumbs value": lambda c, run_id: c.session_feedback("s-bad", "thumbs", 3),
+    "unknown session filter": lambda c, run_id: c.sessions(role="coder"),
+    "session open filter": lambda c, run_id: c.sessions(open="maybe"),
+    "sessions limit": lambda c, run_id: c.sessions(limit=0),
+    "review limit": lambda c, run_id: c.review_queue(limit=0),
 }
 
 
 def _outcome(client, call, run_id):
+    """The ``edgelearn.errors`` class the call raised (a store's subclass, e.g. ``SessionNotFound``,
+    counts as its public class) and its message; None when it raised nothing."""
     try:
         call(client, run_id)
     except EdgelearnError as exc:
-        return type(exc), str(exc)
+        public = next(c for c in type(exc).__mro__ if c.__module__ == "edgelearn.errors")
+        return public, str(exc)
     return None
 
 
@@ -198,9 +249,10 @@ def test_bad_input_raises_the_same_error_through_both(tmp_path, monkeypatch):
         monkeypatch.setenv("EDGELEARN_HOME", str(home))
         made, close = opener(home)
         try:
-            run_id = made.client.record(role="coder", output="x").id
+            run_id = made.client.record(role="coder", output="x", session="s-bad").id
             outcomes[name] = {case: _outcome(made.client, call, run_id) for case, call in BAD.items()}
             assert made.client.count_runs() == 1  # nothing half-written
+            assert made.client.session("s-bad").signals == [] and made.client.session("s-bad").feedback == []
         finally:
             close()
     embedded, http = outcomes["embedded"], outcomes["http"]
@@ -211,6 +263,9 @@ def test_bad_input_raises_the_same_error_through_both(tmp_path, monkeypatch):
     assert embedded["unknown run"][0] is NotFound and embedded["promote unknown"][0] is NotFound
     assert embedded["role pattern"][1].startswith("role:")
     assert embedded["unknown filter"][1].startswith("colour: not a run filter")
+    assert embedded["unknown session"][0] is NotFound and embedded["signals of unknown session"][0] is NotFound
+    assert embedded["unknown session"][1].startswith("session_id: session 'no-such-session' not found")
+    assert embedded["unknown session filter"][1].startswith("role: not a session filter")
 
 
 # --- one store, two clients ------------------------------------------------------------------------
@@ -224,6 +279,19 @@ def test_a_run_written_by_one_client_is_read_by_the_other(server, home):
         assert [r.id for r in remote.runs()] == [r.id for r in local.runs()] == [in_process.id, over_http.id]
         local.feedback(over_http.id, "reject")
         assert remote.run(over_http.id).reward == pytest.approx(0.5)
+
+
+def test_a_session_written_by_one_client_is_read_by_the_other(server, home):
+    with edgelearn.open(home, embed=False, start=False) as local, edgelearn.connect(server.url, server.token) as remote:
+        a = remote.record(role="coder", task="over HTTP", output="a", session="shared")
+        b = local.record(role="coder", task="in process", output="b", session="shared")
+        assert remote.session_signals("shared", {"compile": True}).rescored == [a.id, b.id]
+        assert local.session_feedback("shared", "reject").covered == 2
+        assert local.session("shared") == remote.session("shared")
+        assert local.session("shared").outcomes == {"compile": 1.0, "human": 0.0}
+        assert local.sessions() == remote.sessions() and [s.id for s in local.sessions()] == ["shared"]
+        assert local.review_queue() == remote.review_queue()
+        assert local.failure_patterns() == remote.failure_patterns()
 
 
 def test_connect_reads_the_token_from_the_home(server, home):
@@ -282,9 +350,15 @@ async def test_async_embedded(home):
         assert (await el.status())["roles"]["coder"]["champion"]["id"] == "base"
         with pytest.raises(InvalidInput):
             await el.rollback("coder")
+        await el.record(role="fixer", output="y", session="s-async")
+        assert (await el.session_signals("s-async", {"compile": False})).covered == 1
+        assert (await el.session_feedback("s-async", "accept")).signals == ["human"]
+        assert (await el.session("s-async")).outcomes == {"compile": 0.0, "human": 1.0}
+        assert [s.id for s in await el.sessions()] == ["s-async"]
+        assert (await el.review_queue())["sessions"] == [] and (await el.failure_patterns())["failed"] == 0
     opened = await edgelearn.aopen(home, embed=False, start=False)
     try:
-        assert [r.id for r in await opened.runs()] == [run.id]
+        assert [r.id for r in await opened.runs(role="coder")] == [run.id]
     finally:
         await opened.close()
 
@@ -301,3 +375,11 @@ async def test_async_http(server):
         assert await el.rollback("coder") == "base"
         with pytest.raises(NotFound):
             await el.run("f" * 24)
+        await el.record(role="coder", output="y", session="s-async")
+        assert (await el.session_feedback("s-async", "thumbs", -1)).covered == 1
+        assert [s.id for s in await el.sessions(open=True)] == ["s-async"]
+        assert (await el.session("s-async")).reward == 0.0
+        assert [s["id"] for s in (await el.review_queue())["sessions"]] == []
+        assert (await el.failure_patterns())["failed"] == 1
+        with pytest.raises(NotFound):
+            await el.session("nope")

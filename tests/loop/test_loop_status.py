@@ -8,7 +8,7 @@ import os
 import pytest
 from elsupport import start_server, wait_for
 
-from edgelearn.loop.status import learning_status
+from edgelearn.loop.status import is_local, learning_status, overall_stage
 from edgelearn.train.proc import process_start
 
 
@@ -138,3 +138,57 @@ def test_status_of_a_chain_in_training_shows_the_stage_and_the_job(make_runtime,
     job = body["job"]
     assert (job["id"], job["state"], job["stage"], job["role"]) == ("job-live", "running", "training", "coder")
     assert (job["step"], job["total_steps"], job["loss"]) == (3, 12, 1.25)
+
+
+def test_independence_counts_provider_models_as_external_and_versions_as_local(make_runtime, record,
+                                                                                register_model):
+    rt = make_runtime()
+    version = register_model(rt)
+    record(rt, [1.0] * 2, model="openai/gpt-4.1", tokens_out=100)  # a provider model: a paid API
+    record(rt, [1.0], model="external/teacher", tokens_out=100)
+    record(rt, [0.5] * 3, model=version, tokens_out=100)
+    record(rt, [0.5], model="base", tokens_out=100)
+    record(rt, [0.5], model="ollama/qwen2.5-coder", tokens_out=100)
+    ind = learning_status(rt)["roles"]["coder"]["independence"]
+    assert (ind["local_runs"], ind["external_runs"], ind["local_share"]) == (5, 3, 5 / 8)
+    assert ind["local_reward"] == pytest.approx(0.5) and ind["external_reward"] == pytest.approx(1.0)
+    assert ind["cost_saved"] == pytest.approx(0.005)  # 500 local tokens at 0.01 per 1k
+
+
+def test_is_local_means_base_a_registered_version_or_ollama():
+    versions = {"coder-v1"}
+    assert [is_local(m, versions) for m in ("base", "coder-v1", "ollama/llama3")] == [True] * 3
+    assert [is_local(m, versions) for m in ("openai/gpt-4.1", "anthropic/claude-sonnet-4", "external/teacher",
+                                            "coder-v2", "qwen2.5-coder", None, "")] == [False] * 7
+
+
+def test_the_overall_stage_is_the_busiest_role(make_runtime, record, register_model):
+    rt = make_runtime()
+    store = rt.store
+    record(rt, [0.5], role="agent")  # alphabetically first, and only waiting in an A/B test
+    rt.services["experiments"].start_experiment("agent", register_model(rt, role="agent"))
+
+    def chain(role: str, stage: str) -> int:
+        def fn(conn):
+            chain_id = store.experiments.start_chain_in(conn, role, "manual")
+            store.experiments.update_chain_in(conn, chain_id, stage=stage)
+            return chain_id
+
+        return store.write(fn)
+
+    fixer = chain("fixer", "curate")
+    assert learning_status(rt)["stage"] == "curate"
+    coder = chain("coder", "train")
+    body = learning_status(rt)
+    assert body["stage"] == "train"
+    assert [body["roles"][r]["stage"] for r in ("agent", "coder", "fixer")] == ["experiment", "train", "curate"]
+    store.write(lambda conn: store.experiments.update_chain_in(conn, coder, state="done", stage="done"))
+    store.write(lambda conn: store.experiments.update_chain_in(conn, fixer, state="done", stage="done"))
+    assert learning_status(rt)["stage"] == "experiment"
+
+
+def test_overall_stage_precedence():
+    assert overall_stage(["experiment", "idle", "curate", "train"]) == "train"
+    assert overall_stage(["experiment", "register"]) == "register"
+    assert overall_stage(["idle", "experiment"]) == "experiment"
+    assert overall_stage(["idle", "idle"]) == overall_stage([]) == "idle"

@@ -264,16 +264,27 @@ def test_a_selected_prompt_variant_rewrites_the_request_only_when_the_role_opts_
 
 
 def _check_prompt_variant(server, fake, client, opted_in):
+    from edgelearn.bandits.report import arm_reports
+
+    store = server.runtime.store
     messages = [{"role": "user", "content": "reverse a list"}]
     raw = client.chat.completions.with_raw_response.create(model="edgelearn/coder", messages=messages)
-    run = server.runtime.store.runs.get(raw.headers["x-edgelearn-run-id"])
-    if run.prompt_variant is None:
+    run_id = raw.headers["x-edgelearn-run-id"]
+    run = store.runs.get(run_id)
+    offered = [e.payload["prompt"] for e in store.events.list(type="bandit.select", limit=10) if e.subject == run_id]
+    if not offered or offered[0] is None:
         pytest.skip("the bandits service offers no prompt variant for coder here")
     sent = fake.calls[-1][1].messages
-    if not opted_in:  # an agent's prompt is not changed behind its back
+    if not opted_in:  # an agent's prompt is not changed behind its back, and its arm is not credited
         assert sent == messages and run.input == messages
         assert run.metadata["proxy"]["prompt_applied"] is False
+        assert run.prompt_variant is None and store.arms.selection(run_id).prompt_arm is None
+        server.runtime.recorder.add_signals(run_id, {"compile": True})
+        arms = {(a.kind, a.variant): a for a in arm_reports(store, "coder")}
+        assert arms[("prompt", offered[0]["variant"])].rewarded == 0
+        assert arms[("model", run.model_variant)].rewarded == 1
         return
+    assert run.prompt_variant == offered[0]["variant"]
     arm = server.runtime.store.arms.resolve(f"coder/prompt/{run.prompt_variant}")
     assert sent[0] == {"role": "system", "content": arm.text} and sent[1]["content"] == "reverse a list"
     assert run.metadata["proxy"]["prompt_applied"] is True and run.input == sent

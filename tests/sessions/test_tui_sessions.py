@@ -1,14 +1,16 @@
-"""The Sessions screen over a real runtime: the tables show the seeded sessions, a key judges one."""
+"""The Sessions screen over a real runtime, in process and over HTTP: the tables show the seeded
+sessions, a key judges one."""
 
 import asyncio
 
 import pytest
 from textual.widgets import DataTable
 
+from edgelearn.client import EmbeddedClient, HttpClient
 from edgelearn.record.schemas import RecordIn
 from edgelearn.sessions.credit import credit_for
 from edgelearn.tui.app import EdgelearnApp
-from edgelearn.tui.source import LocalSource
+from edgelearn.tui.source import ClientSource
 
 pytestmark = pytest.mark.anyio
 
@@ -18,8 +20,7 @@ def anyio_backend():
     return "asyncio"
 
 
-@pytest.fixture
-def rt(runtime):
+def seed(runtime):
     for sid, task, signals in (("s-good", "parse CSV", {"tests": {"passed": 4, "total": 4}}),
                                ("s-bad", "draw a chart", {"compile": False}),
                                ("s-new", "rename things", None)):
@@ -28,6 +29,11 @@ def rt(runtime):
         if signals:
             credit_for(runtime).add_signals(sid, signals)
     return runtime
+
+
+@pytest.fixture
+def rt(runtime):
+    return seed(runtime)
 
 
 async def settle(pilot) -> None:
@@ -42,13 +48,23 @@ def keys(table: DataTable) -> list[str]:
 
 
 async def test_sessions_screen_shows_and_judges(rt):
-    app = EdgelearnApp(LocalSource(rt), runtime=rt, refresh_s=3600.0)
+    await judge_through(ClientSource(EmbeddedClient.over_runtime(rt)), rt)
+
+
+async def test_sessions_screen_over_http(server):
+    rt = seed(server.runtime)
+    await judge_through(ClientSource(HttpClient(server.url, server.token), owns=True), rt)
+
+
+async def judge_through(source, rt):
+    app = EdgelearnApp(source, runtime=rt, refresh_s=3600.0)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("8")
         await settle(pilot)
         screen = app.screen
         sessions = screen.query_one("#sessions", DataTable)
         assert keys(sessions) == ["s-new", "s-bad", "s-good"]
+        assert [row[3] for _, row in sessions._edgelearn_rows] == ["2", "2", "2"]  # the runs column
         assert keys(screen.query_one("#review", DataTable))[0] == "s-new"  # no reward at all: most uncertain
         assert screen.query_one("#review", DataTable).border_title == "review queue · 20 of 20 left today"
         assert screen.query_one("#patterns", DataTable).border_title == "failure patterns · 1 failed sessions"

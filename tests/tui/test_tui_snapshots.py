@@ -30,7 +30,8 @@ def goto(*keys: str):
 
 
 @pytest.mark.parametrize("key,screen", [("1", "dashboard"), ("2", "runs"), ("3", "arms"), ("4", "models"),
-                                        ("5", "experiments"), ("6", "events"), ("7", "config")])
+                                        ("5", "experiments"), ("6", "events"), ("7", "config"),
+                                        ("8", "sessions")])
 def test_screen_80x24(snap_compare, app, key, screen):
     assert snap_compare(app, terminal_size=(80, 24), run_before=goto(key))
 

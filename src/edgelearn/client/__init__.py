@@ -7,7 +7,7 @@ from edgelearn.client.aio import AsyncClient
 from edgelearn.client.base import Client
 from edgelearn.client.embedded import EmbeddedClient
 from edgelearn.client.http import DEFAULT_URL, HttpClient, probe, read_token
-from edgelearn.client.values import Event, Run, Selection, SimilarRun
+from edgelearn.client.values import Event, Run, Selection, Session, SessionOutcome, SimilarRun
 
 __all__ = ["DEFAULT_URL", "AsyncClient", "Client", "EmbeddedClient", "Event", "HttpClient", "Run", "Selection",
-           "SimilarRun", "probe", "read_token"]
+           "Session", "SessionOutcome", "SimilarRun", "probe", "read_token"]

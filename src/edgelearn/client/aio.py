@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator
 from typing import Any, Self
 
 from edgelearn.client.base import DEFAULT_REASON, Client
-from edgelearn.client.values import Event, Run, Selection, SimilarRun
+from edgelearn.client.values import Event, Run, Selection, Session, SessionOutcome, SimilarRun
 
 
 class AsyncClient:
@@ -102,6 +102,31 @@ class AsyncClient:
     async def trigger(self, role: str, reason: str = DEFAULT_REASON) -> None:
         """See ``Client.trigger``."""
         return await self._do(self.sync.trigger, role, reason)
+
+    async def sessions(self, **filters: Any) -> list[Session]:
+        """See ``Client.sessions``."""
+        return await self._do(self.sync.sessions, **filters)
+
+    async def session(self, session_id: str) -> Session:
+        """See ``Client.session``."""
+        return await self._do(self.sync.session, session_id)
+
+    async def session_signals(self, session_id: str, signals: dict[str, Any], source: str = "api") -> SessionOutcome:
+        """See ``Client.session_signals``."""
+        return await self._do(self.sync.session_signals, session_id, signals, source)
+
+    async def session_feedback(self, session_id: str, kind: str, value: float | None = None,
+                               comment: str | None = None) -> SessionOutcome:
+        """See ``Client.session_feedback``."""
+        return await self._do(self.sync.session_feedback, session_id, kind, value, comment)
+
+    async def review_queue(self, limit: int = 50) -> dict[str, Any]:
+        """See ``Client.review_queue``."""
+        return await self._do(self.sync.review_queue, limit)
+
+    async def failure_patterns(self) -> dict[str, Any]:
+        """See ``Client.failure_patterns``."""
+        return await self._do(self.sync.failure_patterns)
 
     async def config(self) -> dict[str, Any]:
         """See ``Client.config``."""

@@ -13,7 +13,7 @@ from typing import Any, Self
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edgelearn.client.values import Event, Run, Selection, SimilarRun
+from edgelearn.client.values import Event, Run, Selection, Session, SessionOutcome, SimilarRun
 from edgelearn.errors import InvalidInput
 
 # the toggles the TUI's Config screen and ``set_toggle`` switch: name → dotted config key
@@ -38,19 +38,46 @@ class RunQuery(BaseModel):
     limit: int = Field(50, ge=1, le=1000)
 
 
-def check_filters(filters: dict[str, Any]) -> dict[str, Any]:
-    """The filters of ``runs()`` without the unset ones; ``InvalidInput`` names a bad one."""
-    unknown = sorted(set(filters) - set(RunQuery.model_fields))
+class SessionQuery(BaseModel):
+    """The filters of ``sessions()`` (``language`` / ``framework``: of the repository's profile)."""
+
+    model_config = ConfigDict(extra="forbid")
+    project: str | None = None
+    agent: str | None = None
+    open: bool | None = None
+    since: float | None = Field(None, allow_inf_nan=False)
+    until: float | None = Field(None, allow_inf_nan=False)
+    language: str | None = None
+    framework: str | None = None
+    limit: int = Field(50, ge=1, le=1000)
+
+
+def check_filters(filters: dict[str, Any], query_model: type[BaseModel] = RunQuery, what: str = "run") -> dict[str, Any]:
+    """The filters of ``runs()`` (or of ``sessions()``: ``SessionQuery``) without the unset ones;
+    ``InvalidInput`` names a bad one."""
+    unknown = sorted(set(filters) - set(query_model.model_fields))
     if unknown:
-        raise InvalidInput(f"{unknown[0]}: not a run filter (one of {', '.join(RunQuery.model_fields)})",
+        raise InvalidInput(f"{unknown[0]}: not a {what} filter (one of {', '.join(query_model.model_fields)})",
                            field=unknown[0])
     try:
-        query = RunQuery.model_validate(filters)
+        query = query_model.model_validate(filters)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"])
         raise InvalidInput(f"{name}: {first['msg']}", field=name) from exc
     return query.model_dump(exclude_none=True)
+
+
+def check_session_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """The filters of ``sessions()`` without the unset ones; ``InvalidInput`` names a bad one."""
+    return check_filters(filters, SessionQuery, "session")
+
+
+def check_session_id(session_id: Any) -> str:
+    """``session_id`` when it is a non-empty string (an empty one would name the list over HTTP)."""
+    if not isinstance(session_id, str) or not session_id.strip():
+        raise InvalidInput(f"session_id: must be a non-empty string, not {session_id!r}", field="session_id")
+    return session_id
 
 
 def check_range(name: str, value: Any, low: int, high: int) -> int:
@@ -168,6 +195,36 @@ class Client(ABC):
     @abstractmethod
     def trigger(self, role: str, reason: str = DEFAULT_REASON) -> None:
         """Start a learning cycle for ``role`` now, whatever the thresholds say."""
+
+    # --- sessions (docs/sessions.md) ---------------------------------------------------------
+    @abstractmethod
+    def sessions(self, **filters: Any) -> list[Session]:
+        """Sessions newest first; filters: project, agent, open (True: only open ones, False: only
+        ended ones), since, until (unix times of their start), language, framework (of the
+        repository's profile), limit (1-1000, default 50)."""
+
+    @abstractmethod
+    def session(self, session_id: str) -> Session:
+        """One session with its runs in order, its outcome signals and feedback; ``NotFound`` for an unknown id."""
+
+    @abstractmethod
+    def session_signals(self, session_id: str, signals: dict[str, Any], source: str = "api") -> SessionOutcome:
+        """Outcome signals for a whole session (the kinds of ``add_signals``); its runs are rescored
+        by the credit rule (a run's own signal of a kind outranks its session's)."""
+
+    @abstractmethod
+    def session_feedback(self, session_id: str, kind: str, value: float | None = None,
+                         comment: str | None = None) -> SessionOutcome:
+        """A human verdict on a whole session (the kinds of ``feedback``), stored as its ``human`` outcome."""
+
+    @abstractmethod
+    def review_queue(self, limit: int = 50) -> dict[str, Any]:
+        """The sessions whose verdict would teach the loop the most, best first, within today's
+        budget: ``{"budget", "left_today", "sessions": [...]}``."""
+
+    @abstractmethod
+    def failure_patterns(self) -> dict[str, Any]:
+        """Failed sessions clustered by task: ``{"failed", "unembedded", "patterns": [...]}``."""
 
     # --- configuration -----------------------------------------------------------------------
     @abstractmethod

@@ -1,7 +1,7 @@
 """``EmbeddedClient``: the store and the services in this process, no HTTP.
 
 Each method calls the library functions the HTTP handlers call (the recorder, the selector,
-the experiments service, the loop's status), with the request bodies checked by the same
+the experiments service, the loop's status, the sessions' credit rule and insights), with the request bodies checked by the same
 pydantic models, so both clients answer alike.
 """
 
@@ -12,8 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgelearn.client.base import DEFAULT_REASON, Client, check_filters, check_range, check_toggle, json_body
-from edgelearn.client.values import Event, Run, Selection, SimilarRun
+from edgelearn.client.base import (
+    DEFAULT_REASON,
+    Client,
+    check_filters,
+    check_range,
+    check_session_filters,
+    check_session_id,
+    check_toggle,
+    json_body,
+)
+from edgelearn.client.values import Event, Run, Selection, Session, SessionOutcome, SimilarRun
 from edgelearn.errors import ConfigError, InvalidInput, NotFound, SelectionError
 
 
@@ -26,6 +35,15 @@ class _Detached:
     config_file: Path | None = None
     watcher: Any = None
     services: dict[str, Any] = field(default_factory=dict)
+    recorder: Any = None
+
+    def __post_init__(self) -> None:
+        from edgelearn.record.recorder import Recorder
+
+        self.recorder = Recorder(self.store, lambda: self.settings)
+
+    def add_service(self, name: str, service: Any) -> None:
+        self.services[name] = service  # nothing runs here: kept, never started
 
 
 def _body(schema: type, fields: dict[str, Any]) -> Any:
@@ -33,6 +51,12 @@ def _body(schema: type, fields: dict[str, Any]) -> Any:
     from edgelearn.record.schemas import parse_json
 
     return parse_json(schema, json_body(fields))
+
+
+def _outcome(out: Any) -> SessionOutcome:
+    """A ``store.sessions.Outcome`` as the value both clients return."""
+    return SessionOutcome(session=out.session_id, signals=list(out.kinds), covered=len(out.covered),
+                          rescored=[run_id for run_id, _, _ in out.rescored])
 
 
 class EmbeddedClient(Client):
@@ -195,6 +219,46 @@ class EmbeddedClient(Client):
 
         body = _body(RoleIn, {"role": role, "reason": reason})
         self._service("loop").trigger(body.role, body.reason)
+
+    # --- sessions ----------------------------------------------------------------------------
+    def _credit(self) -> Any:
+        from edgelearn.sessions.credit import credit_for
+
+        return credit_for(self.runtime)
+
+    def sessions(self, **filters: Any) -> list[Session]:
+        credit = self._credit()
+        return [Session.from_dict(credit.summary(s)) for s in self.store.sessions.list(**check_session_filters(filters))]
+
+    def session(self, session_id: str) -> Session:
+        return Session.from_dict(self._credit().detail(check_session_id(session_id)))
+
+    def session_signals(self, session_id: str, signals: dict[str, Any], source: str = "api") -> SessionOutcome:
+        from edgelearn.record.schemas import SignalsIn
+
+        check_session_id(session_id)
+        body = _body(SignalsIn, {"signals": signals, "source": source})
+        return _outcome(self._credit().add_signals(session_id, body.signals, body.source))
+
+    def session_feedback(self, session_id: str, kind: str, value: float | None = None,
+                         comment: str | None = None) -> SessionOutcome:
+        from edgelearn.record.schemas import FeedbackIn
+
+        check_session_id(session_id)
+        body = _body(FeedbackIn, {"kind": kind, "value": value, "comment": comment})
+        if body.kind in ("score", "thumbs") and body.value is None:
+            raise InvalidInput(f"value: required for kind {body.kind}", field="value")
+        return _outcome(self._credit().add_feedback(session_id, body))
+
+    def review_queue(self, limit: int = 50) -> dict[str, Any]:
+        from edgelearn.sessions.insights import review_queue
+
+        return review_queue(self.store, self.runtime.settings, self._credit(), limit=check_range("limit", limit, 1, 500))
+
+    def failure_patterns(self) -> dict[str, Any]:
+        from edgelearn.sessions.insights import failure_patterns
+
+        return failure_patterns(self.store, self.runtime.settings, self._credit())
 
     # --- configuration -----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:

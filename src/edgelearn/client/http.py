@@ -18,10 +18,12 @@ from edgelearn.client.base import (
     Client,
     check_filters,
     check_range,
+    check_session_filters,
+    check_session_id,
     check_toggle,
     json_body,
 )
-from edgelearn.client.values import Event, Run, Selection, SimilarRun
+from edgelearn.client.values import Event, Run, Selection, Session, SessionOutcome, SimilarRun
 from edgelearn.errors import (
     BackendError,
     BackendUnavailable,
@@ -194,6 +196,31 @@ class HttpClient(Client):
 
     def trigger(self, role: str, reason: str = DEFAULT_REASON) -> None:
         self._call("POST", "/v1/learning/trigger", body={"role": role, "reason": reason})
+
+    # --- sessions ----------------------------------------------------------------------------
+    def sessions(self, **filters: Any) -> list[Session]:
+        data = self._call("GET", "/v1/sessions", params=check_session_filters(filters))
+        return [Session.from_dict(s) for s in data["sessions"]]
+
+    def session(self, session_id: str) -> Session:
+        return Session.from_dict(self._call("GET", f"/v1/sessions/{_path(check_session_id(session_id))}"))
+
+    def session_signals(self, session_id: str, signals: dict[str, Any], source: str = "api") -> SessionOutcome:
+        data = self._call("POST", f"/v1/sessions/{_path(check_session_id(session_id))}/signals",
+                          body={"signals": signals, "source": source})
+        return SessionOutcome.from_dict(data)
+
+    def session_feedback(self, session_id: str, kind: str, value: float | None = None,
+                         comment: str | None = None) -> SessionOutcome:
+        data = self._call("POST", f"/v1/sessions/{_path(check_session_id(session_id))}/feedback",
+                          body={"kind": kind, "value": value, "comment": comment})
+        return SessionOutcome.from_dict(data)
+
+    def review_queue(self, limit: int = 50) -> dict[str, Any]:
+        return self._call("GET", "/v1/sessions/review", params={"limit": check_range("limit", limit, 1, 500)})
+
+    def failure_patterns(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/sessions/patterns")
 
     # --- configuration -----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:

@@ -117,3 +117,63 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One agent session. ``outcomes`` holds the latest value of each outcome kind; ``reward`` is
+    what those outcomes alone make. ``runs``, ``signals`` and ``feedback`` are loaded by
+    ``session()``; ``sessions()`` leaves them None (``run_count`` is always there)."""
+
+    id: str
+    project: str | None
+    agent: str | None
+    started_at: float
+    ended_at: float | None
+    end_reason: str | None
+    open: bool
+    run_count: int
+    scored: int
+    mean_reward: float | None
+    reward: float | None
+    outcomes: dict[str, float]
+    profile: dict[str, Any] | None = None
+    runs: list[dict[str, Any]] | None = None
+    signals: list[dict[str, Any]] | None = None
+    feedback: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Session:
+        """A session from the shape ``GET /v1/sessions`` (``runs`` a count) or
+        ``GET /v1/sessions/{id}`` (``runs`` a list, ``run_count`` the count) answers."""
+        listed = isinstance(d.get("runs"), list)
+        return cls(
+            id=d["id"], project=d.get("project"), agent=d.get("agent"), started_at=d["started_at"],
+            ended_at=d.get("ended_at"), end_reason=d.get("end_reason"), open=bool(d.get("open")),
+            run_count=int(d["run_count"] if listed else d.get("runs") or 0), scored=int(d.get("scored") or 0),
+            mean_reward=d.get("mean_reward"), reward=d.get("reward"), outcomes=d.get("outcomes") or {},
+            profile=d.get("profile"), runs=d["runs"] if listed else None, signals=d.get("signals"),
+            feedback=d.get("feedback"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SessionOutcome:
+    """What an outcome (signals or a verdict) did to a session: the kinds it carried, how many of
+    the session's runs it covers, and the ids of the runs whose reward it changed."""
+
+    session: str
+    signals: list[str]
+    covered: int
+    rescored: list[str]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SessionOutcome:
+        """From the shape ``POST /v1/sessions/{id}/signals`` and ``/feedback`` answer."""
+        return cls(session=d["session"], signals=list(d["signals"]), covered=int(d["covered"]),
+                   rescored=list(d["rescored_ids"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

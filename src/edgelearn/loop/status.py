@@ -3,23 +3,42 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import numpy as np
 
-EXTERNAL_PREFIX = "external/"
+OLLAMA_PREFIX = "ollama/"
+# the loop's overall stage is the busiest of its roles': a training job outweighs curation, which
+# outweighs registering, which outweighs an A/B test that only waits for traffic
+STAGE_ORDER = ("train", "curate", "register", "experiment")
 
 
-def is_local(model_id: str | None) -> bool:
-    """Local models: the base, trained versions and Ollama; ``external/…`` ids stand for paid APIs."""
-    return bool(model_id) and not model_id.startswith(EXTERNAL_PREFIX)
+def is_local(model_id: str | None, versions: Collection[str]) -> bool:
+    """Served on this machine: ``base``, a registered version (one of ``versions``) or an Ollama
+    model (``ollama/<name>``). Everything else is external: ``external/…`` stand-ins, provider
+    models (``<provider>/<model>``), and a model an agent named itself when recording."""
+    if not model_id:
+        return False
+    return model_id == "base" or model_id.startswith(OLLAMA_PREFIX) or model_id in versions
+
+
+def overall_stage(stages: Iterable[str]) -> str:
+    """The loop's stage across roles: the first of ``STAGE_ORDER`` any role is in, then any other
+    non-idle stage (alphabetically), else ``idle``."""
+    busy = {s for s in stages if s and s != "idle"}
+    for stage in STAGE_ORDER:
+        if stage in busy:
+            return stage
+    return min(busy) if busy else "idle"
 
 
 def independence(runtime, role: str, since: float | None = None) -> dict[str, Any]:
     """Share of requests served locally, their reward beside external ones, and the cost saved."""
     rows = runtime.store.experiments.served_by(role, since)
-    local = [(n, r, t) for m, n, r, t in rows if is_local(m)]
-    external = [(n, r, t) for m, n, r, t in rows if m and not is_local(m)]
+    versions = {v.id for v in runtime.store.models.list()}
+    local = [(n, r, t) for m, n, r, t in rows if is_local(m, versions)]
+    external = [(n, r, t) for m, n, r, t in rows if m and not is_local(m, versions)]
 
     def mean(items):
         scored = [(n, r) for n, r, _ in items if r is not None]
@@ -103,13 +122,10 @@ def learning_status(runtime) -> dict[str, Any]:
                    {c.role for c in store.experiments.chains(limit=50)})
     running_chains = {c.role: c for c in store.experiments.running_chains()}
     out_roles: dict[str, Any] = {}
-    overall = "idle"
     for role in roles:
         chain = running_chains.get(role)
         exp = store.experiments.running(role)
         stage = chain.stage if chain else ("experiment" if exp else "idle")
-        if stage != "idle" and overall == "idle":
-            overall = stage
         champion = store.models.champion(role)
         champ_id = champion.id if champion else "base"
         rewards = store.runs.mean_recent_reward(role, champ_id, last=100)
@@ -126,6 +142,7 @@ def learning_status(runtime) -> dict[str, Any]:
                        "detector": watch.detector} if watch else None),
         }
     loop = runtime.services.get("loop")
+    overall = overall_stage(r["stage"] for r in out_roles.values())
     return {"stage": overall, "roles": out_roles, "job": _job(runtime), "now": time.time(),
             "loop": {"ticks": loop.ticks if loop else 0, "error": loop.last_error if loop else None,
                      "interval_s": settings.loop.interval_s},

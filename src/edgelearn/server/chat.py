@@ -20,6 +20,7 @@ from edgelearn.roles import check_role
 from edgelearn.serve.providers.record import Output, last_user_text, recorded_messages
 from edgelearn.serve.providers.registry import Pinned, Providers
 from edgelearn.serve.routing import Route, aroute
+from edgelearn.store.arms import ArmsRepo
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,10 @@ class Call:
         if error:
             metadata["error"] = error
         try:
+            if self.route.prompt_id and self.route.run_id and not self.prompt_applied:
+                # the selector chose a prompt the model never saw: the run must not credit its arm
+                run_id = self.route.run_id
+                await self.runtime.store.awrite(lambda c: ArmsRepo.drop_prompt_in(c, run_id), inline=True)
             stored = recorded_messages(messages) or []
             rec = RecordIn(role=self.route.role, output=output.text, task=self.task, model=self.route.model_id,
                            prompt=self.route.prompt_id if self.prompt_applied else None,

@@ -271,6 +271,13 @@ class ArmsRepo:
         return sel
 
     @staticmethod
+    def drop_prompt_in(conn: apsw.Connection, run_id: str) -> None:
+        """Forget the prompt arm of a selection whose prompt the model never saw (a gateway role that
+        did not opt into prompt variants): its run then credits the model arm only. A selection
+        already counted keeps its arms, so the statistics stay what they hold."""
+        conn.execute("update selections set prompt_arm = null where run_id = ? and tick is null", (run_id,))
+
+    @staticmethod
     def set_counted_in(conn: apsw.Connection, run_id: str, reward: float | None, tick: int | None) -> None:
         """Remember which reward of the run the statistics hold, and from which tick."""
         conn.execute("update selections set reward = ?, tick = ? where run_id = ?", (reward, tick, run_id))

@@ -82,7 +82,6 @@ class EdgelearnApp(App[int]):
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         *(Binding(key, f"switch_mode('{mode}')", label, show=False) for mode, (key, label) in SCREENS.items()),
-        Binding("8", "switch_mode('sessions')", "Sessions", show=False),  # not in the nav bar (yet): snapshots
         Binding("q", "quit", "Quit", priority=False),
         Binding("ctrl+r", "reload", "Refresh", show=False),
     ]

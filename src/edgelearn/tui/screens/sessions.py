@@ -5,8 +5,8 @@ sessions whose verdict would teach the most, within today's budget), and the fai
 ``a`` / ``r`` accept or reject the whole session under the cursor (sessions or review table);
 ``enter`` shows the session's trajectory: its runs in order with their rewards.
 
-Reads go through ``SessionsData``: the library in this process (``LocalSource``), or the
-``/v1/sessions`` endpoints of the runtime the TUI attached to (``HttpSource``).
+Reads and verdicts go through the app's ``ClientSource`` (the client's session methods), in
+this process or over HTTP alike.
 """
 
 from __future__ import annotations
@@ -29,52 +29,6 @@ PATTERN_COLUMNS = ("size", "failing signal", "example")
 LIMIT = 200
 
 
-class SessionsData:
-    """Session reads and verdicts over a TUI data source (local library or the runtime's HTTP)."""
-
-    def __init__(self, source: Any) -> None:
-        self.source = source
-        self.http = hasattr(source, "_request")
-
-    def _credit(self):
-        from edgelearn.sessions.credit import SessionCredit, credit_for
-
-        rt = self.source.runtime
-        if hasattr(rt, "add_service") and hasattr(rt, "recorder"):
-            return credit_for(rt)
-        return SessionCredit(self.source.store, lambda: rt.settings, lambda: None)  # a bare store
-
-    def overview(self) -> dict[str, Any]:
-        """The sessions table, the review queue and the failure patterns in one read."""
-        if self.http:
-            get = self.source._request
-            return {"sessions": get("GET", "/v1/sessions", "sessions", params={"limit": LIMIT})["sessions"],
-                    "review": get("GET", "/v1/sessions/review", "review queue"),
-                    "patterns": get("GET", "/v1/sessions/patterns", "failure patterns")}
-        from edgelearn.sessions.insights import failure_patterns, review_queue
-
-        credit = self._credit()
-        store, settings = self.source.store, self.source.runtime.settings
-        return {"sessions": [credit.summary(s) for s in store.sessions.list(limit=LIMIT)],
-                "review": review_queue(store, settings, credit),
-                "patterns": failure_patterns(store, settings, credit)}
-
-    def session(self, session_id: str) -> dict[str, Any]:
-        if self.http:
-            return self.source._request("GET", f"/v1/sessions/{session_id}", "session")
-        return self._credit().detail(session_id)
-
-    def verdict(self, session_id: str, kind: str) -> dict[str, Any]:
-        """Accept or reject a whole session."""
-        if self.http:
-            return self.source._request("POST", f"/v1/sessions/{session_id}/feedback", "session verdict",
-                                        body={"kind": kind})
-        from edgelearn.record.schemas import FeedbackIn
-
-        out = self._credit().add_feedback(session_id, FeedbackIn(kind=kind), source="tui")
-        return {"session": out.session_id, "rescored": len(out.rescored)}
-
-
 def _outcome(outcomes: dict[str, float]) -> Text:
     if not outcomes:
         return Text("–", style="dim")
@@ -87,7 +41,8 @@ def _outcome(outcomes: dict[str, float]) -> Text:
 def session_row(s: dict[str, Any]) -> tuple[str, tuple]:
     state = Text("open", style="cyan") if s.get("open") else Text(s.get("end_reason") or "ended", style="dim")
     return s["id"], (Text(fmt.short(s["id"], 24)), Text(s.get("agent") or "–"),
-                     Text(fmt.short(s.get("project") or "–", 28)), str(s.get("runs", 0)), fmt.num(s.get("reward"), 2),
+                     Text(fmt.short(s.get("project") or "–", 28)), str(s.get("run_count", 0)),
+                     fmt.num(s.get("reward"), 2),
                      _outcome(s.get("outcomes") or {}), state)
 
 
@@ -127,7 +82,7 @@ class SessionsScreen(DataScreen):
         super().on_mount()
 
     def fetch(self, source: Any) -> dict[str, Any]:
-        return SessionsData(source).overview()
+        return source.sessions_overview(LIMIT)
 
     def show(self, data: dict[str, Any]) -> None:
         sessions = self.query_one("#sessions", DataTable)
@@ -152,8 +107,7 @@ class SessionsScreen(DataScreen):
         session_id = self._current()
         if session_id is None:
             return
-        data = SessionsData(self.app.source)
-        self.act("session verdict", data.verdict, session_id, kind, done=f"{kind}ed {session_id}")
+        self.act("session verdict", self.app.source.session_verdict, session_id, kind, done=f"{kind}ed {session_id}")
 
     def action_trajectory(self) -> None:
         session_id = self._current()
@@ -169,7 +123,7 @@ class SessionsScreen(DataScreen):
     @work(group="detail", exclusive=True, exit_on_error=False)
     async def _trajectory(self, session_id: str) -> None:
         try:
-            detail = await self.app.fetch(SessionsData(self.app.source).session, session_id)
+            detail = await self.app.fetch(self.app.source.session, session_id)
         except Exception as exc:  # noqa: BLE001 - shown as a notification
             self.app.report("session", exc, repeat=True)
             return

@@ -76,6 +76,22 @@ class ClientSource:
                    for name, key in TOGGLES.items()}
         return {"file": config["file"], "settings": settings, "toggles": toggles}
 
+    # --- sessions ---------------------------------------------------------------------------
+    def sessions_overview(self, limit: int = 200) -> dict[str, Any]:
+        """The Sessions screen's three tables in one read: the sessions, the review queue and
+        the failure patterns."""
+        return {"sessions": [s.to_dict() for s in self.client.sessions(limit=limit)],
+                "review": self.client.review_queue(), "patterns": self.client.failure_patterns()}
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        """One session with its runs in order (its trajectory)."""
+        return self.client.session(session_id).to_dict()
+
+    def session_verdict(self, session_id: str, kind: str) -> dict[str, Any]:
+        """Accept or reject a whole session; ``rescored`` counts the runs whose reward changed."""
+        out = self.client.session_feedback(session_id, kind)
+        return {"session": out.session, "rescored": len(out.rescored)}
+
     # --- actions ----------------------------------------------------------------------------
     def set_toggle(self, name: str, value: bool) -> dict[str, Any]:
         """Write the toggle into the config file; ``effective`` is what is in force afterwards."""
