@@ -138,6 +138,9 @@ def bench_embedded(pairs: int, max_tokens: int, threads: int) -> dict:
     from edgelearn.store import Store
 
     base = str(default_base_gguf())
+    from edgelearn.cpu import avoid_amx
+
+    avoid_amx()
     raw = Llama(model_path=base, n_threads=threads, n_ctx=1024, verbose=False)
     ours = EmbeddedBackend(cache_size=1, n_threads=threads, n_ctx=1024)
     target = Target("base", model_path=base)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgelearn.cpu import avoid_amx
 from edgelearn.errors import BackendUnavailable, ExportError
 
 
@@ -88,6 +89,7 @@ class LlamaRunner:
         except ImportError as exc:
             raise BackendUnavailable("llama-cpp-python is not installed: pip install llama-cpp-python") from exc
         self._api = llama_cpp
+        avoid_amx()
         try:
             # n_threads_batch defaults to every core: on a busy machine its spinning threads made a
             # 40-token prompt take 7 s instead of 0.2 s, so it follows n_threads

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from edgelearn.cpu import avoid_amx
 from edgelearn.errors import BackendError, InvalidInput
 from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, Usage
 from edgelearn.serve.base import sha256_file, trained_context
@@ -48,33 +49,6 @@ from edgelearn.serve.tools import (
 def is_llama_cpp_available() -> bool:
     """Whether llama-cpp-python is installed (imported only when a model is loaded)."""
     return importlib.util.find_spec("llama_cpp") is not None
-
-
-def cpu_advertises_amx() -> bool:
-    """Whether /proc/cpuinfo lists AMX tiles (Linux; False elsewhere)."""
-    try:
-        return "amx_tile" in Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-
-
-def avoid_amx() -> None:
-    """Make every ``llama_cpp.Llama`` of this process load without ggml's extra CPU buffer types when the
-    CPU advertises AMX: a VM that advertises AMX without enabling it kills the process with a general
-    protection fault at the first AMX matmul (``ldtilecfg``), seen on this project's machines. Idempotent."""
-    import llama_cpp.llama_cpp as lib
-
-    if getattr(lib.llama_model_default_params, "edgelearn_no_extra_bufts", False) or not cpu_advertises_amx():
-        return
-    default = lib.llama_model_default_params
-
-    def without_extra_bufts():
-        params = default()
-        params.use_extra_bufts = False
-        return params
-
-    without_extra_bufts.edgelearn_no_extra_bufts = True
-    lib.llama_model_default_params = without_extra_bufts
 
 
 @dataclass
