@@ -59,7 +59,10 @@ TENSORZERO_REQUIREMENTS = ["tensorzero==2026.6.0"]
 # no call home from the anchors: only loopback traffic in this bench
 QUIET_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
              "TENSORZERO_DISABLE_PSEUDONYMOUS_USAGE_ANALYTICS": "1",
-             "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true"}
+             "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",
+             # and whatever else they try meets a closed loopback port (both honour NO_PROXY for the stand-in)
+             **{k: "http://127.0.0.1:9" for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")},
+             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
 # --- numbers -------------------------------------------------------------------------------------
