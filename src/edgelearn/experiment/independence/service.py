@@ -27,6 +27,7 @@ from edgelearn.store.events import EventsRepo
 from edgelearn.store.independence import ClusterState
 
 log = logging.getLogger(__name__)
+FLUSH_S = 5.0  # how often the request counters reach the store (the report lags by this much)
 
 METADATA_KEY = "independence"  # run metadata: {"cluster": int | None, "side": "local" | "teacher" | "shadow"}
 _EVENT = {"advance": "independence.advanced", "fallback": "independence.fell_back",
@@ -54,6 +55,8 @@ class IndependenceService:
         self._lock = threading.Lock()
         self._stale = False
         self._roles: set[str] = set()  # roles routed here: only their runs are looked up on insert
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         self.scheduler = Scheduler(self.config, self._level, self._pin)
 
     @classmethod
@@ -69,6 +72,31 @@ class IndependenceService:
         self.store.runs.reward_hooks.append(self.on_reward)
         self.store.writer.add_after_commit(self._after_commit)
         return self
+
+    def start(self) -> None:
+        """Flush the request counters to the store every ``FLUSH_S`` seconds in the background."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="edgelearn-independence", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background flush; the counters gathered since the last one are written now."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(timeout=10)
+        try:
+            self.flush()
+        except Exception:  # a closing store loses a few seconds of counters, not the stop
+            log.exception("flushing independence counters at stop failed")
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_S):
+            try:
+                self.flush()
+            except Exception:  # this tick's counters are lost; the next tick goes on
+                log.exception("flushing independence counters failed")
 
     # routing ----------------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -297,3 +325,10 @@ class IndependenceService:
 def _side_means(s: ClusterState) -> dict[str, Any]:
     return {f"{side}_reward": (getattr(s, side).sum / getattr(s, side).n if getattr(s, side).n else None)
             for side in rule.SIDES} | {f"{side}_n": getattr(s, side).n for side in rule.SIDES}
+
+
+def install(runtime) -> IndependenceService:
+    """Register the "independence" service on a runtime, reading its settings live."""
+    service = IndependenceService.from_settings(runtime.store, lambda: runtime.settings).attach()
+    runtime.add_service("independence", service)
+    return service
