@@ -196,17 +196,39 @@ def test_the_endpoint_names_a_role_without_a_teacher(teaching):
     assert response.status_code == 404 and "writer" in response.json()["error"]["message"]
 
 
-def test_a_rollback_drops_the_levels_to_0(teaching):
+def _register(runtime, tmp_path, name: str) -> str:
+    """A registered version of stand-in files (only the GGUF magic is checked at registration)."""
+    from edgelearn.serve import registry
+
+    base = tmp_path / "stand-in-base.gguf"
+    base.write_bytes(b"GGUF stand-in base")
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "adapter.gguf").write_bytes(b"GGUF" + name.encode())
+    (folder / "report.json").write_text(json.dumps({"base_model": str(base)}))
+    return registry.register(runtime.store, "coder", folder, home=runtime.home)
+
+
+def test_a_promotion_restarts_the_evidence_and_a_rollback_drops_the_levels_to_0(teaching, tmp_path):
     t = teaching
-    store = t.server.runtime.store
-    t.service.observe("coder", 3, "teacher", 0.8)
-    store.write(lambda conn: _set_level(store, conn, "coder", 3, 2))
+    rt = t.server.runtime
+    experiments = rt.services["experiments"]
+    first = _register(rt, tmp_path, "v1")
+    experiments.promote(first, "trained")
+    for _ in range(3):
+        t.service.observe("coder", 3, "teacher", 0.8)
+        t.service.observe("coder", 3, "local", 0.8, champion=first)
+    rt.store.write(lambda conn: _set_level(rt.store, conn, "coder", 3, 2))
     t.service.invalidate()
     assert t.service.level("coder", 3) == 2
-    store.write(lambda conn: t.server.runtime.services["experiments"]._champion_changed_in(
-        conn, "coder", "base", rolled_back=True, reason="test"))
-    t.service.invalidate()
+    second = _register(rt, tmp_path, "v2")
+    experiments.promote(second, "better")  # another model: its level stays, its evidence restarts
+    row = next(c for c in t.service.report("coder") if c["cluster"] == 3)
+    assert (row["level"], row["local_n"], row["teacher_n"], row["champion"]) == (2, 0, 0, second)
+    assert experiments.rollback("coder", "users complain") == first
     assert t.service.level("coder", 3) == 0
+    event = rt.store.events.list(type="independence.rolled_back", role="coder")[0]
+    assert (event.subject, event.payload["old"], event.payload["new"]) == ("3", 2, 0)
 
 
 def _set_level(store, conn, role, cluster, level):
