@@ -4,7 +4,9 @@
 
 0. for a role with a teacher (``[roles.<role>] teacher = "<provider>/<model>"``), the
    ``independence`` service (``decide(role, cluster, session, eligible, confidence)``, see
-   docs/independence.md): the teacher, or the role's local champion (``base`` before one);
+   docs/independence.md; cluster from the selector's ``cluster_of``, confidence from the
+   service's optional ``confidence(role, cluster, task)``, both on a worker thread as they may
+   embed the task): the teacher, or the role's local champion (``base`` before one);
    the route's ``independence`` is ``{"cluster", "side"}``, kept in the run's metadata. Without
    the service a role with a teacher goes to the teacher;
 1. the ``experiments`` service, when it has an experiment running for the role
@@ -128,12 +130,20 @@ def _teacher(teaching: Teaching | None, role: str, providers: Collection[str]) -
                        f"configured (providers: {known})")
     return teacher
 
+def _context(services: Mapping[str, Any], role: str, task: str | None, eligible: bool) -> tuple[int | None, float | None]:
+    """The task's cluster (the selector's nearest context cluster) and the local model's confidence
+    on it (the scheduler's optional ``confidence(role, cluster, task)``); both may embed the task."""
+    cluster_of = getattr(services.get("selector"), "cluster_of", None)
+    cluster = cluster_of(role, task) if cluster_of is not None else None
+    confidence = getattr(services.get("independence"), "confidence", None)
+    return cluster, confidence(role, cluster, task) if confidence is not None and eligible else None
+
 def _independent(services: Mapping[str, Any], models, role: str, teacher: str, session: str | None,
-                 eligible: bool, cluster: int | None, confidence: float | None = None) -> Route:
+                 eligible: bool, context: tuple[int | None, float | None]) -> Route:
     scheduler = services.get("independence")
     if not isinstance(scheduler, IndependenceScheduler):
         return Route(teacher, role, "independence")
-    choice = scheduler.decide(role, cluster, session, eligible, confidence)
+    choice = scheduler.decide(role, context[0], session, eligible, context[1])
     mark = {"cluster": choice.cluster, "side": choice.target}
     if choice.target != "local":
         return Route(teacher, role, "independence", independence=mark)
@@ -150,10 +160,6 @@ def escape_route(services: Mapping[str, Any], route: Route, teacher: str, sessio
     return Route(teacher, route.role, "independence", independence={"cluster": cluster, "side": "teacher",
                                                                     "escaped": reason})
 
-def _cluster_of(selector: Any, role: str, task: str | None) -> int | None:
-    """The selector's nearest context cluster of the task, or None (no selector, no clusters yet)."""
-    cluster_of = getattr(selector, "cluster_of", None)
-    return cluster_of(role, task) if cluster_of is not None else None
 
 def _servable(models, model_id: str, champion, providers: Collection[str] = ()) -> bool:
     """Whether a selector's pick may serve, even while the bandit's arms have not caught up with a
@@ -189,8 +195,8 @@ def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str
     teacher = _teacher(teaching, role, providers)
     if teacher is not None:
         assert teaching is not None
-        cluster = _cluster_of(services.get("selector"), role, task)
-        return _independent(services, models, role, teacher, session, teaching.eligible, cluster)
+        context = _context(services, role, task, teaching.eligible)
+        return _independent(services, models, role, teacher, session, teaching.eligible, context)
     assigned = _assigned(services, role, session)
     if assigned is not None:
         return assigned
@@ -215,9 +221,8 @@ async def aroute(requested: str, *, services: Mapping[str, Any], models, role_hi
     teacher = _teacher(teaching, role, providers)
     if teacher is not None:
         assert teaching is not None
-        selector = services.get("selector")
-        cluster = await asyncio.to_thread(_cluster_of, selector, role, task) if selector is not None else None
-        return _independent(services, models, role, teacher, session, teaching.eligible, cluster)
+        context = await asyncio.to_thread(_context, services, role, task, teaching.eligible)
+        return _independent(services, models, role, teacher, session, teaching.eligible, context)
     assigned = _assigned(services, role, session)
     if assigned is not None:
         return assigned

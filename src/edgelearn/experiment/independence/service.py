@@ -56,6 +56,7 @@ class IndependenceService:
         self._stale = False
         self._roles: set[str] = set()  # roles routed here: only their runs are looked up on insert
         self._stop = threading.Event()
+        self.embed: Callable[[str], Any] | None = None  # a task's embedding, for per-request confidence
         self._thread: threading.Thread | None = None
         self.scheduler = Scheduler(self.config, self._level, self._pin)
 
@@ -135,6 +136,20 @@ class IndependenceService:
                reason: str = "the local answer failed a check") -> RouteChoice:
         """Move ``session`` to the teacher for good; the caller retries the request there."""
         return self.scheduler.escape(role, session, cluster, reason)
+
+    def confidence(self, role: str, cluster: int | None, task: str | None) -> float | None:
+        """The local model's confidence on ``task`` (confidence module); None at level 0, without an
+        embedder, or without scored local runs on similar tasks. Embeds the task: call it off the loop."""
+        if self.embed is None or not task or self.level(role, cluster) == 0:
+            return None
+        from edgelearn.experiment.independence.confidence import local_confidence
+
+        champion = self.store.models.champion(role)
+        try:
+            return local_confidence(self.store, role, task, self.embed, champion.id if champion else "base")
+        except Exception:  # no confidence is "unknown": the level alone decides
+            log.warning("independence: confidence for %s failed", role, exc_info=True)
+            return None
 
     def level(self, role: str, cluster: int | None) -> int:
         """The level routing uses for ``role`` on ``cluster`` (a pin wins)."""
@@ -330,5 +345,9 @@ def _side_means(s: ClusterState) -> dict[str, Any]:
 def install(runtime) -> IndependenceService:
     """Register the "independence" service on a runtime, reading its settings live."""
     service = IndependenceService.from_settings(runtime.store, lambda: runtime.settings).attach()
+    if runtime.embedder is not None:  # runs get task embeddings: similar past tasks can be found
+        from edgelearn.embed.encode import embed_texts
+
+        service.embed = lambda text: embed_texts([text])[0]
     runtime.add_service("independence", service)
     return service
