@@ -37,7 +37,7 @@ def config(teacher: StandIn, extra: str = "") -> str:
             f'max_retries = 0\ntimeout_s = 10\nmodels = ["big"]\n'
             f'[providers.up.prices.big]\ninput = {PRICE_IN}\noutput = {PRICE_OUT}\n\n'
             f'[roles.coder]\nteacher = "up/big"\n\n'
-            f'[independence]\nshadow_share = 0.0\n{extra}')
+            f'[independence]\n{extra or "shadow_share = 0.0"}\n')
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from elsupport import wait_for
 from standin import Reply, ToolCall
 
 from edgelearn.experiment.assign import bucket
@@ -64,7 +65,7 @@ def test_a_pinned_level_routes_local_and_sessions_stay_sticky(teaching):
     assert t.service.unpin("coder") and not t.service.unpin("coder")
 
 
-@pytest.mark.parametrize("teaching", ['enabled = false\n'], indirect=True)
+@pytest.mark.parametrize("teaching", ['enabled = false\nshadow_share = 0.0'], indirect=True)
 def test_switched_off_everything_goes_to_the_teacher(teaching):
     t = teaching
     t.service.pin("coder", 4)
@@ -235,3 +236,36 @@ def _set_level(store, conn, role, cluster, level):
     state = store.independence.get_in(conn, role, cluster)
     state.level = level
     store.independence.save_in(conn, state)
+
+
+@pytest.mark.parametrize("teaching", ["shadow_share = 1.0"], indirect=True)
+def test_a_shadow_answer_is_never_returned_and_counts_once_the_teacher_is_scored(teaching, monkeypatch):
+    from edgelearn.server import shadow
+
+    t = teaching
+    monkeypatch.setattr(shadow, "idle", lambda: True)  # the shared test machine is rarely idle
+    t.teacher.script(Reply(text="echo: list the files"))  # what the local model will say too
+    raw, answer = ask(t, "shadowed")
+    assert answer.choices[0].message.content == "echo: list the files"
+    run_id = raw.headers["x-edgelearn-run-id"]
+    assert t.run(run_id).metadata["independence"] == {"cluster": -1, "side": "teacher", "shadow": True}
+    wait_for(lambda: t.service.agreement.get(("coder", -1)))
+    assert len(t.local.calls) == 1 and t.service.agreement[("coder", -1)] == [1.0, 1]
+    t.service.flush()
+    row = t.service.report("coder")[0]
+    assert row["shadow_n"] == 0 and row["shadow_agreement"] == 1.0  # not scored yet: nothing counted
+    t.server.client.post(f"/v1/runs/{run_id}/signals", json={"signals": {"compile": True}})
+    row = t.service.report("coder")[0]
+    assert (row["shadow_n"], row["shadow_reward"], row["teacher_n"]) == (1, 1.0, 1)
+    assert len(t.server.runtime.store.runs.list(limit=10)) == 1  # the shadow answer is no run
+
+
+@pytest.mark.parametrize("teaching", ["shadow_share = 1.0"], indirect=True)
+def test_no_shadow_answer_while_the_machine_is_busy(teaching, monkeypatch):
+    from edgelearn.server import shadow
+
+    t = teaching
+    monkeypatch.setattr(shadow, "idle", lambda: False)
+    raw, _ = ask(t, "busy")
+    wait_for(lambda: not shadow._pending)
+    assert t.local.calls == [] and t.service.agreement == {}

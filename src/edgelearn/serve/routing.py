@@ -145,6 +145,8 @@ def _independent(services: Mapping[str, Any], models, role: str, teacher: str, s
         return Route(teacher, role, "independence")
     choice = scheduler.decide(role, context[0], session, eligible, context[1])
     mark = {"cluster": choice.cluster, "side": choice.target}
+    if choice.shadow:
+        mark["shadow"] = True  # the proxy may let the local champion answer too, in the background
     if choice.target != "local":
         return Route(teacher, role, "independence", independence=mark)
     champion = models.champion(role)

@@ -28,7 +28,7 @@ from edgelearn.record.schemas import parse_json
 from edgelearn.serve.backends import Chunk, GenerateRequest
 from edgelearn.serve.providers.record import Output
 from edgelearn.serve.routing import DEFAULT_ROLE, ROUTED_PREFIX
-from edgelearn.server import escape, relay
+from edgelearn.server import escape, relay, shadow
 from edgelearn.server.app import JSON, status_for
 from edgelearn.server.chat import Call, load_body, providers_of
 
@@ -160,7 +160,10 @@ async def chat_completions(request: Request):
         call = Call(request, data)
         await call.resolve()
         if call.pinned is not None:
-            return await relay.forward(call)
+            response = await relay.forward(call)
+            if shadow.wanted(call):
+                shadow.start(call)
+            return response
         local = _Local(call)
     except EdgelearnError as exc:  # an unknown model or a bad header: nothing ran, nothing is recorded
         return _error(exc, {})
