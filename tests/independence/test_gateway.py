@@ -269,3 +269,20 @@ def test_no_shadow_answer_while_the_machine_is_busy(teaching, monkeypatch):
     raw, _ = ask(t, "busy")
     wait_for(lambda: not shadow._pending)
     assert t.local.calls == [] and t.service.agreement == {}
+
+
+def test_the_local_share_races_a_running_experiment(teaching, tmp_path):
+    t = teaching
+    rt = t.server.runtime
+    challenger = _register(rt, tmp_path, "v1")
+    rt.services["experiments"].start_experiment("coder", challenger, traffic=0.5)
+    t.service.pin("coder", 4)
+    seen = {}
+    for i in range(40):
+        raw, _ = ask(t, local_session(prefix=f"e{i}-"))
+        run = t.run(raw.headers["x-edgelearn-run-id"])
+        seen[run.model_variant] = run
+    assert set(seen) == {"base", challenger}  # the experiment's champion is base here
+    assert seen["base"].metadata["independence"]["side"] == "local"
+    assert "independence" not in seen[challenger].metadata  # counts for the experiment only
+    assert raw.headers["x-edgelearn-route"] in ("independence", "experiment")

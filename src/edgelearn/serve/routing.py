@@ -6,7 +6,8 @@
    ``independence`` service (``decide(role, cluster, session, eligible, confidence)``, see
    docs/independence.md; cluster from the selector's ``cluster_of``, confidence from the
    service's optional ``confidence(role, cluster, task)``, both on a worker thread as they may
-   embed the task): the teacher, or the role's local champion (``base`` before one);
+   embed the task): the teacher, or the role's local champion (``base`` before one), or, while
+   an experiment runs for the role, the model it assigns (a challenger's runs carry no mark);
    the route's ``independence`` is ``{"cluster", "side"}``, kept in the run's metadata. Without
    the service a role with a teacher goes to the teacher;
 1. the ``experiments`` service, when it has an experiment running for the role
@@ -150,7 +151,13 @@ def _independent(services: Mapping[str, Any], models, role: str, teacher: str, s
     if choice.target != "local":
         return Route(teacher, role, "independence", independence=mark)
     champion = models.champion(role)
-    return Route(champion.id if champion is not None else "base", role, "independence", independence=mark)
+    local = champion.id if champion is not None else "base"
+    assigned = _assigned(services, role, session)
+    if assigned is not None and assigned.model_id != local:
+        # the local share races a running experiment's challenger; its runs count for the experiment,
+        # not for the levels (they measure the champion against the teacher)
+        return assigned
+    return Route(local, role, "independence", independence=mark)
 
 def escape_route(services: Mapping[str, Any], route: Route, teacher: str, session: str | None,
                  reason: str) -> Route:
