@@ -27,7 +27,7 @@ from edgelearn.server.chat import Call
 
 # a tool call the model wrote as text instead of one the backend parsed (Hermes/Qwen tags, bare JSON)
 _TEXT_CALL = re.compile(r'^\s*(```(json)?\s*)?(<tool_call>|\{\s*"(name|function|tool)"\s*:)')
-CHECK_CHARS = 24  # non-blank characters a held stream needs before its text can be checked
+CHECK_CHARS = 8  # characters of text (stripped) a held stream needs: enough for _TEXT_CALL to decide
 
 
 def escapable(call: Call) -> str | None:
