@@ -286,3 +286,27 @@ def test_the_local_share_races_a_running_experiment(teaching, tmp_path):
     assert seen["base"].metadata["independence"]["side"] == "local"
     assert "independence" not in seen[challenger].metadata  # counts for the experiment only
     assert raw.headers["x-edgelearn-route"] in ("independence", "experiment")
+
+
+class Failing(Backend):
+    name = "failing"
+
+    def stream(self, target, request):
+        from edgelearn.errors import BackendError
+
+        raise BackendError("the model file is gone")
+        yield  # a generator
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_local_backend_failure_escapes_to_the_teacher_without_a_reward(teaching, stream):
+    t = teaching
+    t.server.runtime.services["serving"].engine.use_backend(Failing())
+    t.service.pin("coder", 4)
+    raw = t.server.client.post("/v1/chat/completions", json={"model": "edgelearn/coder", "messages": MESSAGES,
+                                                             "stream": stream},
+                               headers={"x-edgelearn-session": local_session()})
+    assert raw.status_code == 200 and raw.headers["x-edgelearn-model"] == "up/big"
+    mark = t.run(raw.headers["x-edgelearn-run-id"]).metadata["independence"]
+    failed = t.run(mark["local_run"])
+    assert "the model file is gone" in mark["escaped"] and (failed.status, failed.reward) == ("error", None)

@@ -5,7 +5,8 @@ tool the request did not offer, a tool call written as text, an empty answer, on
 ``max_tokens``), the local answer is recorded as a failed run of the local model (``status``
 ``error``, signal ``compile: false``, so its reward is 0 and the level rule sees it like any other
 local failure), the session moves to the teacher, and the same request is answered by the teacher
-under a new run id. A stream can only escape while nothing was sent: the proxy holds a local
+under a new run id. A local backend that fails before anything was sent escapes the same way,
+its run recorded without a reward. A stream can only escape while nothing was sent: the proxy holds a local
 stream back until :func:`ready` says a check can be made.
 """
 
@@ -80,10 +81,16 @@ def ready(held: Sequence[Chunk]) -> bool:
 
 
 async def to_teacher(call: Call, teacher: str, messages: list[dict[str, Any]], local: Output, reason: str, *,
-                     backend: str, backend_ms: float | None) -> Response:
-    """Record the failed local answer, move the session to the teacher and answer from the teacher."""
+                     backend: str, backend_ms: float | None, scored: bool = True) -> Response:
+    """Record the failed local answer, move the session to the teacher and answer from the teacher.
+
+    ``scored``: the answer failed the check (reward 0); False for a backend that failed to answer
+    at all (no reward: it says nothing about the model's quality, e.g. a prompt the context
+    estimate let through), which still counts as an escape.
+    """
     await call.record(messages, local, backend=backend, status="error", error=f"escape hatch: {reason}",
-                      backend_ms=backend_ms, signals={"compile": False}, extra={"escaped": reason})
+                      backend_ms=backend_ms, signals={"compile": False} if scored else None,
+                      extra={"escaped": reason})
     local_run = call.run_id
     route = escape_route(call.runtime.services, call.route, teacher, call.session, reason)
     call.route = replace(route, independence={**(route.independence or {}), "local_run": local_run})

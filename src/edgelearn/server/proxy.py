@@ -172,6 +172,9 @@ async def chat_completions(request: Request):
         try:
             text, last = await local.engine.acomplete(local.served, local.request)
         except EdgelearnError as exc:
+            if teacher := escape.escapable(call):
+                return await escape.to_teacher(call, teacher, local.messages, Output(), f"the local model failed: {exc}",
+                                               backend=local.served.backend.name, backend_ms=None, scored=False)
             await local.record(Output(), status="error", error=str(exc))
             return _error(exc, call.headers)
         calls = list(last.tool_calls)
@@ -200,6 +203,9 @@ async def chat_completions(request: Request):
             held.append(nxt)
     except EdgelearnError as exc:
         await chunks.aclose()
+        if teacher:
+            return await escape.to_teacher(call, teacher, local.messages, Output(), f"the local model failed: {exc}",
+                                           backend=local.served.backend.name, backend_ms=None, scored=False)
         await local.record(Output(), status="error", error=str(exc))
         return _error(exc, call.headers)
     call.first_token_at = time.perf_counter()
