@@ -51,6 +51,7 @@ def independence_report(service, settings, role: str | None = None, now: float |
         raise NotFound(f"role {role!r} has no teacher ([roles.{role}] teacher = \"<provider>/<model>\")")
     prices = teacher_prices(settings)
     clusters = service.report(role, prices)
+    pins = store.independence.pins()
     now = time.time() if now is None else now
     roles = []
     for name in sorted(teachers if role is None else [role]):
@@ -62,7 +63,7 @@ def independence_report(service, settings, role: str | None = None, now: float |
         roles.append({
             "role": name, "teacher": teachers[name], "enabled": settings.independence.enabled,
             "price_per_m": dict(zip(("input", "output"), prices[name])) if name in prices else None,
-            "pin": next((c["level"] for c in rows if c["pinned"]), None),
+            "pin": pins[name].level if name in pins else None,
             "requests": requests, "local_requests": local, "local_share": local / requests if requests else None,
             "eligible_share": (1.0 - sum(c["requests"] * (1.0 - (c["eligible_share"] or 0.0)) for c in rows)
                                / requests) if requests else None,
