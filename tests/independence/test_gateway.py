@@ -187,6 +187,8 @@ def test_cost_saved_is_the_local_tokens_at_the_teachers_price(teaching):
     assert role["price_per_m"] == {"input": 2.0, "output": 8.0}
     assert (role["requests"], role["local_requests"]) == (4, 3) and role["local_share"] == 0.75
     assert role["local_share_over_time"]["1h"] == 0.75 and role["pin"] == 4
+    status = t.server.client.get("/v1/learning/status").json()  # the loop's figure agrees: up/big is not local
+    assert status["roles"]["coder"]["independence"]["local_share"] == 0.75
     cluster = role["clusters"][0]
     assert cluster["local_reward"] == 1.0 and cluster["local_n"] == 3
     assert any(c["type"] == "independence.pinned" for c in role["changes"])

@@ -10,16 +10,18 @@ import numpy as np
 EXTERNAL_PREFIX = "external/"
 
 
-def is_local(model_id: str | None) -> bool:
-    """Local models: the base, trained versions and Ollama; ``external/…`` ids stand for paid APIs."""
-    return bool(model_id) and not model_id.startswith(EXTERNAL_PREFIX)
+def is_local(model_id: str | None, providers=()) -> bool:
+    """Local models: the base, trained versions and Ollama; ``external/…`` ids and ``<provider>/<model>``
+    ids of configured ``providers`` stand for paid APIs."""
+    return bool(model_id) and not model_id.startswith(EXTERNAL_PREFIX) and model_id.partition("/")[0] not in providers
 
 
 def independence(runtime, role: str, since: float | None = None) -> dict[str, Any]:
     """Share of requests served locally, their reward beside external ones, and the cost saved."""
     rows = runtime.store.experiments.served_by(role, since)
-    local = [(n, r, t) for m, n, r, t in rows if is_local(m)]
-    external = [(n, r, t) for m, n, r, t in rows if m and not is_local(m)]
+    providers = runtime.settings.providers
+    local = [(n, r, t) for m, n, r, t in rows if is_local(m, providers)]
+    external = [(n, r, t) for m, n, r, t in rows if m and not is_local(m, providers)]
 
     def mean(items):
         scored = [(n, r) for n, r, _ in items if r is not None]
