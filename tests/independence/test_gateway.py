@@ -312,3 +312,28 @@ def test_a_local_backend_failure_escapes_to_the_teacher_without_a_reward(teachin
     mark = t.run(raw.headers["x-edgelearn-run-id"]).metadata["independence"]
     failed = t.run(mark["local_run"])
     assert "the model file is gone" in mark["escaped"] and (failed.status, failed.reward) == ("error", None)
+
+
+@pytest.mark.parametrize("teaching", ["shadow_share = 1.0\nmin_samples = 5"], indirect=True)
+@pytest.mark.parametrize("agrees", [True, False])
+def test_shadow_answers_advance_a_cluster_from_level_0_only_when_they_agree(teaching, monkeypatch, agrees):
+    from edgelearn.server import shadow
+
+    t = teaching
+    monkeypatch.setattr(shadow, "idle", lambda: True)
+    # the local model echoes the task; the teacher says the same, or something else entirely
+    t.teacher.default = Reply(text="echo: list the files" if agrees else "use os.listdir on the folder")
+    for i in range(40):
+        raw, _ = ask(t, f"adv-{i}")
+        if t.service.level("coder", None) == 1:
+            break
+        run_id = raw.headers["x-edgelearn-run-id"]
+        wait_for(lambda: t.service.agreement.get(("coder", -1), [0, 0])[1] == i + 1)
+        t.server.client.post(f"/v1/runs/{run_id}/signals", json={"signals": {"compile": True}})
+    events = t.server.runtime.store.events.list(type="independence.advanced", role="coder")
+    if agrees:
+        assert t.service.level("coder", None) == 1 and i < 39
+        assert (events[0].payload["old"], events[0].payload["new"], events[0].payload["share"]) == (0, 1, 0.2)
+    else:
+        assert t.service.level("coder", None) == 0 and events == []
+        assert t.service.report("coder")[0]["shadow_reward"] == 0.0
