@@ -61,3 +61,14 @@ def test_no_confidence_at_level_0_or_without_an_embedder_or_a_task(svc):
     assert svc.confidence("writer", None, "split a csv line") is None  # level 0 for that role
     svc.embed = None
     assert svc.confidence("coder", None, "split a csv line") is None
+
+
+def test_a_request_fits_locally_when_its_estimated_prompt_and_max_tokens_fit_the_context():
+    from edgelearn.serve.routing import fits_locally
+
+    small = {"messages": [{"role": "user", "content": "x" * 300}]}
+    assert fits_locally(small, n_ctx=400, default_max_tokens=256)  # ~110 + 256 tokens
+    assert not fits_locally({**small, "max_tokens": 300}, n_ctx=400, default_max_tokens=256)
+    tools = [{"type": "function", "function": {"name": "t", "description": "d" * 900}}]
+    assert not fits_locally({**small, "tools": tools}, n_ctx=400, default_max_tokens=64)  # tools count too
+    assert fits_locally({**small, "max_completion_tokens": 10, "max_tokens": 999}, n_ctx=200, default_max_tokens=256)

@@ -33,6 +33,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Collection, Mapping, Protocol, runtime_checkable
 
+import orjson
+
 from edgelearn.errors import EdgelearnError, NotFound, SelectionError
 from edgelearn.roles import check_role
 
@@ -87,8 +89,6 @@ BYTES_PER_TOKEN = 3  # below the ~4 of English and code: an estimate that errs t
 def fits_locally(data: Mapping[str, Any], n_ctx: int, default_max_tokens: int) -> bool:
     """Whether a chat request's prompt (estimated from its messages' and tools' JSON, without
     tokenizing) plus its ``max_tokens`` fits a local context of ``n_ctx`` tokens."""
-    import orjson
-
     size = len(orjson.dumps([data.get("messages"), data.get("tools")], default=str))
     wanted = data.get("max_completion_tokens") or data.get("max_tokens") or default_max_tokens
     if isinstance(wanted, bool) or not isinstance(wanted, int):
