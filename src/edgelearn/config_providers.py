@@ -75,6 +75,20 @@ class RoleSettings(BaseModel):
     apply_prompt_variants: bool = False
     """Let the bandit's prompt variant rewrite this role's proxied requests (changes the agent's
     system prompt behind its back, so off by default)."""
+    teacher: str | None = None
+    """``<provider>/<model>``: the paid model ``edgelearn/<role>`` starts on; the independence levels
+    move its traffic to the local champion cluster by cluster (docs/independence.md)."""
+
+    @field_validator("teacher")
+    @classmethod
+    def _teacher_names_a_provider_model(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name, slash, model = value.partition("/")
+        if not slash or not model or not PROVIDER_NAME.match(name) or name in RESERVED_NAMES:
+            raise ValueError(f"{value!r}: a teacher is a provider model, \"<provider>/<model>\" "
+                             "(a [providers.<name>] section)")
+        return value
 
 
 def check_providers(providers: dict[str, ProviderSettings]) -> dict[str, ProviderSettings]:
@@ -133,5 +147,8 @@ EXAMPLE_TOML = {
 #
 # [roles.coder]
 # Let the bandit's prompt variant rewrite this role's proxied requests (off: agents keep their prompts).
-# apply_prompt_variants = false''',
+# apply_prompt_variants = false
+# The paid model edgelearn/coder starts on (a provider model); the independence levels move its
+# traffic to the local champion as it proves itself (docs/independence.md).
+# teacher = "openai/gpt-4.1-mini"''',
 }

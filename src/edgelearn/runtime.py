@@ -67,7 +67,7 @@ class Runtime:
         import importlib
 
         for name in ("edgelearn.bandits.service", "edgelearn.serve.service", "edgelearn.loop.chain",
-                     "edgelearn.sessions.watcher"):
+                     "edgelearn.sessions.watcher", "edgelearn.experiment.independence.service"):
             try:
                 module = importlib.import_module(name)
             except ModuleNotFoundError as exc:

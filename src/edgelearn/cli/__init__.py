@@ -13,7 +13,8 @@ import sys
 
 from edgelearn.errors import ConfigError, EdgelearnError, InvalidInput
 
-COMMAND_MODULES = ("core", "arms", "export", "train", "models", "providers", "loop", "tui", "hooks", "mcp")
+COMMAND_MODULES = ("core", "arms", "export", "train", "models", "providers", "loop", "independence", "tui", "hooks",
+                   "mcp")
 
 
 def build_parser() -> argparse.ArgumentParser:

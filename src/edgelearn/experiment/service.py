@@ -180,6 +180,8 @@ class ExperimentService:
             if decision.outcome == "promote":
                 self.store.experiments.finish_in(conn, exp.id, "promoted", decision.reason, payload)
                 self.store.models.set_state_in(conn, exp.challenger, "champion", f"won {exp.id}: {decision.reason}")
+                self._champion_changed_in(conn, exp.role, exp.challenger, rolled_back=False,
+                                          reason=f"won {exp.id}")
                 ch = stats["challenger"]
                 detector = RewardDriftDetector(baseline_mean=ch.mean, baseline_std=max(ch.std, 1e-3),
                                                window=settings.window, min_drop=settings.min_drop,
@@ -213,6 +215,7 @@ class ExperimentService:
             self.store.models.set_state_in(conn, previous, "champion", f"rollback of {current}: {reason}")
         self.store.experiments.deactivate_watch_in(conn, role)
         restored = previous or BASE_ID
+        self._champion_changed_in(conn, role, restored, rolled_back=True, reason=f"rollback of {current}: {reason}")
         EventsRepo.append_in(conn, "loop.rollback", {"from": current, "to": restored, "reason": reason},
                              role=role, subject=current)
         return restored
@@ -236,10 +239,18 @@ class ExperimentService:
                     self.store.models.set_state_in(conn, running.challenger, "retired",
                                                    f"manual promotion of {model_id}")
             self.store.models.set_state_in(conn, model_id, "champion", reason)
+            self._champion_changed_in(conn, model.role, model_id, rolled_back=False, reason=f"promoted: {reason}")
 
         self.store.write(fn)
         self.invalidate()
         self._changed(model.role)
+
+    def _champion_changed_in(self, conn: apsw.Connection, role: str, champion: str, *, rolled_back: bool,
+                             reason: str) -> None:
+        """Tell the independence levels in the same transaction: a rollback drops them to 0."""
+        independence = self.runtime.services.get("independence")
+        if independence is not None:
+            independence.champion_changed_in(conn, role, champion, rolled_back=rolled_back, reason=reason)
 
     def retire(self, model_id: str, reason: str = "requested") -> None:
         """Retire a version (a running experiment it is part of stops; its champion stays)."""

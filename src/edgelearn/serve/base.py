@@ -79,3 +79,16 @@ def trained_context(path: Path) -> int:
         raise ConfigError(f"{path} does not say its context length ({metadata.get('general.architecture')}"
                           ".context_length); set deploy.n_ctx")
     return value
+
+
+@functools.lru_cache(maxsize=8)
+def _trained_context_cached(path: str, mtime_ns: int) -> int:
+    return trained_context(Path(path))
+
+
+def local_context(settings) -> int:
+    """The context the base model is served with: ``deploy.n_ctx``, or 0 for its trained context."""
+    if settings.deploy.n_ctx:
+        return settings.deploy.n_ctx
+    path = base_gguf(settings)
+    return _trained_context_cached(str(path), path.stat().st_mtime_ns)

@@ -2,6 +2,14 @@
 
 ``model: "edgelearn/<role>"`` lets edgelearn choose, in this order:
 
+0. for a role with a teacher (``[roles.<role>] teacher = "<provider>/<model>"``), the
+   ``independence`` service (``decide(role, cluster, session, eligible, confidence)``, see
+   docs/independence.md; cluster from the selector's ``cluster_of``, confidence from the
+   service's optional ``confidence(role, cluster, task)``, both on a worker thread as they may
+   embed the task): the teacher, or the role's local champion (``base`` before one), or, while
+   an experiment runs for the role, the model it assigns (a challenger's runs carry no mark);
+   the route's ``independence`` is ``{"cluster", "side"}``, kept in the run's metadata. Without
+   the service a role with a teacher goes to the teacher;
 1. the ``experiments`` service, when it has an experiment running for the role
    (``assign(role, session) -> model_id | None``, sticky by session);
 2. the ``selector`` service (bandits) picking a model arm
@@ -25,6 +33,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Collection, Mapping, Protocol, runtime_checkable
 
+import orjson
+
 from edgelearn.errors import EdgelearnError, NotFound, SelectionError
 from edgelearn.roles import check_role
 
@@ -45,13 +55,45 @@ class ModelSelector(Protocol):
     def select_model(self, role: str, task: str | None) -> tuple[str, str | None, str | None]:
         """(model id, prompt variant id or None, announced run id or None) for this task."""
 
+@runtime_checkable
+class IndependenceScheduler(Protocol):
+    """What the "independence" service offers the proxy (experiment/independence/ implements it);
+    its answers have ``target`` ("local" | "teacher"), ``cluster`` (int) and ``shadow``."""
+
+    def decide(self, role: str, cluster: int | None, session: str | None, eligible: bool,
+               confidence: float | None) -> Any:
+        """Local champion or teacher for one request of a role that has a teacher."""
+
+    def escape(self, role: str, session: str | None, cluster: int | None = None,
+               reason: str = "the local answer failed a check") -> Any:
+        """Move the session to the teacher for the rest of it (the request is retried there)."""
+
+@dataclass(frozen=True)
+class Teaching:
+    """What routing needs to send a role with a teacher through the independence scheduler."""
+
+    teachers: Mapping[str, str]  # role -> "<provider>/<model>"
+    eligible: bool = True        # the request fits the local model's context
+
 @dataclass(frozen=True)
 class Route:
     model_id: str
     role: str
-    source: str                  # pinned | experiment | selector | champion | base
+    source: str                  # pinned | independence | experiment | selector | champion | base
     prompt_id: str | None = None
     run_id: str | None = None    # announced by the selector: the run is recorded under this id
+    independence: dict[str, Any] | None = None  # {"cluster", "side"} of an independence route
+
+BYTES_PER_TOKEN = 3  # below the ~4 of English and code: an estimate that errs towards the teacher
+
+def fits_locally(data: Mapping[str, Any], n_ctx: int, default_max_tokens: int) -> bool:
+    """Whether a chat request's prompt (estimated from its messages' and tools' JSON, without
+    tokenizing) plus its ``max_tokens`` fits a local context of ``n_ctx`` tokens."""
+    size = len(orjson.dumps([data.get("messages"), data.get("tools")], default=str))
+    wanted = data.get("max_completion_tokens") or data.get("max_tokens") or default_max_tokens
+    if isinstance(wanted, bool) or not isinstance(wanted, int):
+        wanted = default_max_tokens
+    return -(-size // BYTES_PER_TOKEN) + wanted <= n_ctx
 
 def _provider_of(model_id: str, providers: Collection[str]) -> str | None:
     name, slash, model = model_id.partition("/")
@@ -81,15 +123,52 @@ def _assigned(services: Mapping[str, Any], role: str, session: str | None) -> Ro
             return Route(model_id, role, "experiment")
     return None
 
-def _pinned_or_assigned(requested: str, services: Mapping[str, Any], models, role_hint: str | None,
-                        session: str | None, providers: Collection[str] = ()) -> Route | str:
-    """The route of a pinned model or of an experiment's assignment; else the routed role's name."""
-    pinned = _pinned(requested, models, role_hint, providers)
-    if pinned is not None:
-        return pinned
-    role = check_role(requested[len(ROUTED_PREFIX):], field="model")
+def _teacher(teaching: Teaching | None, role: str, providers: Collection[str]) -> str | None:
+    teacher = teaching.teachers.get(role) if teaching is not None else None
+    if teacher is not None and _provider_of(teacher, providers) is None:
+        known = ", ".join(sorted(providers)) or "none"
+        raise NotFound(f"[roles.{role}] teacher = {teacher!r}: no provider {teacher.split('/', 1)[0]!r} is "
+                       f"configured (providers: {known})")
+    return teacher
+
+def _context(services: Mapping[str, Any], role: str, task: str | None, eligible: bool) -> tuple[int | None, float | None]:
+    """The task's cluster (the selector's nearest context cluster) and the local model's confidence
+    on it (the scheduler's optional ``confidence(role, cluster, task)``); both may embed the task."""
+    cluster_of = getattr(services.get("selector"), "cluster_of", None)
+    cluster = cluster_of(role, task) if cluster_of is not None else None
+    confidence = getattr(services.get("independence"), "confidence", None)
+    return cluster, confidence(role, cluster, task) if confidence is not None and eligible else None
+
+def _independent(services: Mapping[str, Any], models, role: str, teacher: str, session: str | None,
+                 eligible: bool, context: tuple[int | None, float | None]) -> Route:
+    scheduler = services.get("independence")
+    if not isinstance(scheduler, IndependenceScheduler):
+        return Route(teacher, role, "independence")
+    choice = scheduler.decide(role, context[0], session, eligible, context[1])
+    mark = {"cluster": choice.cluster, "side": choice.target}
+    if choice.shadow:
+        mark["shadow"] = True  # the proxy may let the local champion answer too, in the background
+    if choice.target != "local":
+        return Route(teacher, role, "independence", independence=mark)
+    champion = models.champion(role)
+    local = champion.id if champion is not None else "base"
     assigned = _assigned(services, role, session)
-    return assigned if assigned is not None else role
+    if assigned is not None and assigned.model_id != local:
+        # the local share races a running experiment's challenger; its runs count for the experiment,
+        # not for the levels (they measure the champion against the teacher)
+        return assigned
+    return Route(local, role, "independence", independence=mark)
+
+def escape_route(services: Mapping[str, Any], route: Route, teacher: str, session: str | None,
+                 reason: str) -> Route:
+    """The teacher's route for a request whose local answer failed a check (the escape hatch)."""
+    scheduler = services.get("independence")
+    cluster = (route.independence or {}).get("cluster")
+    if isinstance(scheduler, IndependenceScheduler):
+        cluster = scheduler.escape(route.role, session, cluster, reason).cluster
+    return Route(teacher, route.role, "independence", independence={"cluster": cluster, "side": "teacher",
+                                                                    "escaped": reason})
+
 
 def _servable(models, model_id: str, champion, providers: Collection[str] = ()) -> bool:
     """Whether a selector's pick may serve, even while the bandit's arms have not caught up with a
@@ -114,12 +193,22 @@ def _fallback(models, role: str, pick: tuple[str, str | None, str | None] | None
     return Route("base", role, "base")
 
 def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
-          session: str | None = None, task: str | None = None, providers: Collection[str] = ()) -> Route:
+          session: str | None = None, task: str | None = None, providers: Collection[str] = (),
+          teaching: Teaching | None = None) -> Route:
     """The model that answers a request for ``requested`` (see the module docstring); ``providers``
-    are the configured provider names."""
-    role = _pinned_or_assigned(requested, services, models, role_hint, session, providers)
-    if isinstance(role, Route):
-        return role
+    are the configured provider names, ``teaching`` the roles' teachers."""
+    pinned = _pinned(requested, models, role_hint, providers)
+    if pinned is not None:
+        return pinned
+    role = check_role(requested[len(ROUTED_PREFIX):], field="model")
+    teacher = _teacher(teaching, role, providers)
+    if teacher is not None:
+        assert teaching is not None
+        context = _context(services, role, task, teaching.eligible)
+        return _independent(services, models, role, teacher, session, teaching.eligible, context)
+    assigned = _assigned(services, role, session)
+    if assigned is not None:
+        return assigned
     pick = None
     selector = services.get("selector")
     if isinstance(selector, ModelSelector):
@@ -130,12 +219,22 @@ def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str
     return _fallback(models, role, pick, providers)
 
 async def aroute(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
-                 session: str | None = None, task: str | None = None, providers: Collection[str] = ()) -> Route:
+                 session: str | None = None, task: str | None = None, providers: Collection[str] = (),
+                 teaching: Teaching | None = None) -> Route:
     """``route`` for asyncio: a selector's ``aselect_model`` is awaited (its selection is a store write),
-    else its ``select_model`` runs in a worker thread."""
-    role = _pinned_or_assigned(requested, services, models, role_hint, session, providers)
-    if isinstance(role, Route):
-        return role
+    else its ``select_model`` runs in a worker thread; so does the task's cluster (an embedding)."""
+    pinned = _pinned(requested, models, role_hint, providers)
+    if pinned is not None:
+        return pinned
+    role = check_role(requested[len(ROUTED_PREFIX):], field="model")
+    teacher = _teacher(teaching, role, providers)
+    if teacher is not None:
+        assert teaching is not None
+        context = await asyncio.to_thread(_context, services, role, task, teaching.eligible)
+        return _independent(services, models, role, teacher, session, teaching.eligible, context)
+    assigned = _assigned(services, role, session)
+    if assigned is not None:
+        return assigned
     pick = None
     selector = services.get("selector")
     if isinstance(selector, ModelSelector):

@@ -17,9 +17,10 @@ from edgelearn.errors import EdgelearnError, InvalidInput, MalformedJSON
 from edgelearn.record.recorder import new_run_id
 from edgelearn.record.schemas import Message, RecordIn
 from edgelearn.roles import check_role
+from edgelearn.serve.base import local_context
 from edgelearn.serve.providers.record import Output, last_user_text, recorded_messages
 from edgelearn.serve.providers.registry import Pinned, Providers
-from edgelearn.serve.routing import Route, aroute
+from edgelearn.serve.routing import Route, Teaching, aroute, fits_locally
 from edgelearn.store.arms import ArmsRepo
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,13 @@ class Call:
         """Route the request (raises ``NotFound`` naming an unknown model or provider)."""
         runtime = self.runtime
         self.providers = providers_of(runtime)
+        settings = runtime.settings
+        teachers = {role: r.teacher for role, r in settings.roles.items() if r.teacher}
+        teaching = Teaching(teachers, fits_locally(self.data, local_context(settings), settings.deploy.max_tokens)) \
+            if teachers else None
         self.route: Route = await aroute(self.data["model"], services=runtime.services, models=runtime.store.models,
                                          role_hint=self.role_hint, session=self.session, task=self.task,
-                                         providers=self.providers.configured)
+                                         providers=self.providers.configured, teaching=teaching)
         self.run_id = self.route.run_id or new_run_id()
         self.pinned = self.providers.pinned(self.route.model_id)
 
@@ -126,7 +131,8 @@ class Call:
 
     async def record(self, messages: list[dict[str, Any]] | None, output: Output, *, backend: str,
                      status: str = "ok", error: str | None = None, cost: float | None = None,
-                     extra: dict[str, Any] | None = None, backend_ms: float | None = None) -> None:
+                     extra: dict[str, Any] | None = None, backend_ms: float | None = None,
+                     signals: dict[str, Any] | None = None) -> None:
         """Store the call as a run; a failure here is logged, never turned into a failed answer."""
         latency_ms = (time.perf_counter() - self.started) * 1000
         proxy: dict[str, Any] = {
@@ -141,6 +147,8 @@ class Call:
             if self.data.get(name) is not None:
                 chat[name] = self.data[name]
         metadata: dict[str, Any] = {"proxy": proxy, "chat": chat}
+        if self.route.independence is not None:
+            metadata["independence"] = self.route.independence
         if error:
             metadata["error"] = error
         try:
@@ -153,7 +161,8 @@ class Call:
                            prompt=self.route.prompt_id if self.prompt_applied else None,
                            input=[Message(**m) for m in stored], session=self.session, project=self.project,
                            latency_ms=latency_ms, status=status, tokens_in=output.tokens_in,
-                           tokens_out=output.tokens_out, cost=cost, metadata=metadata, run_id=self.route.run_id)
+                           tokens_out=output.tokens_out, cost=cost, metadata=metadata, run_id=self.route.run_id,
+                           signals=signals or {})
             # a long agent prompt is redacted on a worker thread: the event loop keeps serving meanwhile
             await self.runtime.recorder.arecord(rec, run_id=self.run_id)
         except Exception:

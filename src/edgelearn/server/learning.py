@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgelearn.errors import InvalidInput, NotFound
 from edgelearn.record.schemas import ModelIn, RoleIn, parse_json
+from edgelearn.roles import check_role
 
 router = APIRouter(tags=["learning"])
 
@@ -40,6 +41,18 @@ async def status(request: Request):
     from edgelearn.loop.status import learning_status
 
     return await asyncio.to_thread(learning_status, _rt(request))
+
+
+@router.get("/v1/learning/independence",
+            summary="Per role with a teacher and per task cluster: level, local share, rewards, escapes, cost saved")
+async def independence(request: Request, role: str | None = None):
+    from edgelearn.experiment.independence.report import independence_report
+
+    if role is not None:
+        check_role(role, field="role")
+    rt = _rt(request)
+    service = _service(request, "independence")
+    return await asyncio.to_thread(independence_report, service, rt.settings, role)
 
 
 @router.get("/v1/events", summary="The event log, newest first (or oldest first after after_id)")

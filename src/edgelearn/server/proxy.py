@@ -28,7 +28,7 @@ from edgelearn.record.schemas import parse_json
 from edgelearn.serve.backends import Chunk, GenerateRequest
 from edgelearn.serve.providers.record import Output
 from edgelearn.serve.routing import DEFAULT_ROLE, ROUTED_PREFIX
-from edgelearn.server import relay
+from edgelearn.server import escape, relay, shadow
 from edgelearn.server.app import JSON, status_for
 from edgelearn.server.chat import Call, load_body, providers_of
 
@@ -160,7 +160,10 @@ async def chat_completions(request: Request):
         call = Call(request, data)
         await call.resolve()
         if call.pinned is not None:
-            return await relay.forward(call)
+            response = await relay.forward(call)
+            if shadow.wanted(call):
+                shadow.start(call)
+            return response
         local = _Local(call)
     except EdgelearnError as exc:  # an unknown model or a bad header: nothing ran, nothing is recorded
         return _error(exc, {})
@@ -169,9 +172,17 @@ async def chat_completions(request: Request):
         try:
             text, last = await local.engine.acomplete(local.served, local.request)
         except EdgelearnError as exc:
+            if teacher := escape.escapable(call):
+                return await escape.to_teacher(call, teacher, local.messages, Output(), f"the local model failed: {exc}",
+                                               backend=local.served.backend.name, backend_ms=None, scored=False)
             await local.record(Output(), status="error", error=str(exc))
             return _error(exc, call.headers)
         calls = list(last.tool_calls)
+        teacher = escape.escapable(call)
+        failed = teacher and escape.failed_check(text, calls, last.finish_reason, body.tools)
+        if failed:
+            return await escape.to_teacher(call, teacher, local.messages, _output(text, calls, last), failed,
+                                           backend=local.served.backend.name, backend_ms=local.served.backend_ms)
         await local.record(_output(text, calls, last))
         message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
         if calls:
@@ -182,24 +193,44 @@ async def chat_completions(request: Request):
                                   "finish_reason": last.finish_reason}],
                      "usage": _usage(last)}, headers=call.headers)
     chunks = local.engine.astream(local.served, local.request)
+    teacher = escape.escapable(call)
     try:
-        first = await anext(chunks)  # an error before the first token still gets a proper status code
+        held = [await anext(chunks)]  # an error before the first token still gets a proper status code
+        while teacher and not escape.ready(held):  # an escapable stream is held back until it can be checked
+            nxt = await anext(chunks, None)
+            if nxt is None:
+                break
+            held.append(nxt)
     except EdgelearnError as exc:
+        await chunks.aclose()
+        if teacher:
+            return await escape.to_teacher(call, teacher, local.messages, Output(), f"the local model failed: {exc}",
+                                           backend=local.served.backend.name, backend_ms=None, scored=False)
         await local.record(Output(), status="error", error=str(exc))
         return _error(exc, call.headers)
     call.first_token_at = time.perf_counter()
-    return StreamingResponse(_sse(local, first, chunks), media_type="text/event-stream",
+    if teacher:
+        last = next((c for c in held if c.finish_reason is not None), None)
+        text, calls = "".join(c.text for c in held), [tc for c in held for tc in c.tool_calls]
+        failed = escape.failed_check(text, calls, last.finish_reason if last else None, body.tools,
+                                     complete=last is not None)
+        if failed:
+            await chunks.aclose()
+            return await escape.to_teacher(call, teacher, local.messages, _output(text, calls, last), failed,
+                                           backend=local.served.backend.name, backend_ms=local.served.backend_ms)
+    return StreamingResponse(_sse(local, held, chunks), media_type="text/event-stream",
                              headers={**call.headers, "cache-control": "no-cache"})
 
 
-async def _sse(local: _Local, first: Chunk, chunks: AsyncIterator[Chunk]) -> AsyncIterator[bytes]:
+async def _sse(local: _Local, held: list[Chunk], chunks: AsyncIterator[Chunk]) -> AsyncIterator[bytes]:
     parts: list[str] = []
     calls: list[dict[str, Any]] = []
     last: Chunk | None = None
     status, error = "cancelled", None
     try:
         yield local.chunk({"role": "assistant", "content": ""})
-        chunk: Chunk | None = first
+        waiting = iter(held)
+        chunk: Chunk | None = next(waiting)
         while chunk is not None:
             if chunk.text:
                 parts.append(chunk.text)
@@ -209,7 +240,7 @@ async def _sse(local: _Local, first: Chunk, chunks: AsyncIterator[Chunk]) -> Asy
                 calls.append(call)
             if chunk.finish_reason is not None:
                 last = chunk
-            chunk = await anext(chunks, None)
+            chunk = next(waiting, None) or await anext(chunks, None)
         yield local.chunk({}, finish=last.finish_reason if last else "stop")
         options = local.body.stream_options
         if options is not None and options.include_usage and last is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable
 
 import apsw
@@ -27,6 +28,8 @@ from edgelearn.store.events import EventsRepo
 from edgelearn.store.independence import ClusterState
 
 log = logging.getLogger(__name__)
+MAX_PENDING_SHADOWS = 10_000
+FLUSH_S = 5.0  # how often the request counters reach the store (the report lags by this much)
 
 METADATA_KEY = "independence"  # run metadata: {"cluster": int | None, "side": "local" | "teacher" | "shadow"}
 _EVENT = {"advance": "independence.advanced", "fallback": "independence.fell_back",
@@ -54,6 +57,12 @@ class IndependenceService:
         self._lock = threading.Lock()
         self._stale = False
         self._roles: set[str] = set()  # roles routed here: only their runs are looked up on insert
+        self._stop = threading.Event()
+        self.embed: Callable[[str], Any] | None = None  # a task's embedding, for per-request confidence
+        # shadow answers of teacher runs not scored yet: run id -> (role, cluster, agreement); in process
+        self._shadows: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
+        self.agreement: dict[tuple[str, int], list[float]] = {}  # (role, cluster) -> [sum, n] since start
+        self._thread: threading.Thread | None = None
         self.scheduler = Scheduler(self.config, self._level, self._pin)
 
     @classmethod
@@ -69,6 +78,31 @@ class IndependenceService:
         self.store.runs.reward_hooks.append(self.on_reward)
         self.store.writer.add_after_commit(self._after_commit)
         return self
+
+    def start(self) -> None:
+        """Flush the request counters to the store every ``FLUSH_S`` seconds in the background."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="edgelearn-independence", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background flush; the counters gathered since the last one are written now."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(timeout=10)
+        try:
+            self.flush()
+        except Exception:  # a closing store loses a few seconds of counters, not the stop
+            log.exception("flushing independence counters at stop failed")
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_S):
+            try:
+                self.flush()
+            except Exception:  # this tick's counters are lost; the next tick goes on
+                log.exception("flushing independence counters failed")
 
     # routing ----------------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -107,6 +141,20 @@ class IndependenceService:
                reason: str = "the local answer failed a check") -> RouteChoice:
         """Move ``session`` to the teacher for good; the caller retries the request there."""
         return self.scheduler.escape(role, session, cluster, reason)
+
+    def confidence(self, role: str, cluster: int | None, task: str | None) -> float | None:
+        """The local model's confidence on ``task`` (confidence module); None at level 0, without an
+        embedder, or without scored local runs on similar tasks. Embeds the task: call it off the loop."""
+        if self.embed is None or not task or self.level(role, cluster) == 0:
+            return None
+        from edgelearn.experiment.independence.confidence import local_confidence
+
+        champion = self.store.models.champion(role)
+        try:
+            return local_confidence(self.store, role, task, self.embed, champion.id if champion else "base")
+        except Exception:  # no confidence is "unknown": the level alone decides
+            log.warning("independence: confidence for %s failed", role, exc_info=True)
+            return None
 
     def level(self, role: str, cluster: int | None) -> int:
         """The level routing uses for ``role`` on ``cluster`` (a pin wins)."""
@@ -197,11 +245,47 @@ class IndependenceService:
             return
         if change is not None:
             self._stale = True
+        if mark.get("side") == "teacher" and self._shadows:
+            self._shadow_in(conn, run, old, new)
 
     def _event_in(self, conn: apsw.Connection, change: rule.LevelChange) -> None:
         config = self.config()
         payload = change.to_dict() | {"share": config.share(change.new), "old_share": config.share(change.old)}
         EventsRepo.append_in(conn, _EVENT[change.kind], payload, role=change.role, subject=str(change.cluster))
+
+    # shadow answers -------------------------------------------------------------------------
+    def shadow_answered(self, run_id: str, role: str, cluster: int | None, agreement_score: float) -> None:
+        """A background local answer to the teacher's run ``run_id`` agreed this much with it.
+
+        It counts on the cluster's shadow side once the teacher's run has a reward (now, or when
+        its first reward arrives), worth :func:`signals.shadow_value` of that reward.
+        """
+        from edgelearn.experiment.independence.signals import shadow_value
+
+        key = check_cluster(cluster)
+        shadow_value(0.0, agreement_score)  # InvalidInput names an agreement outside [0, 1]
+        with self._lock:
+            totals = self.agreement.setdefault((role, key), [0.0, 0])
+            totals[0] += agreement_score
+            totals[1] += 1
+        run = self.store.runs.get(run_id)
+        if run.reward is not None:
+            self.observe(role, key, "shadow", shadow_value(run.reward, agreement_score))
+            return
+        with self._lock:
+            self._shadows[run_id] = (role, key, agreement_score)
+            while len(self._shadows) > MAX_PENDING_SHADOWS:
+                self._shadows.popitem(last=False)
+
+    def _shadow_in(self, conn: apsw.Connection, run: dict[str, Any], old: float | None, new: float | None) -> None:
+        if old is not None or new is None or run.get("id") not in self._shadows:
+            return
+        from edgelearn.experiment.independence.signals import shadow_value
+
+        with self._lock:
+            role, cluster, score = self._shadows.pop(run["id"])
+        if self.observe_in(conn, role, cluster, "shadow", None, shadow_value(new, score)) is not None:
+            self._stale = True
 
     # champions --------------------------------------------------------------------------------
     def champion_changed(self, role: str, champion: str | None, *, rolled_back: bool, reason: str) -> list[rule.LevelChange]:
@@ -267,6 +351,10 @@ class IndependenceService:
         return done
 
     # reporting --------------------------------------------------------------------------------
+    def _agreement(self, role: str, cluster: int) -> float | None:
+        total, n = self.agreement.get((role, cluster), (0.0, 0))
+        return total / n if n else None
+
     def report(self, role: str | None = None, prices: dict[str, tuple[float, float]] | None = None) -> list[dict]:
         """Per role and cluster: level, share, requests, local vs teacher reward, escapes, cost saved.
 
@@ -287,7 +375,7 @@ class IndependenceService:
                 "eligible_share": 1.0 - s.ineligible / s.requests if s.requests else None,
                 "escapes": s.escapes,
                 "escape_rate": s.escapes / s.local_requests if s.local_requests else None,
-                **_side_means(s),
+                **_side_means(s), "shadow_agreement": self._agreement(s.role, s.cluster),
                 "local_tokens_in": s.local_tokens_in, "local_tokens_out": s.local_tokens_out,
                 "cost_saved": cost_saved(s.local_tokens_in, s.local_tokens_out, *price) if price else None,
             })
@@ -297,3 +385,14 @@ class IndependenceService:
 def _side_means(s: ClusterState) -> dict[str, Any]:
     return {f"{side}_reward": (getattr(s, side).sum / getattr(s, side).n if getattr(s, side).n else None)
             for side in rule.SIDES} | {f"{side}_n": getattr(s, side).n for side in rule.SIDES}
+
+
+def install(runtime) -> IndependenceService:
+    """Register the "independence" service on a runtime, reading its settings live."""
+    service = IndependenceService.from_settings(runtime.store, lambda: runtime.settings).attach()
+    if runtime.embedder is not None:  # runs get task embeddings: similar past tasks can be found
+        from edgelearn.embed.encode import embed_texts
+
+        service.embed = lambda text: embed_texts([text])[0]
+    runtime.add_service("independence", service)
+    return service
