@@ -1,7 +1,10 @@
 """What the gateway adds in front of a provider: the stand-in called directly and through edgelearn.
 
-Run: ``PYTHONPATH=src .venv/bin/python bench/gateway.py [--quick] [--no-anchors] [--profile]``.
-Writes ``bench/results/gateway.md`` (raw numbers in ``bench/out/gateway.json``).
+Run: ``PYTHONPATH=src .venv/bin/python bench/gateway.py [--quick] [--no-anchors] [--profile]``
+(about 7 minutes with the anchors; ``--quick`` about 2). Writes ``bench/results/gateway.md`` (raw
+numbers in ``bench/out/gateway.json``; ``--render JSON`` writes the report again from them). The
+anchors' venvs are made on first use (pip, a few minutes); one that does not install is reported
+as not measured.
 
 Method (the one issue 16 names for the anchors): an open-loop client (requests sent on a fixed
 schedule, whatever the answers do) calls the stand-in provider (``tests/standin.py``) directly and
