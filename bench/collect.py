@@ -3,7 +3,8 @@
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["efficacy", "hook", "hook_embed", "proxy", "train", "export", "bandits", "experiment", "tui"]
+ORDER = ["efficacy", "hook", "hook_wave2", "hook_embed", "gateway", "gateway_prefix", "proxy", "memory", "sessions",
+         "independence", "train", "export", "bandits", "experiment", "tui"]
 
 SUMMARY = """# Benchmark results
 
