@@ -118,6 +118,8 @@ class ExportSettings(_Section):
     """Dataset file format."""
     val_fraction: float = Field(0.2, gt=0, lt=1)
     """Share of runs in validation, chosen by a hash of the run id."""
+    tool_min_reward: dict[str, float] = Field(default_factory=dict)
+    """Per tool name: the lowest reward of a run calling that tool (above min_reward) to become an example."""
 
 
 class TrainSettings(_Section):
@@ -399,6 +401,8 @@ def _toml_value(value: Any) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise ConfigError(f"cannot write {type(value).__name__} into TOML", path=None)
 
 

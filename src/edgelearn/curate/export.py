@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from edgelearn.config import ExportSettings, Settings
-from edgelearn.curate.formats import NotAnExample, check_of, conversation, example
+from edgelearn.curate import tools as T
+from edgelearn.curate.formats import FORMATS, NotAnExample, check_of, conversation, example
 from edgelearn.curate.publish import DatasetFiles, datasets_root, publish, sweep
 from edgelearn.curate.rehearsal import rehearse
 from edgelearn.curate.select import Encoder, Pick, Progress, Selector
@@ -25,13 +26,14 @@ from edgelearn.curate.split import split_of
 from edgelearn.errors import ConfigError, CurationError, InvalidInput
 from edgelearn.record.privacy import Redactor
 from edgelearn.roles import check_role
+from edgelearn.serve.tools import render_chat
 from edgelearn.store.datasets import Dataset, VersionTaken
 
 EMBED_MODEL = "all-MiniLM-L6-v2"
 ROW_CHUNK = 256
 _SQL_FILTERS = ("status_not_ok", "unscored", "below_min_reward")  # counted by SQL, before selection
 REASONS = ("status_not_ok", "unscored", "below_min_reward", "unusable", "exact_duplicate", "near_duplicate",
-           "cluster_cap", "invalid", "over_max_examples")
+           "cluster_cap", "invalid", *T.REASONS, "over_max_examples")
 
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -80,13 +82,15 @@ def pending_by_role(store, settings: Settings) -> dict[str, int]:
 def export_dataset(
     store, settings: Settings, home: Path, role: str, *, format: str | None = None,
     max_examples: int | None = None, encode: Encoder | None = None, progress: Progress | None = None,
-    **overrides: Any,
+    count_tokens: T.Counter_ | None = None, **overrides: Any,
 ) -> Dataset:
     """Curate, write and register a new dataset version of ``role``; returns it.
 
     Overrides (``format``, ``max_examples`` or any other ``export`` setting) apply to this
     export only. ``encode`` embeds runs that have no embedding yet (default: all-MiniLM-L6-v2).
-    ``progress(examined, eligible)`` is called after each page of runs.
+    ``progress(examined, eligible)`` is called after each page of runs. ``count_tokens(messages,
+    tools)`` measures a long tool trajectory against ``train.max_seq_len`` (default: the base's
+    tokenizer, loaded only when a trajectory may be too long).
     Raises InvalidInput for a bad role or override, CurationError when no run qualifies.
     """
     check_role(role)
@@ -109,7 +113,8 @@ def export_dataset(
                 raise CurationError(_nothing_message(role, cfg, counts, rejections))
             files = DatasetFiles(root, role)
             try:
-                written = _write(files, repo, selector.picks, cfg, role, red, rejections)
+                limits = _Limits(settings.train.max_seq_len, count_tokens or _base_counter(settings))
+                written = _write(files, repo, selector.picks, cfg, role, red, rejections, limits)
                 file_info = files.close()
             except BaseException:
                 files.discard()
@@ -128,6 +133,8 @@ def export_dataset(
             "role": role, "format": cfg.format, "created_at": started, "watermark_seq": watermark,
             "counts": summary, "rejections": rejections, "files": file_info, "runs": written.ids,
             "redactions": dict(sorted(written.redactions.items())),
+            "tools": {name: dict(sorted(c.items())) for name, c in sorted(written.tools.items())},
+            "dropped_turns": written.dropped_turns, "tool_result_chars": T.TOOL_RESULT_CHARS,
             "clusters": sum(1 for size in selector.kept.cluster_sizes.values() if size),
             "embedding": {"model": EMBED_MODEL, "embedded_now": selector.embedded_now},
             "settings": {"export": cfg.model_dump(), "privacy": {
@@ -175,34 +182,73 @@ class _Written:
     members: list[tuple[int, str, str]] = field(default_factory=list)  # (run seq, split, source)
     ids: dict[str, list[str]] = field(default_factory=lambda: {"train": [], "val": [], "rehearsal": []})
     redactions: Counter = field(default_factory=Counter)
+    tools: dict[str, Counter] = field(default_factory=dict)  # tool name → examples, calls, rejection reasons
+    dropped_turns: dict[str, int] = field(default_factory=dict)  # run id → middle turns dropped to fit
+
+
+@dataclass
+class _Limits:
+    max_seq_len: int
+    count: T.Counter_
+
+
+def _base_counter(settings: Settings) -> T.Counter_:
+    """Token counts with the base model's tokenizer, loaded on first use."""
+    loaded: list[T.Counter_] = []
+
+    def count(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+        if not loaded:
+            from transformers import AutoTokenizer
+
+            from edgelearn.train.base import resolve_base
+
+            base = resolve_base(settings.train.base_model)
+            tok = (AutoTokenizer.from_pretrained(str(base.hf_dir)) if base.hf_dir
+                   else AutoTokenizer.from_pretrained(str(base.gguf.parent), gguf_file=base.gguf.name))
+            loaded.append(T.token_counter(tok))
+        return loaded[0](messages, tools)
+
+    return count
 
 
 def _write(
     files: DatasetFiles, repo, picks: list[Pick], cfg: ExportSettings, role: str, red: Redactor | None,
-    rejections: dict[str, int],
+    rejections: dict[str, int], limits: _Limits,
 ) -> _Written:
     """Write every pick as an example (redacted, split by run id); a run that cannot become
-    an example counts as "invalid"."""
+    an example counts as "invalid", a tool run that must not (``curate.tools``) under its reason."""
     out = _Written()
     picks, check_keys = _checks_first(repo, picks)
     for start in range(0, len(picks), ROW_CHUNK):
         chunk = picks[start:start + ROW_CHUNK]
         rows = repo.example_rows([p.seq for p in chunk])
         for pick in chunk:
-            run_id, input_raw, output, task, reward, metadata = rows[pick.seq]
-            try:
-                conv = conversation(input_raw, task, output)
-            except NotAnExample:
-                rejections["invalid"] += 1
-                continue
+            run_id, input_raw, output, task, reward, metadata, session = rows[pick.seq]
+            run = T.tool_run(metadata)
             check = check_of(metadata)
             if check is not None:
                 check = {key: check.get(key) for key in check_keys}
-            if red is not None:
-                conv = [{**m, "content": _redact(red, m["content"], out.redactions)} for m in conv]
-                check = red.any(check) if check is not None else None
+                check = red.any(check) if red is not None else check
+            meta = {"run_id": run_id, "role": role, "reward": reward, "check": check}
+            try:
+                if run.is_tool_run or _has_tool_turns(input_raw):
+                    line = _tool_example(repo, pick.seq, session, input_raw, task, output, run, cfg, red, out,
+                                         limits, meta)
+                else:
+                    conv = conversation(input_raw, task, output)
+                    if red is not None:
+                        conv = [{**m, "content": _redact(red, m["content"], out.redactions)} for m in conv]
+                    line = example(cfg.format, conv, **meta)
+            except NotAnExample:
+                rejections["invalid"] += 1
+                continue
+            except T.Rejected as exc:
+                rejections[exc.reason] += 1
+                for name in set(run.names()):
+                    out.tools.setdefault(name, Counter())[exc.reason] += 1
+                continue
             split = split_of(run_id, cfg.val_fraction)
-            files.add(split, example(cfg.format, conv, run_id=run_id, role=role, reward=reward, check=check))
+            files.add(split, line)
             out.members.append((pick.seq, split, pick.source))
             out.ids[split].append(run_id)
             if pick.source == "rehearsal":
@@ -211,22 +257,76 @@ def _write(
 
 
 def _checks_first(repo, picks: list[Pick]) -> tuple[list[Pick], list[str]]:
-    """Picks with a check first, and the union of the checks' keys.
+    """Tool runs first, then picks with a check, and the union of the checks' keys.
 
     HF ``datasets`` infers a JSON column's type from the first rows it reads and casts the
     rest to it: a file that starts with ``check: null`` rows, or checks with different keys,
-    fails to load. So every check gets every key (missing ones null) and comes first.
+    fails to load. So every check gets every key (missing ones null) and comes first; tool rows,
+    whose messages carry the most fields, come before all.
     """
-    with_check: set[int] = set()
+    rank: dict[int, int] = {}
     keys: dict[str, None] = {}
     for start in range(0, len(picks), ROW_CHUNK):
         for seq, metadata in repo.metadata([p.seq for p in picks[start:start + ROW_CHUNK]]):
             check = check_of(metadata)
             if check is not None:
-                with_check.add(seq)
                 keys.update(dict.fromkeys(check))
-    ordered = [p for p in picks if p.seq in with_check] + [p for p in picks if p.seq not in with_check]
-    return ordered, sorted(keys)
+            rank[seq] = 0 if T.tool_run(metadata).is_tool_run else 1 if check is not None else 2
+    return sorted(picks, key=lambda p: rank.get(p.seq, 2)), sorted(keys)
+
+
+def _has_tool_turns(input_raw: str | None) -> bool:
+    return bool(input_raw) and ('"tool_calls"' in input_raw or '"tool_call_id"' in input_raw)
+
+
+def _tool_example(repo, seq: int, session: str | None, input_raw: str | None, task: str | None, output: str,
+                  run: T.ToolRun, cfg: ExportSettings, red: Redactor | None, out: _Written, limits: _Limits,
+                  meta: dict[str, Any]) -> dict[str, Any]:
+    """One tool run's line; raises ``T.Rejected`` (a bad or failed call, too long) or NotAnExample."""
+    if not output.strip() and not run.calls:
+        raise NotAnExample("empty output")
+    T.check_calls(run)
+    names = run.names()
+    floor = max((cfg.tool_min_reward.get(name, 0.0) for name in names), default=0.0)
+    if meta["reward"] < floor:
+        raise T.Rejected(T.BELOW_TOOL_REWARD, f"reward {meta['reward']} < {floor} (export.tool_min_reward)")
+    if session and run.calls:
+        failed = T.failed_call(run, lambda call_id: repo.later_session_input(session, seq, call_id))
+        if failed is not None:
+            raise T.Rejected(T.FAILED, f"{failed!r} returned an error later in session {session!r}")
+    try:
+        messages = T.trajectory(input_raw, task, output, run)
+    except T.Rejected as exc:
+        raise NotAnExample(str(exc)) from exc
+    messages, dropped = T.fit(messages, run.tools, limits.max_seq_len, limits.count)
+    if dropped:
+        out.dropped_turns[meta["run_id"]] = dropped
+    if red is not None:
+        messages = [_redact_message(red, m, out.redactions) for m in messages]
+    for name in set(names):
+        out.tools.setdefault(name, Counter())["examples"] += 1
+    for name in names:
+        out.tools[name]["calls"] += 1
+    if cfg.format == "messages":
+        return {"messages": [_full(m) for m in messages], "tools": T.row_tools(run), **meta}
+    return FORMATS[cfg.format](render_chat(messages, run.tools), meta)
+
+
+def _full(message: dict[str, Any]) -> dict[str, Any]:
+    """A message with every field a tool row's messages have (null when absent): HF ``datasets``
+    then reads one Arrow type for the whole column."""
+    return {"role": message["role"], "content": message.get("content") or "",
+            "tool_calls": message.get("tool_calls"), "tool_call_id": message.get("tool_call_id"),
+            "name": message.get("name")}
+
+
+def _redact_message(red: Redactor, message: dict[str, Any], tally: Counter) -> dict[str, Any]:
+    out = {**message, "content": _redact(red, message.get("content") or "", tally)}
+    if message.get("tool_calls"):
+        out["tool_calls"] = [{**c, "function": {**c["function"],
+                                                "arguments": _redact(red, c["function"]["arguments"], tally)}}
+                             for c in message["tool_calls"]]
+    return out
 
 
 def _redact(red: Redactor, text: str, tally: Counter) -> str:

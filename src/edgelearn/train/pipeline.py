@@ -91,8 +91,10 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
     # the parity reference: the saved adapter on the float32 base, the weights the GGUFs carry
     from edgelearn.train import reference as R
 
-    prompts, from_val = R.pick_prompts((D.prompt_ids(tok, ex["messages"][:-1]) for ex in val_ex),
-                                       (D.prompt_ids(tok, ex["messages"][:-1]) for ex in train_ex),
+    def prompt_of(ex: dict) -> list[int]:
+        return D.prompt_ids(tok, ex["messages"][:-1], D.example_tools(ex))
+
+    prompts, from_val = R.pick_prompts((prompt_of(ex) for ex in val_ex), (prompt_of(ex) for ex in train_ex),
                                        cfg.parity_prompts, cfg.max_seq_len)
     reference = R.reference_model(hf_dir, out / "peft", device)
     refs = R.greedy(reference, prompts, cfg.parity_max_tokens, eot, device)
