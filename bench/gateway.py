@@ -402,12 +402,14 @@ async def open_loop(pool: Pool, target: Target, stream: bool, rate: float, secon
 
 # --- the runs ------------------------------------------------------------------------------------
 async def run_blocks(targets: list[Target], standin: subprocess.Popen, rates: list[int], rounds: int,
-                     block_s: float, skip: dict[tuple[str, int], str]) -> dict:
+                     block_s: float, skip: dict[tuple[str, int], str], profile: Path | None = None) -> dict:
     pools = {t.name: Pool(t.host, t.port) for t in targets}
     for t in targets:  # warm up: connections, imports, first commits
         for stream in (False, True):
             await open_loop(pools[t.name], t, stream, 50, 1.0)
     out: dict = {}
+    if profile is not None:  # warm, before any block has grown a pool or left a backlog
+        out["profile"] = await profile_edgelearn(next(t for t in targets if t.name == "edgelearn"), 10, profile)
     for rate in rates:
         for stream in (False, True):
             kind = f"{'stream' if stream else 'plain'}@{rate}"
@@ -417,11 +419,13 @@ async def run_blocks(targets: list[Target], standin: subprocess.Popen, rates: li
                 for t in order:
                     if (t.name, rate) in skip:
                         continue
-                    cpu0, scpu0 = cpu_seconds(t.proc), cpu_seconds(standin)
+                    cpu0, scpu0, ccpu0 = cpu_seconds(t.proc), cpu_seconds(standin), time.process_time()
                     results, unanswered = await open_loop(pools[t.name], t, stream, rate, block_s)
-                    cpu1, scpu1 = cpu_seconds(t.proc), cpu_seconds(standin)
+                    await asyncio.sleep(1.0)  # what a block left running (retries, recording) ends in its own count
+                    cpu1, scpu1, ccpu1 = cpu_seconds(t.proc), cpu_seconds(standin), time.process_time()
                     row = rows.setdefault(t.name, {"lat": [], "ttft": [], "fail": 0, "calls": 0, "cpu": 0.0,
-                                                   "standin_cpu": 0.0, "errors": {}})
+                                                   "standin_cpu": 0.0, "client_cpu": 0.0, "errors": {}})
+                    row["client_cpu"] += ccpu1 - ccpu0
                     good = [x for x in results if x.ok]
                     row["lat"] += [x.latency_ms for x in good]
                     row["ttft"] += [x.ttft_ms for x in good if x.ttft_ms is not None]
@@ -456,6 +460,7 @@ def summarize(row: dict) -> dict:
             "ttft_p50": pct(row["ttft"], 50), "ttft_p99": pct(row["ttft"], 99),
             "cpu_ms_per_call": row["cpu"] * 1000 / row["calls"] if row["calls"] else None,
             "standin_cpu_ms_per_call": row["standin_cpu"] * 1000 / row["calls"] if row["calls"] else None,
+            "client_cpu_ms_per_call": row["client_cpu"] * 1000 / row["calls"] if row["calls"] else None,
             "errors": row["errors"]}
 
 
@@ -496,8 +501,8 @@ async def concurrent_streams(targets: list[Target], n: int, rounds: int) -> dict
 
 # --- profile -------------------------------------------------------------------------------------
 async def profile_edgelearn(target: Target, seconds: float, out: Path) -> dict:
-    """py-spy (in its own venv) on the edgelearn child during one plain block at 200/s: where its
-    threads spend their samples, by function (self) and by edgelearn function (inclusive)."""
+    """py-spy (in its own venv) on the edgelearn child during ``seconds`` of plain calls at 200/s: where
+    its threads spend their samples, by package and function (self) and by edgelearn function (inclusive)."""
     try:
         python = ensure_venv("pyspy", ["py-spy"], "import shutil, sys; sys.exit(not shutil.which('py-spy'))")
     except (RuntimeError, subprocess.SubprocessError) as exc:
@@ -513,6 +518,7 @@ async def profile_edgelearn(target: Target, seconds: float, out: Path) -> dict:
         return {"error": f"py-spy wrote nothing (exit {proc.returncode})"}
     own: dict[str, int] = {}
     inclusive: dict[str, int] = {}
+    by_package: dict[str, int] = {}
     total = 0
     for line in out.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -521,12 +527,16 @@ async def profile_edgelearn(target: Target, seconds: float, out: Path) -> dict:
         n, frames = int(count), [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]  # by function, not line
         total += n
         own[frames[-1]] = own.get(frames[-1], 0) + n
+        package = re.search(r"\(([^/)]+)", frames[-1])
+        package = package.group(1).removesuffix(".py") if package else "?"
+        by_package[package] = by_package.get(package, 0) + n
         for frame in {f for f in frames if "(edgelearn/" in f}:
             inclusive[frame] = inclusive.get(frame, 0) + n
     top = sorted(own.items(), key=lambda kv: -kv[1])[:12]
     top_el = sorted(inclusive.items(), key=lambda kv: -kv[1])[:12]
     return {"file": str(out.relative_to(ROOT)) if out.is_relative_to(ROOT) else str(out), "samples": total,
-            "self": [(f, n / total) for f, n in top], "edgelearn_inclusive": [(f, n / total) for f, n in top_el]}
+            "self": [(f, n / total) for f, n in top], "edgelearn_inclusive": [(f, n / total) for f, n in top_el],
+            "packages": [(p, n / total) for p, n in sorted(by_package.items(), key=lambda kv: -kv[1])[:8]]}
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -545,9 +555,11 @@ def report(result: dict) -> str:
         f"open loop, alternating {result['block_s']:g}-second blocks, {result['rounds']} round(s) per kind, "
         "the stand-in on loopback, each process its own.",
         "",
+        *(["**The cores were shared** (load average above the core count): absolute figures are context; "
+           "compare targets inside this run.", ""] if float(m["load_before"].split()[0]) > (m["cores"] or 1) else []),
         "Latency is from the client's send to the last byte; TTFT to the first content chunk. *added* is the "
-        "target's figure minus the direct call's in the same run. CPU is the gateway's process tree per call "
-        "(the stand-in's own CPU per call is in the last column).",
+        "target's figure minus the direct call's in the same run. CPU is the gateway's process tree per call, "
+        "then the stand-in's and this client's own, per call: all three share the same cores.",
         "",
     ]
     for kind, rows in result["blocks"].items():
@@ -558,14 +570,16 @@ def report(result: dict) -> str:
         if stream:
             head += " TTFT p50 | TTFT p99 | added TTFT p99 |"
             rule += " ---: | ---: | ---: |"
-        lines += [head + " gateway CPU ms/call | stand-in CPU ms/call |", rule + " ---: | ---: |"]
+        lines += [head + " gateway CPU ms/call | stand-in CPU ms/call | client CPU ms/call |",
+                  rule + " ---: | ---: | ---: |"]
         for name, row in rows.items():
             line = (f"| {name} | {row['n']} | {row['failed']} | {_f(row['p50'])} | {_f(row['p99'])} | "
                     f"{_f(row.get('added_p50'))} | {_f(row.get('added_p99'))} |")
             if stream:
                 line += f" {_f(row['ttft_p50'])} | {_f(row['ttft_p99'])} | {_f(row.get('added_ttft_p99'))} |"
             cpu = "–" if name == "direct" else _f(row["cpu_ms_per_call"])
-            lines.append(line + f" {cpu} | {_f(row['standin_cpu_ms_per_call'])} |")
+            lines.append(line + f" {cpu} | {_f(row['standin_cpu_ms_per_call'])} | "
+                               f"{_f(row['client_cpu_ms_per_call'])} |")
         lines.append("")
         failures = [f"{name}: " + ", ".join(f"{n} x {why}" for why, n in row["errors"].items())
                     for name, row in rows.items() if row["errors"]]
@@ -594,12 +608,15 @@ def report(result: dict) -> str:
         lines.append(f"- {line}")
     profile = result.get("profile")
     if profile:
-        lines += ["", "## Where edgelearn's CPU goes (py-spy, plain at 200/s, non-idle samples)", ""]
+        lines += ["", "## Where edgelearn's CPU goes (py-spy, plain at 200/s after the warm-up, before the blocks; "
+                  "non-idle samples)", ""]
         if "error" in profile:
             lines.append(profile["error"])
         else:
-            lines += [f"{profile['samples']} samples, raw stacks in `{profile['file']}`.", "",
-                      "| function (self) | share |", "| --- | ---: |"]
+            lines += [f"{profile['samples']} samples, raw stacks in `{profile['file']}` (not committed).", "",
+                      "| package (self) | share |", "| --- | ---: |"]
+            lines += [f"| {p} | {share:.1%} |" for p, share in profile["packages"]]
+            lines += ["", "| function (self) | share |", "| --- | ---: |"]
             lines += [f"| `{f}` | {share:.1%} |" for f, share in profile["self"]]
             lines += ["", "| edgelearn function (inclusive) | share |", "| --- | ---: |"]
             lines += [f"| `{f}` | {share:.1%} |" for f, share in profile["edgelearn_inclusive"]]
@@ -686,11 +703,10 @@ def main() -> None:
             skip = {("litellm", 200): "one LiteLLM worker saturates near 90 plain / 50 streamed calls/s"}
             rates = [50, 200]
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                blocks = runner.run(run_blocks(targets, standin, rates, rounds, block_s, skip))
+                spy = ROOT / "bench" / "out" / "gateway.pyspy.txt" if args.profile else None
+                blocks = runner.run(run_blocks(targets, standin, rates, rounds, block_s, skip, spy))
+                profile = blocks.pop("profile", None)
                 concurrent = runner.run(_concurrent(targets, ports, streams, rounds))
-                profile = None
-                if args.profile:
-                    profile = runner.run(profile_edgelearn(edgelearn, 10, ROOT / "bench" / "out" / "gateway.pyspy.txt"))
         finally:
             for proc in reversed(procs):
                 stop(proc)

@@ -67,6 +67,7 @@ class Reply:
     chunk_delay: float = 0.0          # seconds between stream chunks
     drop_after: int | None = None     # close the connection after this many stream chunks
     pause_after: int | None = None    # after this many stream chunks, wait for ``StandIn.release()``
+    error_after: int | None = None    # after this many stream chunks, send the protocol's error event and end
 
     def content(self) -> str:
         return self.text if self.text is not None else ("" if self.tool_calls else "ok")
@@ -244,7 +245,7 @@ class StandIn:
             body = _anthropic_message(reply, model) if anthropic else _openai_completion(reply, model, request)
             return self._send(writer, 200, body)
         events = (_anthropic_events(reply, model) if anthropic else _openai_events(reply, model, request))
-        await self._stream(writer, reply, events)
+        await self._stream(writer, reply, events, anthropic)
 
     def _send(self, writer: asyncio.StreamWriter, status: int, body: Any, extra: dict[str, str] | None = None) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -252,7 +253,7 @@ class StandIn:
                 f"content-length: {len(data)}", *(f"{k}: {v}" for k, v in (extra or {}).items())]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
 
-    async def _stream(self, writer: asyncio.StreamWriter, reply: Reply, events: list[bytes]) -> None:
+    async def _stream(self, writer: asyncio.StreamWriter, reply: Reply, events: list[bytes], anthropic: bool) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
                      b"transfer-encoding: chunked\r\n\r\n")
         for i, event in enumerate(events):
@@ -260,6 +261,11 @@ class StandIn:
                 await writer.drain()
                 writer.transport.abort()
                 raise _Dropped
+            if reply.error_after is not None and i == reply.error_after:
+                event = _error_event(anthropic)
+                writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(event), event))
+                await writer.drain()
+                return
             if reply.pause_after is not None and i == reply.pause_after:
                 await writer.drain()
                 await self._release.wait()
@@ -283,6 +289,14 @@ def _error_body(status: int, anthropic: bool) -> dict[str, Any]:
     if anthropic:
         return {"type": "error", "error": {"type": kind, "message": message}}
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def _error_event(anthropic: bool) -> bytes:
+    if anthropic:
+        data = {"type": "error", "error": {"type": "overloaded_error", "message": "stand-in overloaded mid-stream"}}
+        return f"event: error\ndata: {json.dumps(data)}\n\n".encode()
+    data = {"error": {"message": "stand-in failure mid-stream", "type": "server_error", "param": None, "code": None}}
+    return f"data: {json.dumps(data)}\n\n".encode()
 
 
 def _pieces(text: str, size: int) -> list[str]:

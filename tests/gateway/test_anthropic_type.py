@@ -100,3 +100,18 @@ def test_a_client_that_goes_away_leaves_a_cancelled_run(gateway):
     run = wait_for(lambda: _run_or_none(gw, run_id))
     gw.claude.release()
     assert run.status == "cancelled"
+
+
+def test_an_error_event_mid_stream_becomes_an_openai_error_event_and_an_error_run(gateway):
+    gw = gateway
+    gw.claude.script(Reply(text="half of it and more", chunk_chars=4, error_after=5))
+    with gw.client.chat.completions.with_streaming_response.create(
+            model="claude/sonnet", messages=ASK, stream=True) as response:
+        run_id = response.headers["x-edgelearn-run-id"]
+        received = []
+        with pytest.raises(openai.APIError, match="overloaded mid-stream"):
+            for chunk in response.parse():
+                received.append(chunk.choices[0].delta.content or "")
+    run = wait_for(lambda: _run_or_none(gw, run_id))
+    assert run.status == "error" and run.output == "".join(received) == "half of "
+    assert len(gw.claude.completions()) == 1

@@ -273,3 +273,17 @@ def test_session_and_role_precedence(gateway):
     response = gw.server.client.post("/v1/chat/completions", json={"model": "up/small", "messages": ASK,
                                                                    "user": "x" * 201})
     assert response.status_code == 422 and response.json()["error"]["param"] == "user"
+
+
+def test_an_error_event_from_the_provider_is_relayed_as_sent(gateway):
+    gw = gateway
+    gw.up.script(Reply(text="some text first", chunk_chars=5, error_after=3))
+    with gw.client.chat.completions.with_streaming_response.create(
+            model="up/small", messages=ASK, stream=True) as response:
+        run_id = response.headers["x-edgelearn-run-id"]
+        with pytest.raises(openai.APIError, match="stand-in failure mid-stream"):
+            for _ in response.parse():
+                pass
+    run = wait_for(lambda: _run_or_none(gw, run_id))
+    assert run.output == "some text " and run.status == "error"  # relayed as sent, recorded as what it was
+    assert "stand-in failure mid-stream" in run.metadata["error"]

@@ -146,13 +146,34 @@ def run_qwen(task: str, *, base_url: str, api_key: str, model: str, home: Path, 
     return _run([str(binary), "-p", task, "--yolo"], home=home, cwd=cwd, env=env, timeout=timeout)
 
 
+# Proxies and an npm registry on a closed loopback port: nothing but loopback can be reached. opencode
+# (Bun) honours the proxy variables and still runs (its openai-compatible provider is bundled);
+# Qwen Code's fetch sends even loopback calls to a proxy it is given, so it runs without them.
+OFFLINE = {name: "http://127.0.0.1:9" for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
+OFFLINE["npm_config_registry"] = "http://127.0.0.1:9/"
+
+
 def run_opencode(task: str, *, base_url: str, api_key: str, model: str, home: Path, cwd: Path,
-                 timeout: float = 180) -> AgentRun:
-    """``opencode run TASK`` with an ``opencode.json`` in ``cwd`` naming an openai-compatible provider."""
+                 timeout: float = 180, offline: bool = True) -> AgentRun:
+    """``opencode run TASK`` with an ``opencode.json`` in ``cwd`` naming an openai-compatible provider;
+    ``offline``: with every proxy and the npm registry pointed at a closed loopback port."""
     binary = ensure_installed(AGENTS["opencode"])
     cwd.mkdir(parents=True, exist_ok=True)
     (cwd / "opencode.json").write_text(json.dumps(opencode_config(base_url, api_key, model), indent=2))
-    return _run([str(binary), "run", task], home=home, cwd=cwd, env={}, timeout=timeout)
+    return _run([str(binary), "run", task], home=home, cwd=cwd, env=OFFLINE if offline else {}, timeout=timeout)
+
+
+def run_claude(task: str, *, base_url: str, api_key: str, model: str, home: Path, cwd: Path,
+               timeout: float = 180) -> AgentRun:
+    """``claude -p TASK --allowedTools Bash`` against an Anthropic Messages ``base_url`` (no ``/v1``).
+
+    For the wire-API issue; seen running here against the stand-in's ``/v1/messages`` directly
+    (edgelearn does not serve Anthropic Messages yet)."""
+    binary = ensure_installed(AGENTS["claude"])
+    env = {"ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_AUTH_TOKEN": api_key,
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+    return _run([str(binary), "-p", task, "--allowedTools", "Bash", "--model", model], home=home, cwd=cwd, env=env,
+                timeout=timeout)
 
 
 def opencode_config(base_url: str, api_key: str, model: str) -> dict:

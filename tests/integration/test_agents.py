@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import realagents
-from elsupport import start_server
+from elsupport import start_server, wait_for
 from standin import Reply, StandIn, ToolCall
 
 pytestmark = pytest.mark.slow
@@ -105,11 +105,16 @@ def _installed(agent: realagents.Agent) -> None:
         pytest.skip(f"{agent.package}: {exc}")
 
 
-def _runs(live) -> list[dict]:
-    listed = live.client.get("/v1/runs", params={"limit": 100})
-    assert listed.status_code == 200, listed.text
-    # the full record of each, as a user reads it
-    return [live.client.get(f"/v1/runs/{r['id']}").json() for r in listed.json()["runs"]]
+def _runs(live, expected: int) -> list[dict]:
+    def listed() -> list[dict] | None:
+        response = live.client.get("/v1/runs", params={"limit": 100})
+        assert response.status_code == 200, response.text
+        runs = response.json()["runs"]
+        return runs if len(runs) >= expected else None
+
+    # a side request the agent dropped on exit is recorded (cancelled) just after: a bounded wait
+    found = wait_for(listed, timeout=15)
+    return [live.client.get(f"/v1/runs/{r['id']}").json() for r in found]  # each in full, as a user reads it
 
 
 def _calls(run: dict) -> list[dict]:
@@ -118,7 +123,7 @@ def _calls(run: dict) -> list[dict]:
 
 
 def _check_recorded(live, provider: ShellToolProvider, agent: realagents.Agent, key: str, home: Path) -> None:
-    runs = _runs(live)
+    runs = _runs(live, len(provider.completions()))
     assert len(runs) == len(provider.completions()), "every call the provider answered is one run"
     # the run in which the model asked for the shell tool: the call, the tools offered, the provider
     asking = [r for r in runs if any(c["function"]["name"] == agent.shell_tool for c in _calls(r))]

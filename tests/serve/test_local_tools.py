@@ -109,8 +109,8 @@ def test_the_default_context_is_the_models_trained_one(base_gguf):
 
 @pytest.mark.slow
 def test_smollm2_through_the_engine_with_tools(engine, monkeypatch):
-    """The real model end to end: its prompt carries the tools, and whatever it writes comes back whole
-    (parsed calls or text, never an error); an oversized prompt is refused naming the sizes."""
+    """The real model end to end: its prompt carries the tools; a forced call is decoded under a grammar and
+    comes back parsed; an oversized prompt is refused naming the sizes."""
     monkeypatch.setattr(engine._settings(), "deploy", engine._settings().deploy.model_copy(update={"threads": 2}))
     served = engine.resolve("base")
     backend = served.backend
@@ -121,13 +121,10 @@ def test_smollm2_through_the_engine_with_tools(engine, monkeypatch):
     prompt = loaded.llm.detokenize(backend.prompt_tokens(loaded, served.target, request)).decode()
     assert "<tools>" in prompt and '"name": "shell"' in prompt and "You must call at least one function." in prompt
     chunks = list(engine.stream(served, request))
-    calls = [c for chunk in chunks for c in chunk.tool_calls]
-    text = "".join(c.text for c in chunks)
-    assert chunks[-1].finish_reason == ("tool_calls" if calls else chunks[-1].finish_reason)
-    assert calls or text
-    for call in calls:
-        assert call["id"].startswith("call_") and isinstance(json.loads(call["function"]["arguments"]), dict)
-    assert "<tool_call>" not in text or not calls
+    [call] = [c for chunk in chunks for c in chunk.tool_calls]
+    assert call["function"]["name"] == "shell" and call["id"].startswith("call_")
+    assert isinstance(json.loads(call["function"]["arguments"])["cmd"], str)
+    assert chunks[-1].finish_reason == "tool_calls" and "<tool_call>" not in "".join(c.text for c in chunks)
 
     huge = GenerateRequest(messages=[{"role": "user", "content": "word " * 9000}], max_tokens=4)
     with pytest.raises(InvalidInput, match=r"the prompt is \d+ tokens, over the context of 8192 tokens") as caught:

@@ -203,7 +203,7 @@ def test_a_registered_version_is_served_through_ollama(store, home, make_artifac
     sync_for(store, home, fake_ollama.url).run_once()
     engine = Engine(store, lambda: settings)
     try:
-        engine.note_ollama(True)
+        engine.note_reachable("ollama", True)
         served = engine.resolve(model_id)
         assert served.backend.name == "ollama" and served.target.ollama_name == "edgelearn-coder-v1"
         text = "".join(c.text for c in engine.stream(served, GenerateRequest(
@@ -221,6 +221,9 @@ def test_a_registered_version_is_served_through_ollama(store, home, make_artifac
 def test_uploaded_merged_gguf_loads_with_the_base_chat_template(store, home, make_artifacts, fake_ollama, base_gguf):
     from llama_cpp import Llama
 
+    from edgelearn.serve.llamacpp import avoid_amx
+
+    avoid_amx()  # raw Llama objects below: AMX matmuls fault on machines that advertise AMX without enabling it
     model_id = champion(store, make_artifacts, loadable=True)
     sync_for(store, home, fake_ollama.url).run_once()
     digest = fake_ollama.models["edgelearn-coder-v1:latest"]["files"]["model.gguf"]

@@ -85,12 +85,12 @@ def test_a_request_falls_back_to_the_embedded_backend_when_ollama_is_gone(store,
     local = FakeBackend(lambda target, request: f"local {target.lora_path is not None}")
     engine.install_backend("embedded", local)
     try:
-        engine.note_ollama(True)  # last seen up
+        engine.note_reachable("ollama", True)  # last seen up
         served = engine.resolve(model_id)
         assert served.backend.name == "ollama"
         request = GenerateRequest(messages=[{"role": "user", "content": "hi"}])
         assert "".join(c.text for c in engine.stream(served, request)) == "local True"
-        assert served.backend is local and engine.ollama_reachable() is False
+        assert served.backend is local and engine.backend("ollama").reachable() is False
         assert engine.resolve(model_id).backend is local  # later requests go straight to llama.cpp
         with pytest.raises(BackendUnavailable):  # a pinned Ollama model has nothing to fall back to
             list(engine.stream(engine.resolve("ollama/llama3:8b"), request))

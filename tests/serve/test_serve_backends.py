@@ -156,3 +156,39 @@ def test_modelfile_for_both_routes(base_gguf):
     assert "FROM /m/base.gguf\n" in adapter and "ADAPTER /m/adapter.gguf\n" in adapter and "<= 0.33" in adapter
     with pytest.raises(BackendError, match="newlines"):
         modelfile_text(name="ok", model_id="x", template=template, model_path="/m/evil\nADAPTER /x")
+
+
+class PinnedEcho(FakeBackend):
+    """A backend that pins ``echo-remote/<name>`` ids and serves no registry version."""
+
+    name = "echo-remote"
+    prefix = "echo-remote/"
+
+    def pinned_target(self, model_id):
+        return Target(model_id, ollama_name=model_id[len(self.prefix):])
+
+
+def test_the_engine_serves_what_a_registered_backend_declares(store):
+    from edgelearn.config import Settings
+    from edgelearn.serve.backends import backend_class
+    from edgelearn.serve.engine import Engine
+
+    if "echo-remote" not in backend_names():
+        register_backend("echo-remote", PinnedEcho)
+    assert backend_class("ollama").prefix == "ollama/" and backend_class("embedded").rank is not None
+    settings = Settings()
+    engine = Engine(store, lambda: settings)
+    try:
+        served = engine.resolve("echo-remote/tiny")
+        assert isinstance(served.backend, PinnedEcho) and served.pinned
+        assert served.target.ollama_name == "tiny"
+        assert engine._version_backends() == ["ollama", "embedded"]  # by rank under "auto"
+        embedded_first = Settings.model_validate({"deploy": {"backend": "embedded"}})
+        engine._settings = lambda: embedded_first
+        assert engine._version_backends() == ["embedded", "ollama"]
+        local = FakeBackend()
+        engine.install_backend("embedded", local)
+        base = engine.resolve("base")  # Ollama never answered here: the embedded backend serves it
+        assert base.backend is local and base.target.model_path and not base.pinned
+    finally:
+        engine.close()

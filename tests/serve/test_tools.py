@@ -10,6 +10,7 @@ from edgelearn.errors import InvalidInput
 from edgelearn.serve.backends import Chunk, Usage
 from edgelearn.serve.tools import (
     ToolCallParser,
+    call_schema,
     content_text,
     forced_function,
     native_messages,
@@ -222,3 +223,35 @@ def test_parse_chunks_emits_one_chunk_per_call_and_finishes_with_tool_calls():
     assert out[-1].usage == Usage(10, 4) and out[-1].tool_calls == ()
     plain = list(parse_chunks([Chunk("no calls <tool"), Chunk("", "length", Usage(1, 2))]))
     assert "".join(c.text for c in plain) == "no calls <tool" and plain[-1].finish_reason == "length"
+
+
+def test_the_forced_call_schema_pins_the_name_and_takes_the_parameters():
+    schema = call_schema(SHELL["function"])
+    assert schema["properties"]["name"] == {"const": "shell"}
+    assert schema["properties"]["arguments"] == SHELL["function"]["parameters"]
+    assert call_schema({"name": "bare"})["properties"]["arguments"] == {"type": "object"}
+
+
+HERMES_STYLE = (  # a minimal template that renders tools itself, in the <tool_call> convention
+    "{% if tools %}<|im_start|>system\n<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools>\n"
+    "Answer with <tool_call>{...}</tool_call>.<|im_end|>\n{% endif %}"
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}"
+    "{% for c in m.tool_calls or [] %}<tool_call>{{ c.function | tojson }}</tool_call>{% endfor %}<|im_end|>\n"
+    "{% endfor %}<|im_start|>assistant\n")
+
+
+def test_a_template_that_renders_tools_itself_is_used_and_smollm2s_is_not(base_gguf):
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    from edgelearn.serve.templates import read_gguf_template
+
+    def probe(template):
+        formatter = Jinja2ChatFormatter(template=template, eos_token="<|im_end|>", bos_token="")
+        return formatter, template_handles_tools(lambda m, t: formatter(messages=m, tools=t).prompt)
+
+    formatter, native = probe(HERMES_STYLE)
+    assert native
+    prompt = formatter(messages=native_messages(CONVERSATION[:3]), tools=[SHELL]).prompt
+    assert '<tool_call>{"name": "shell", "arguments": {"cmd": "ls"}}</tool_call>' in prompt
+    assert '"name": "shell"' in prompt.split("</tools>")[0] and "[image]" in prompt
+    assert probe(read_gguf_template(base_gguf)[0])[1] is False

@@ -76,6 +76,8 @@ def demo_settings(base: Settings, n_teacher_runs: int, opts: DemoOptions) -> Set
     data["deploy"].update(auto_deploy=True, max_tokens=opts.max_tokens, backend="embedded")
     data["experiments"].update(min_samples=opts.min_samples, challenger_traffic=opts.challenger_traffic)
     data["loop"].update(interval_s=1.0)
+    # the demo's own agent: its requests take the bandit's prompt variants (agents' requests do not by default)
+    data["roles"] = {**data.get("roles", {}), ROLE: {"apply_prompt_variants": True}}
     return Settings.model_validate(data)
 
 

@@ -6,8 +6,12 @@ Non-streamed answers (``complete``) are derived from it, so every backend does c
 completion, streamed or not, by implementing one generator. ``FakeBackend`` ships in the package
 (like httpx's ``MockTransport``) so tests and ``bench/proxy.py`` need no model.
 
-Built-ins: ``embedded`` (llama-cpp-python, serve/llamacpp.py), ``ollama`` (serve/ollama_backend.py)
-and ``fake``; heavy ones are imported only when created.
+Each backend class declares what it serves, so the engine names none: ``prefix`` (model ids it pins,
+``ollama/<name>``), ``rank`` (the order in which backends are tried for a registry version) with
+``target_for(version)`` (what it runs for one, or None when it cannot now), and ``options_from(deploy)``
+(its constructor options from the settings). Built-ins: ``embedded`` (llama-cpp-python,
+serve/llamacpp.py), ``ollama`` (serve/ollama_backend.py) and ``fake``; their modules are imported on
+first use.
 """
 
 from __future__ import annotations
@@ -82,6 +86,26 @@ class Backend(ABC):
     """A way to run a model. Implement ``stream``; the rest comes from it."""
 
     name: ClassVar[str] = "backend"
+    prefix: ClassVar[str | None] = None
+    """Model ids ``<prefix><model>`` that this backend pins (``"ollama/"``); None for none."""
+    rank: ClassVar[int | None] = None
+    """Order in which backends are tried for a registry version, lowest first; None: never chosen for one."""
+
+    @classmethod
+    def options_from(cls, deploy: Any) -> dict[str, Any]:
+        """Constructor options from the ``[deploy]`` settings."""
+        return {}
+
+    def target_for(self, version: Any) -> Target | None:
+        """What this backend runs for a registry version; None when it cannot serve it now."""
+        return file_target(version)
+
+    def pinned_target(self, model_id: str) -> Target:
+        """The target of a model id starting with ``prefix``."""
+        raise BackendError(f"backend {self.name} pins no model ids")
+
+    def note_reachable(self, reachable: bool) -> None:
+        """Hear whether the backend's server answered (a failed request, a sync worker); default: no server."""
 
     @abstractmethod
     def stream(self, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
@@ -176,39 +200,54 @@ def _first_stop(text: str, stops: list[str]) -> int | None:
     return min(hits) if hits else None
 
 
+def file_target(version: Any) -> Target:
+    """What a GGUF-loading backend runs for a registry version: base + adapter, else the merged GGUF."""
+    if version.adapter_path:
+        return Target(version.id, model_path=version.base_path, lora_path=version.adapter_path,
+                      model_sha256=version.base_sha256 or None, lora_sha256=version.adapter_sha256)
+    if version.merged_path:
+        return Target(version.id, model_path=version.merged_path, model_sha256=version.merged_sha256)
+    return Target(version.id, model_path=version.base_path)  # the bare base
+
+
 # --- the registry of backends by name ----------------------------------------------------------
-_FACTORIES: dict[str, Callable[..., Backend]] = {}
+_CLASSES: dict[str, type[Backend] | str] = {}
 _lock = threading.Lock()
 
 
-def register_backend(name: str, factory: Callable[..., Backend]) -> None:
-    """Make ``create_backend(name, ...)`` call ``factory(...)``; a name is registered once."""
+def register_backend(name: str, cls: type[Backend] | str) -> None:
+    """Make ``create_backend(name, ...)`` build ``cls``: a Backend class, or ``"module:Class"`` imported on
+    first use; a name is registered once."""
     with _lock:
-        if name in _FACTORIES:
+        if name in _CLASSES:
             raise ValueError(f"backend {name!r} is already registered")
-        _FACTORIES[name] = factory
-
-
-def _lazy(module: str, cls: str) -> Callable[..., Backend]:
-    def factory(**options: Any) -> Backend:
-        return getattr(importlib.import_module(module), cls)(**options)
-
-    return factory
+        _CLASSES[name] = cls
 
 
 def backend_names() -> list[str]:
     """Names ``create_backend`` accepts."""
-    return sorted(_FACTORIES)
+    return sorted(_CLASSES)
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class registered as ``name`` (its module imported now if it was not yet)."""
+    with _lock:
+        entry = _CLASSES.get(name)
+    if entry is None:
+        raise BackendError(f"no serving backend named {name!r}; known: {', '.join(backend_names())}")
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        entry = getattr(importlib.import_module(module), attr)
+        with _lock:
+            _CLASSES[name] = entry
+    return entry
 
 
 def create_backend(name: str, **options: Any) -> Backend:
     """A new backend by name, e.g. ``create_backend("embedded", n_threads=2)``."""
-    factory = _FACTORIES.get(name)
-    if factory is None:
-        raise BackendError(f"no serving backend named {name!r}; known: {', '.join(backend_names())}")
-    return factory(**options)
+    return backend_class(name)(**options)
 
 
 register_backend("fake", FakeBackend)
-register_backend("embedded", _lazy("edgelearn.serve.llamacpp", "EmbeddedBackend"))
-register_backend("ollama", _lazy("edgelearn.serve.ollama_backend", "OllamaBackend"))
+register_backend("embedded", "edgelearn.serve.llamacpp:EmbeddedBackend")
+register_backend("ollama", "edgelearn.serve.ollama_backend:OllamaBackend")

@@ -1,17 +1,17 @@
 """Which backend serves a model id, and running it off the event loop.
 
-A registry version is served by Ollama when serving allows it (``deploy.backend`` auto or ollama),
-the version is registered there (``ollama_name``) and the server answers; otherwise by the embedded
-llama.cpp backend (base + adapter GGUF, or the merged GGUF). A request that finds Ollama gone
-before its first token falls back to the embedded backend, so nothing is lost while Ollama is down.
-``ollama/<name>`` pins a model Ollama already has. ``use_backend`` swaps every backend for one
-(e.g. ``FakeBackend`` in tests and benchmarks).
+The engine names no backend: each backend class declares what it serves (serve/backends.py). A model
+id starting with a backend's ``prefix`` is pinned to it (``ollama/<name>``). A registry version goes
+to the first backend, by ``rank``, whose ``target_for`` can serve it now (``deploy.backend``, when it
+names one, goes first): Ollama while the version is registered there and the server answers, else
+the embedded llama.cpp backend (base + adapter GGUF, or the merged GGUF). A request whose backend is
+gone before its first token is served by the next one, so nothing is lost while Ollama is down.
+``use_backend`` swaps every backend for one (e.g. ``FakeBackend`` in tests and benchmarks).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,14 +19,11 @@ from dataclasses import dataclass, replace
 from typing import AsyncIterator, Callable, Iterator
 
 from edgelearn.errors import BackendError, BackendUnavailable, InvalidInput, NotFound
-from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, create_backend
+from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, backend_class, backend_names
 from edgelearn.serve.base import base_gguf
-from edgelearn.serve.templates import validate_ollama_name
 from edgelearn.serve.tools import offered_tools, parse_chunks
 
-OLLAMA_PREFIX = "ollama/"
 EXTERNAL_PREFIX = "external/"
-REACHABILITY_TTL_S = 10.0
 
 
 @dataclass
@@ -37,6 +34,7 @@ class Served:
     target: Target
     backend: Backend
     backend_ms: float | None = None  # wall time inside the backend, first call to last chunk
+    pinned: bool = False             # the id names its backend: nothing to fall back to
 
 
 class Engine:
@@ -49,8 +47,6 @@ class Engine:
         self._lock = threading.Lock()
         self._override: Backend | None = None
         self._external: dict[str, Backend] = {}
-        self._ollama_seen: tuple[float, bool] = (float("-inf"), False)
-        self._probing = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="edgelearn-serve")
 
     # --- backends -----------------------------------------------------------------------------
@@ -67,46 +63,22 @@ class Engine:
             old.close()
 
     def backend(self, name: str) -> Backend:
-        """The process's backend ``name`` (``embedded`` or ``ollama``), created on first use."""
+        """The process's backend ``name``, created on first use with its options from ``[deploy]``."""
         with self._lock:
             if name not in self._backends:
-                deploy = self._settings().deploy
-                if name == "embedded":
-                    options = {"cache_size": deploy.cache_size, "n_threads": deploy.threads or max(1, (os.cpu_count() or 2) // 2),
-                               "n_ctx": deploy.n_ctx}
-                elif name == "ollama":
-                    options = {"url": deploy.ollama_url}
-                else:
-                    options = {}
-                self._backends[name] = create_backend(name, **options)
+                cls = backend_class(name)
+                self._backends[name] = cls(**cls.options_from(self._settings().deploy))
             return self._backends[name]
 
     def loaded_models(self) -> list[tuple[str, str | None]]:
-        """(model_path, lora_path) of the models the embedded backend holds loaded."""
+        """(model_path, lora_path) of the models the backends hold loaded."""
         with self._lock:
-            embedded = self._backends.get("embedded")
-        loaded = getattr(embedded, "loaded", None)
-        return loaded() if loaded else []
+            backends = list(self._backends.values())
+        return [key for backend in backends if hasattr(backend, "loaded") for key in backend.loaded()]
 
-    def note_ollama(self, reachable: bool) -> None:
-        """Remember whether Ollama answered (the sync worker and failed requests report it)."""
-        self._ollama_seen = (time.monotonic(), reachable)
-
-    def ollama_reachable(self) -> bool:
-        """The last known answer; a stale one is refreshed in the background (never blocks a request)."""
-        seen_at, reachable = self._ollama_seen
-        if time.monotonic() - seen_at > REACHABILITY_TTL_S and not self._probing.is_set():
-            self._probing.set()
-            self.pool.submit(self._probe)
-        return reachable
-
-    def _probe(self) -> None:
-        from edgelearn.serve.ollama import probe
-
-        try:
-            self.note_ollama(probe(self._settings().deploy.ollama_url, timeout=1.0)["reachable"])
-        finally:
-            self._probing.clear()
+    def note_reachable(self, name: str, reachable: bool) -> None:
+        """Tell backend ``name`` whether its server answered (the Ollama sync worker reports it)."""
+        self.backend(name).note_reachable(reachable)
 
     # --- resolution ---------------------------------------------------------------------------
     def register_external(self, model_id: str, backend: Backend) -> None:
@@ -128,29 +100,40 @@ class Engine:
         for _ in self.stream(served, request):
             pass
 
-    def resolve(self, model_id: str) -> Served:
-        """The backend and files that serve ``model_id`` (``NotFound`` for unknown ids)."""
+    def resolve(self, model_id: str, *, skip: Backend | None = None) -> Served:
+        """The backend and files that serve ``model_id`` (``NotFound`` for unknown ids); ``skip``: a backend
+        that just failed, not to be chosen again for this request."""
         if model_id.startswith(EXTERNAL_PREFIX):
             backend = self._external.get(model_id)
             if backend is None:
                 raise NotFound(f"model {model_id} is not registered with this runtime")
-            return Served(model_id, Target(model_id), backend)
-        if model_id.startswith(OLLAMA_PREFIX):
-            name = validate_ollama_name(model_id[len(OLLAMA_PREFIX):], pinned=True)
-            target = Target(model_id, ollama_name=name)
-            return Served(model_id, target, self._override or self.backend("ollama"))
+            return Served(model_id, Target(model_id), backend, pinned=True)
+        for name in backend_names():
+            cls = backend_class(name)
+            if cls.prefix and model_id.startswith(cls.prefix):
+                backend = self.backend(name)
+                target = backend.pinned_target(model_id)
+                return Served(model_id, target, self._override or backend, pinned=True)
         if model_id == "base":
             version = self.store.models.base(base_gguf(self._settings()))
         else:
             version = self.store.models.get(model_id)
-        local = _local_target(version)
         if self._override is not None:
-            return Served(model_id, local, self._override)
-        mode = self._settings().deploy.backend
-        if mode != "embedded" and version.ollama_name and self.ollama_reachable():
-            target = Target(model_id, ollama_name=version.ollama_name)
-            return Served(model_id, target, self.backend("ollama"))
-        return Served(model_id, local, self.backend("embedded"))
+            return Served(model_id, self._override.target_for(version) or Target(model_id), self._override)
+        for name in self._version_backends():
+            backend = self.backend(name)
+            target = backend.target_for(version) if backend is not skip else None
+            if target is not None:
+                return Served(model_id, target, backend)
+        raise BackendError(f"no serving backend can serve {model_id} now")
+
+    def _version_backends(self) -> list[str]:
+        """Backend names tried for registry versions: ``deploy.backend`` first when it names one, then by rank."""
+        ranked = sorted((cls.rank, name) for name in backend_names()
+                        if (cls := backend_class(name)).rank is not None)
+        names = [name for _, name in ranked]
+        preferred = self._settings().deploy.backend
+        return [preferred] + [n for n in names if n != preferred] if preferred in names else names
 
     def stream(self, served: Served, request: GenerateRequest) -> Iterator[Chunk]:
         """The backend's chunks; Ollama gone before the first chunk means the embedded backend answers.
@@ -173,12 +156,12 @@ class Engine:
                 produced = True
                 yield chunk
         except BackendUnavailable:
-            if produced or served.target.ollama_name is None or served.model_id.startswith(OLLAMA_PREFIX):
+            if produced or served.pinned:
                 raise
-            self.note_ollama(False)
-            fallback = _local_target(self.store.models.get(served.model_id))
-            served.backend, served.target = self.backend("embedded"), fallback
-            yield from served.backend.stream(fallback, request)
+            served.backend.note_reachable(False)
+            fallback = self.resolve(served.model_id, skip=served.backend)
+            served.backend, served.target = fallback.backend, fallback.target
+            yield from served.backend.stream(served.target, request)
 
     async def astream(self, served: Served, request: GenerateRequest) -> AsyncIterator[Chunk]:
         """``stream`` for asyncio: generation runs on the serving pool, chunks come back through a queue.
@@ -237,12 +220,3 @@ class Engine:
         for backend in backends:
             backend.close()
 
-
-def _local_target(version) -> Target:
-    """What the embedded backend loads for a version: base + adapter, else the merged GGUF."""
-    if version.adapter_path:
-        return Target(version.id, model_path=version.base_path, lora_path=version.adapter_path,
-                      model_sha256=version.base_sha256 or None, lora_sha256=version.adapter_sha256)
-    if version.merged_path:
-        return Target(version.id, model_path=version.merged_path, model_sha256=version.merged_sha256)
-    return Target(version.id, model_path=version.base_path)  # the bare base

@@ -8,15 +8,17 @@ tokens (``<|im_end|>`` for SmolLM2), so an exported adapter stops where it was t
 Tools, tool calls and tool results go through ``serve/tools.py`` first, unless the template shows
 tools itself in the same ``<tool_call>`` format (Qwen2.5, Hermes); SmolLM2's does not.
 The token loop is ours rather than ``create_completion``'s so usage is exact when streaming too.
-A model keeps its KV cache between requests and ``Llama.generate`` skips the longest common token
-prefix, so an agent's repeated system prompt and tool schemas are not processed again
-(bench/results/gateway_prefix.md). The context is the model's trained one unless ``n_ctx`` is set.
+An agent's repeated system prompt and tool schemas are not processed again: the KV cache of the last
+request is reused, and long contexts that another agent's request would discard are kept aside
+(serve/prefix_cache.py). The context is the model's trained one unless ``n_ctx`` is set.
 """
 
 from __future__ import annotations
 
 import codecs
 import importlib.util
+import json
+import os
 import random
 import threading
 from collections import OrderedDict
@@ -27,7 +29,17 @@ from typing import Any, Iterator
 from edgelearn.errors import BackendError, InvalidInput
 from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, Usage
 from edgelearn.serve.base import sha256_file, trained_context
-from edgelearn.serve.tools import native_messages, offered_tools, render_chat, template_handles_tools
+from edgelearn.serve.prefix_cache import PrefixStates
+from edgelearn.serve.tools import (
+    CLOSE,
+    OPEN,
+    call_schema,
+    forced_function,
+    native_messages,
+    offered_tools,
+    render_chat,
+    template_handles_tools,
+)
 
 
 def is_llama_cpp_available() -> bool:
@@ -70,6 +82,7 @@ class _Loaded:
     is_eog: Any
     n_ctx: int
     native_tools: bool = False  # the template renders tools and <tool_call> turns itself
+    prefixes: PrefixStates | None = None
 
 
 class StopMatcher:
@@ -103,17 +116,25 @@ class StopMatcher:
 
 class EmbeddedBackend(Backend):
     """llama-cpp-python in this process; ``cache_size`` models loaded at most; ``n_ctx`` 0 is each
-    model's trained context."""
+    model's trained context; ``prefix_cache_bytes`` of saved contexts per loaded model (0: none)."""
 
     name = "embedded"
+    rank = 20  # serves every registry version: the fallback when nothing ranked before it can
 
-    def __init__(self, *, cache_size: int = 2, n_threads: int = 2, n_ctx: int = 0) -> None:
+    @classmethod
+    def options_from(cls, deploy: Any) -> dict[str, Any]:
+        return {"cache_size": deploy.cache_size, "n_threads": deploy.threads or max(1, (os.cpu_count() or 2) // 2),
+                "n_ctx": deploy.n_ctx}
+
+    def __init__(self, *, cache_size: int = 2, n_threads: int = 2, n_ctx: int = 0,
+                 prefix_cache_bytes: int = 256 << 20) -> None:
         if not is_llama_cpp_available():
             raise BackendError("llama-cpp-python is not installed: `pip install llama-cpp-python` "
                                "(it compiles llama.cpp, about 10 minutes)")
         self.cache_size = cache_size
         self.n_threads = n_threads
         self.n_ctx = n_ctx
+        self.prefix_cache_bytes = prefix_cache_bytes
         self._cache: OrderedDict[tuple[str, str | None], _Loaded] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._load_lock = threading.Lock()  # one load at a time: loads are short, memory is not
@@ -174,7 +195,8 @@ class EmbeddedBackend(Backend):
         vocab = llm._model.vocab
         self.loads += 1
         return _Loaded(llm, threading.Lock(), formatter,
-                       lambda tok: bool(llama_cpp.llama_vocab_is_eog(vocab, tok)), n_ctx, native)
+                       lambda tok: bool(llama_cpp.llama_vocab_is_eog(vocab, tok)), n_ctx, native,
+                       PrefixStates(self.prefix_cache_bytes))
 
     def prompt_tokens(self, loaded: _Loaded, target: Target, request: GenerateRequest) -> list[int]:
         llm = loaded.llm
@@ -200,18 +222,26 @@ class EmbeddedBackend(Backend):
     def _generate(self, loaded: _Loaded, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
         llm = loaded.llm
         tokens = self.prompt_tokens(loaded, target, request)
+        grammar = self._forced_call_grammar(loaded, request)
+        if grammar is not None:  # the answer starts inside the call; the grammar keeps it to the schema
+            tokens += llm.tokenize(f"{OPEN}\n".encode(), add_bos=False, special=False)
         room = loaded.n_ctx - len(tokens)
         if room < 1:
             what = "messages" if request.messages is not None else "prompt"
             raise InvalidInput(f"{what}: the prompt is {len(tokens)} tokens, over the context of {loaded.n_ctx} tokens "
                                f"of {target.model_id} (deploy.n_ctx; 0 means the model's trained context)", field=what)
         max_tokens = min(request.max_tokens, room)
+        if loaded.prefixes is not None:
+            loaded.prefixes.prepare(llm, tokens)
         llm.set_seed(request.seed if request.seed is not None else random.randrange(2**31))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stopper = StopMatcher(request.stop)
         produced, finish, hit = 0, "length", False
+        if grammar is not None:
+            yield Chunk(f"{OPEN}\n")
         try:
-            for token in llm.generate(tokens, temp=request.temperature, top_p=request.top_p, repeat_penalty=1.0):
+            for token in llm.generate(tokens, temp=request.temperature, top_p=request.top_p, repeat_penalty=1.0,
+                                      grammar=grammar):
                 if loaded.is_eog(token):
                     finish = "stop"
                     break
@@ -231,7 +261,25 @@ class EmbeddedBackend(Backend):
             tail += stopper.flush()
             if tail:
                 yield Chunk(tail)
+        if grammar is not None and finish == "stop":
+            yield Chunk(f"\n{CLOSE}")
         yield Chunk("", finish, Usage(len(tokens), produced))
+
+    @staticmethod
+    def _forced_call_grammar(loaded: _Loaded, request: GenerateRequest) -> Any:
+        """A llama.cpp grammar for the one call ``tool_choice`` forces (None when none is forced, or when the
+        schema is beyond llama.cpp's converter: then decoding is free and the prompt alone asks for it)."""
+        if request.messages is None:
+            return None
+        function = forced_function(request.tools, request.tool_choice)
+        if function is None:
+            return None
+        from llama_cpp import LlamaGrammar
+
+        try:
+            return LlamaGrammar.from_json_schema(json.dumps(call_schema(function)), verbose=False)
+        except Exception:  # noqa: BLE001 - an unsupported schema means unconstrained decoding, not an error
+            return None
 
     def close(self) -> None:
         with self._cache_lock:

@@ -9,25 +9,66 @@ without its template's tags (AGENTS.md). The engine parses the calls out of the 
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any, Iterator
 
 import httpx
 
 from edgelearn.errors import BackendError, BackendUnavailable
 from edgelearn.serve.backends import Backend, Chunk, GenerateRequest, Target, Usage
+from edgelearn.serve.templates import validate_ollama_name
 from edgelearn.serve.tools import render_chat
+
+REACHABILITY_TTL_S = 10.0
 
 
 class OllamaBackend(Backend):
-    """Runs models an Ollama server holds (``target.ollama_name``)."""
+    """Runs models an Ollama server holds (``target.ollama_name``): ``ollama/<name>`` pins one, and a
+    registry version registered there is served here first while the server answers."""
 
     name = "ollama"
+    prefix = "ollama/"
+    rank = 10
 
     def __init__(self, *, url: str = "http://127.0.0.1:11434", timeout: float = 600.0) -> None:
         import ollama
 
         self.url = url
         self.client = ollama.Client(host=url, timeout=timeout)
+        self._seen: tuple[float, bool] = (float("-inf"), False)
+        self._probing = threading.Event()
+
+    @classmethod
+    def options_from(cls, deploy: Any) -> dict[str, Any]:
+        return {"url": deploy.ollama_url}
+
+    def pinned_target(self, model_id: str) -> Target:
+        return Target(model_id, ollama_name=validate_ollama_name(model_id[len(self.prefix):], pinned=True))
+
+    def target_for(self, version: Any) -> Target | None:
+        if version.ollama_name and self.reachable():
+            return Target(version.id, ollama_name=version.ollama_name)
+        return None
+
+    def note_reachable(self, reachable: bool) -> None:
+        self._seen = (time.monotonic(), reachable)
+
+    def reachable(self) -> bool:
+        """The last known answer; a stale one is refreshed in the background (never blocks a request)."""
+        seen_at, reachable = self._seen
+        if time.monotonic() - seen_at > REACHABILITY_TTL_S and not self._probing.is_set():
+            self._probing.set()
+            threading.Thread(target=self._probe, name="edgelearn-ollama-probe", daemon=True).start()
+        return reachable
+
+    def _probe(self) -> None:
+        from edgelearn.serve.ollama import probe
+
+        try:
+            self.note_reachable(probe(self.url, timeout=1.0)["reachable"])
+        finally:
+            self._probing.clear()
 
     def stream(self, target: Target, request: GenerateRequest) -> Iterator[Chunk]:
         import ollama

@@ -11,7 +11,8 @@ class ServingService:
 
     def __init__(self, store, settings, home) -> None:
         self.engine = Engine(store, settings)
-        self.sync = OllamaSync(store, settings, home, on_reachability=self.engine.note_ollama)
+        self.sync = OllamaSync(store, settings, home,
+                               on_reachability=lambda reachable: self.engine.note_reachable("ollama", reachable))
 
     def start(self) -> None:
         self.sync.start()

@@ -73,6 +73,13 @@ def forced_function(tools: list[dict[str, Any]] | None, tool_choice: Any = None)
     return None
 
 
+def call_schema(function: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema of one call to ``function`` in the model's format (for grammar-constrained decoding)."""
+    parameters = function.get("parameters") or {"type": "object"}
+    return {"type": "object", "properties": {"name": {"const": function["name"]}, "arguments": parameters},
+            "required": ["name", "arguments"]}
+
+
 def _tool_name(tool: Any, i: int) -> str:
     function = tool.get("function") if isinstance(tool, dict) else None
     if not isinstance(tool, dict) or tool.get("type", "function") != "function" or not isinstance(function, dict):

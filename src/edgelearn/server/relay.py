@@ -18,12 +18,12 @@ import asyncio
 import time
 from typing import Any, AsyncIterator
 
-import httpx
 import orjson
 from starlette.responses import Response, StreamingResponse
 
 from edgelearn.serve.providers import anthropic
 from edgelearn.serve.providers.client import ProviderError, Upstream, send
+from edgelearn.serve.providers.http import HTTPError
 from edgelearn.serve.providers.record import Output, from_completion, from_stream
 from edgelearn.serve.providers.registry import cost
 from edgelearn.server.app import JSON
@@ -56,7 +56,7 @@ async def forward(call: Call) -> Response:
     else:
         path, payload = "/chat/completions", body
     try:
-        upstream = await send(call.providers.client(), pinned.provider, pinned.settings, path,
+        upstream = await send(call.providers.pool(), pinned.provider, pinned.settings, path,
                               orjson.dumps(payload), call.stream)
     except ProviderError as exc:
         await call.record(messages, Output(), backend=f"provider:{pinned.provider}", status="error", error=str(exc),
@@ -77,8 +77,41 @@ async def forward(call: Call) -> Response:
     call.first_token_at = upstream.first_at
     translator = (anthropic.StreamTranslator(bool((data.get("stream_options") or {}).get("include_usage")))
                   if pinned.settings.type == "anthropic" else None)
-    return StreamingResponse(_relay(call, messages, upstream, translator), media_type="text/event-stream",
-                             headers={**call.headers, "cache-control": "no-cache"})
+    headers = {**call.headers, "cache-control": "no-cache"}
+    encoding = response.headers.get("content-encoding")
+    if encoding and translator is None:  # relayed as sent: the client decodes (it was asked for identity)
+        headers["content-encoding"] = encoding
+    return _Relayed(_relay(call, messages, upstream, translator), media_type="text/event-stream", headers=headers)
+
+
+class _Relayed(StreamingResponse):
+    """A relayed stream, sent piece by piece; a client that goes away cancels it. The disconnect is
+    watched by one plain asyncio task rather than StreamingResponse's anyio task group: less work
+    per stream on the gateway's hot path (bench/RESULTS.md, gateway)."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        task = asyncio.current_task()
+        state = {"streaming": True, "gone": False}
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if state["streaming"]:
+                state["gone"] = True
+                task.cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        try:
+            await self.stream_response(send)
+        except asyncio.CancelledError:
+            if not state["gone"]:
+                raise  # the server itself is stopping
+            task.uncancel()  # ours, and handled: nothing above this response sees it
+        except OSError:
+            pass  # the client's socket broke while a piece was being sent: the relay recorded the run
+        finally:
+            state["streaming"] = False
+            watcher.cancel()
 
 
 async def _plain(call: Call, messages: list[dict[str, Any]], upstream: Upstream) -> Response:
@@ -133,7 +166,7 @@ async def _relay(call: Call, messages, upstream: Upstream,
                     relayed.append(head)
                     yield head
                 status, recorded = "ok", True
-                await _record(call, messages, upstream, from_stream(b"".join(relayed)), "ok", None)
+                await _record_stream(call, messages, upstream, b"".join(relayed))
                 yield DONE
             elif out:
                 relayed.append(out)
@@ -142,7 +175,7 @@ async def _relay(call: Call, messages, upstream: Upstream,
             if piece is None:
                 break
         status = "ok"
-    except (httpx.HTTPError, anthropic.UpstreamStreamError, ValueError) as exc:  # ValueError: a torn event
+    except (HTTPError, anthropic.UpstreamStreamError, ValueError) as exc:  # ValueError: a torn event
         status = "error"
         error = f"provider {call.pinned.provider!r} stream broke: {type(exc).__name__}: {exc}"[:500]
         yield b"data: " + orjson.dumps(_error_body(error, "provider_error", "stream_error",
@@ -151,7 +184,7 @@ async def _relay(call: Call, messages, upstream: Upstream,
         if status == "ok":
             await upstream.response.aclose()
             if not recorded:
-                await _record(call, messages, upstream, from_stream(b"".join(relayed)), status, error)
+                await _record_stream(call, messages, upstream, b"".join(relayed))
         else:
             # the client went away (this code may run under a cancelled scope, where every await
             # raises) or the provider failed mid-stream: close and keep what was produced in a task
@@ -159,6 +192,15 @@ async def _relay(call: Call, messages, upstream: Upstream,
                 _close_and_record(call, messages, upstream, b"".join(relayed), status, error))
             _pending.add(task)  # the loop keeps only weak references to tasks
             task.add_done_callback(_pending.discard)
+
+
+async def _record_stream(call: Call, messages, upstream: Upstream, relayed: bytes) -> None:
+    """A stream the provider ended: ``ok``, or ``error`` when it sent an error event."""
+    output = from_stream(relayed)
+    if output.error:
+        await _record(call, messages, upstream, output, "error", f"provider {call.pinned.provider!r}: {output.error}")
+    else:
+        await _record(call, messages, upstream, output, "ok", None)
 
 
 async def _close_and_record(call: Call, messages, upstream: Upstream, relayed: bytes, status: str,

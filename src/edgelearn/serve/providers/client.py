@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
-import httpx
-
 from edgelearn.errors import BackendError
 from edgelearn.serve.providers.config import ProviderSettings
+from edgelearn.serve.providers.http import HTTPError, Pool, Response, Timeout
 
 ANTHROPIC_VERSION = "2023-06-01"
 MAX_RETRY_AFTER_S = 30.0  # a provider asking for a longer wait gets a 502 now rather than a hung agent
@@ -42,7 +41,7 @@ class ProviderError(BackendError):
 class Upstream:
     """A provider's answer: a success, or a 4xx to pass through (``response.status_code``)."""
 
-    response: httpx.Response
+    response: Response
     attempts: int
     started: float                 # perf_counter at the first attempt
     first_at: float | None = None  # perf_counter when the first body bytes arrived
@@ -64,6 +63,8 @@ def auth_headers(name: str, settings: ProviderSettings) -> dict[str, str]:
     elif key:
         headers["authorization"] = f"Bearer {key}"
     headers.update(settings.headers)
+    if any("\r" in v or "\n" in v for v in headers.values()):  # a header line may not be split
+        raise ProviderError(f"provider {name!r}: a header value holds a line break", provider=name)
     return headers
 
 
@@ -83,23 +84,21 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-async def send(client: httpx.AsyncClient, name: str, settings: ProviderSettings, path: str, body: bytes,
+async def send(pool: Pool, name: str, settings: ProviderSettings, path: str, body: bytes,
                stream: bool) -> Upstream:
     """POST ``body`` to ``base_url + path``, retrying what may be retried; a plain answer is read
     whole, a stream up to its first bytes. Raises ``ProviderError`` when the retries run out."""
     url = settings.base_url + path
     headers = auth_headers(name, settings)
-    if stream:
-        headers["accept-encoding"] = "identity"  # relayed as raw bytes
-    timeout = httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 10.0))
+    headers["accept-encoding"] = "identity"  # relayed as the provider sent them
+    timeout, connect_timeout = settings.timeout_s, min(settings.timeout_s, 10.0)
     started = time.perf_counter()
     attempt = 0
     while True:
         attempt += 1
-        response: httpx.Response | None = None
+        response: Response | None = None
         try:
-            request = client.build_request("POST", url, content=body, headers=headers, timeout=timeout)
-            response = await client.send(request, stream=True)
+            response = await pool.request("POST", url, headers, body, timeout, connect_timeout)
             if _retryable(response.status_code):
                 await response.aread()
                 failure = ProviderError(f"provider {name!r} answered {response.status_code}", name,
@@ -113,11 +112,11 @@ async def send(client: httpx.AsyncClient, name: str, settings: ProviderSettings,
                 pieces = response.aiter_raw()
                 first = await anext(pieces, b"")
                 return Upstream(response, attempt, started, time.perf_counter(), first, pieces)
-        except httpx.TimeoutException:
+        except Timeout:
             failure = ProviderError(f"provider {name!r} timed out (timeout_s {settings.timeout_s:g})", name,
                                     timeout=True, attempts=attempt)
             retry_after = None
-        except httpx.TransportError as exc:
+        except HTTPError as exc:
             failure = ProviderError(f"provider {name!r} unreachable: {type(exc).__name__}", name, attempts=attempt)
             retry_after = None
         if response is not None and not response.is_closed:

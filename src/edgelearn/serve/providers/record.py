@@ -28,6 +28,7 @@ class Output:
     tokens_out: int | None = None
     cached_tokens: int | None = None
     model: str | None = None  # as the provider named it
+    error: str | None = None  # an error event inside the stream
 
     def message(self) -> dict[str, Any]:
         """The output in OpenAI's assistant-message form."""
@@ -122,6 +123,9 @@ def from_stream(raw: bytes) -> Output:
         except orjson.JSONDecodeError:
             continue  # a torn last event of a dropped stream
         if not isinstance(chunk, dict):
+            continue
+        if isinstance(chunk.get("error"), dict):
+            out.error = str(chunk["error"].get("message") or "error event")[:500]
             continue
         out.model = out.model or chunk.get("model")
         out.take_usage(chunk.get("usage"))

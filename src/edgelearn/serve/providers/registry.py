@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import httpx
+import orjson
 
 from edgelearn.serve.providers.client import auth_headers
 from edgelearn.serve.providers.config import ProviderSettings
+from edgelearn.serve.providers.http import Pool
 
 log = logging.getLogger(__name__)
 MODELS_TIMEOUT_S = 5.0
@@ -45,11 +45,11 @@ def cost(settings: ProviderSettings, model: str, tokens_in: int | None, tokens_o
 
 
 class Providers:
-    """The "providers" service: one pooled ``httpx.AsyncClient`` shared by every provider call."""
+    """The "providers" service: one keep-alive connection pool shared by every provider call."""
 
     def __init__(self, settings: Callable[[], Any]) -> None:
         self._settings = settings
-        self._client: httpx.AsyncClient | None = None
+        self._pool: Pool | None = None
         self._models: dict[str, list[str]] = {}
         self._failed: dict[str, float] = {}
 
@@ -60,16 +60,12 @@ class Providers:
     def pinned(self, model_id: str) -> Pinned | None:
         return split(model_id, self.configured)
 
-    def client(self) -> httpx.AsyncClient:
-        """The shared client, made on first use (on the serving loop)."""
-        if self._client is None:
-            size = max(10, sum(p.max_connections for p in self.configured.values()))
-            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=60)
-            # TCP_NODELAY: without it a reused connection stalls ~40 ms (Nagle + delayed ACK)
-            transport = httpx.AsyncHTTPTransport(
-                limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-            self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
-        return self._client
+    def pool(self) -> Pool:
+        """The shared pool, made on first use (on the serving loop); up to the largest
+        ``max_connections`` of the providers per origin."""
+        if self._pool is None:
+            self._pool = Pool(max(10, *(p.max_connections for p in self.configured.values()), 10))
+        return self._pool
 
     async def models(self) -> list[tuple[str, str]]:
         """(provider, model) for every provider: its ``models``, else its ``/models`` fetched once."""
@@ -93,18 +89,21 @@ class Providers:
         path = "/v1/models" if settings.type == "anthropic" else "/models"
         try:
             headers = auth_headers(name, settings)
-            response = await self.client().get(settings.base_url + path, headers=headers, timeout=MODELS_TIMEOUT_S)
-            response.raise_for_status()
-            return [m["id"] for m in response.json().get("data", []) if isinstance(m, dict) and "id" in m]
+            response = await self.pool().request("GET", settings.base_url + path, headers, b"", MODELS_TIMEOUT_S,
+                                                 MODELS_TIMEOUT_S)
+            body = await response.aread()
+            if response.status_code >= 400:
+                raise ValueError(f"status {response.status_code}")
+            return [m["id"] for m in orjson.loads(body).get("data", []) if isinstance(m, dict) and "id" in m]
         except Exception as exc:  # noqa: BLE001 - a provider without a model list lists nothing
             log.warning("provider %s: listing its models failed: %s", name, type(exc).__name__)
             return None
 
     def stop(self) -> None:
-        client, self._client = self._client, None
-        if client is None:
+        pool, self._pool = self._pool, None
+        if pool is None:
             return
         try:
-            asyncio.get_running_loop().create_task(client.aclose())
+            asyncio.get_running_loop().create_task(pool.aclose())
         except RuntimeError:  # no loop any more: the sockets close with the process
             pass
