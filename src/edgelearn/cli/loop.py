@@ -19,6 +19,7 @@ def cmd_demo(args) -> int:
     from edgelearn.config import write_settings
     from edgelearn.demo.pack import load_pack
     from edgelearn.demo.runner import DemoOptions, demo_home, demo_settings, run_demo
+    from edgelearn.demo.tool_pack import load_tool_pack
     from edgelearn.runtime import Runtime
     from edgelearn.server.app import serve_in_thread
 
@@ -31,7 +32,7 @@ def cmd_demo(args) -> int:
             shutil.rmtree(dhome / sub, ignore_errors=True)
     opts = DemoOptions(epochs=args.epochs, learning_rate=args.learning_rate, min_samples=args.min_samples,
                        eval_limit=args.eval_limit, max_tokens=args.max_tokens, timeout_s=args.timeout)
-    n_train = sum(1 for t in load_pack() if t.split == "train")
+    n_train = sum(1 for t in [*load_pack(), *load_tool_pack()] if t.split == "train")  # teacher runs, both families
     cfg_file = dhome / "edgelearn.toml"
     demo_cfg = demo_settings(settings, n_train, opts)
     write_settings(demo_cfg, cfg_file)  # so hot reload (and the TUI's toggles) keep the demo's thresholds

@@ -100,8 +100,8 @@ def evaluate_checks(spec: JobSpec, cfg, base_gguf: Path, out: Path, val_ex: list
                "adapter": LlamaRunner(base_gguf, out / "adapter.gguf", n_ctx=n_ctx, n_threads=_threads(cfg))}
 
     def generator(runner: LlamaRunner):
-        def generate(messages: list[dict]) -> str:
-            return tok.decode(runner.greedy(prompt_ids(tok, messages), max_tokens, eot).tokens,
+        def generate(messages: list[dict], tools: list[dict] | None = None) -> str:
+            return tok.decode(runner.greedy(prompt_ids(tok, messages, tools), max_tokens, eot).tokens,
                               skip_special_tokens=True)
         return generate
 
