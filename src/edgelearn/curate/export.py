@@ -82,7 +82,7 @@ def pending_by_role(store, settings: Settings) -> dict[str, int]:
 def export_dataset(
     store, settings: Settings, home: Path, role: str, *, format: str | None = None,
     max_examples: int | None = None, encode: Encoder | None = None, progress: Progress | None = None,
-    count_tokens: T.Counter_ | None = None, **overrides: Any,
+    count_tokens: T.TokenCount | None = None, **overrides: Any,
 ) -> Dataset:
     """Curate, write and register a new dataset version of ``role``; returns it.
 
@@ -189,12 +189,12 @@ class _Written:
 @dataclass
 class _Limits:
     max_seq_len: int
-    count: T.Counter_
+    count: T.TokenCount
 
 
-def _base_counter(settings: Settings) -> T.Counter_:
+def _base_counter(settings: Settings) -> T.TokenCount:
     """Token counts with the base model's tokenizer, loaded on first use."""
-    loaded: list[T.Counter_] = []
+    loaded: list[T.TokenCount] = []
 
     def count(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
         if not loaded:
@@ -222,6 +222,7 @@ def _write(
     for start in range(0, len(picks), ROW_CHUNK):
         chunk = picks[start:start + ROW_CHUNK]
         rows = repo.example_rows([p.seq for p in chunk])
+        results = _session_results(repo, rows)
         for pick in chunk:
             run_id, input_raw, output, task, reward, metadata, session = rows[pick.seq]
             run = T.tool_run(metadata)
@@ -232,7 +233,7 @@ def _write(
             meta = {"run_id": run_id, "role": role, "reward": reward, "check": check}
             try:
                 if run.is_tool_run or _has_tool_turns(input_raw):
-                    line = _tool_example(repo, pick.seq, session, input_raw, task, output, run, cfg, red, out,
+                    line = _tool_example(results, pick.seq, session, input_raw, task, output, run, cfg, red, out,
                                          limits, meta)
                 else:
                     conv = conversation(input_raw, task, output)
@@ -279,7 +280,15 @@ def _has_tool_turns(input_raw: str | None) -> bool:
     return bool(input_raw) and ('"tool_calls"' in input_raw or '"tool_call_id"' in input_raw)
 
 
-def _tool_example(repo, seq: int, session: str | None, input_raw: str | None, task: str | None, output: str,
+def _session_results(repo, rows: dict[int, tuple]) -> T.SessionResults:
+    """The tool results that later runs of these runs' sessions carry (for failed calls)."""
+    callers = [(seq, row[6]) for seq, row in rows.items() if row[6] and T.tool_run(row[5]).calls]
+    if not callers:
+        return T.SessionResults([])
+    return T.SessionResults(repo.tool_result_inputs(sorted({s for _, s in callers}), min(q for q, _ in callers)))
+
+
+def _tool_example(results: T.SessionResults, seq: int, session: str | None, input_raw: str | None, task: str | None, output: str,
                   run: T.ToolRun, cfg: ExportSettings, red: Redactor | None, out: _Written, limits: _Limits,
                   meta: dict[str, Any]) -> dict[str, Any]:
     """One tool run's line; raises ``T.Rejected`` (a bad or failed call, too long) or NotAnExample."""
@@ -291,7 +300,7 @@ def _tool_example(repo, seq: int, session: str | None, input_raw: str | None, ta
     if meta["reward"] < floor:
         raise T.Rejected(T.BELOW_TOOL_REWARD, f"reward {meta['reward']} < {floor} (export.tool_min_reward)")
     if session and run.calls:
-        failed = T.failed_call(run, lambda call_id: repo.later_session_input(session, seq, call_id))
+        failed = results.failed_call(run, seq, session)
         if failed is not None:
             raise T.Rejected(T.FAILED, f"{failed!r} returned an error later in session {session!r}")
     try:
@@ -308,7 +317,8 @@ def _tool_example(repo, seq: int, session: str | None, input_raw: str | None, ta
     for name in names:
         out.tools[name]["calls"] += 1
     if cfg.format == "messages":
-        return {"messages": [_full(m) for m in messages], "tools": T.row_tools(run), **meta}
+        tools = T.ToolRun(red.any(run.tools) if red is not None and run.tools else run.tools, run.calls)
+        return {"messages": [_full(m) for m in messages], "tools": T.row_tools(tools), **meta}
     return FORMATS[cfg.format](render_chat(messages, run.tools), meta)
 
 

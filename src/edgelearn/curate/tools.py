@@ -31,7 +31,7 @@ _ROLES = {"system": "system", "developer": "system", "user": "user", "human": "u
 # what an agent's tool result looks like when the call failed (first characters, lower-cased)
 _ERROR_STARTS = ("error", "traceback", "exception", "fatal:", "failed", "command failed", "tool error")
 
-Counter_ = Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], int]
+TokenCount = Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], int]
 
 
 class Rejected(ValueError):
@@ -130,22 +130,29 @@ def is_error_result(message: dict[str, Any]) -> bool:
     return text.lower().startswith(_ERROR_STARTS)
 
 
-def failed_call(run: ToolRun, later_input: Callable[[str], str | None]) -> str | None:
-    """The name of a call whose result, in a later run of the session, is an error; else None.
-    ``later_input(call_id)`` gives that later run's input (JSON messages) or None."""
-    for call in run.calls:
-        call_id = call.get("id")
-        if not call_id:
-            continue
-        raw = later_input(str(call_id))
-        try:
-            messages = orjson.loads(raw) if raw else []
-        except orjson.JSONDecodeError:
-            continue
-        for m in messages if isinstance(messages, list) else []:
-            if isinstance(m, dict) and m.get("role") == "tool" and m.get("tool_call_id") == call_id and is_error_result(m):
+class SessionResults:
+    """The tool results later runs of some sessions carry: call id → (seq and session of the first run
+    that carried it, whether it reports an error)."""
+
+    def __init__(self, rows: list[tuple[int, str, str]]) -> None:
+        self.results: dict[str, tuple[int, str, bool]] = {}
+        for seq, session, raw in rows:
+            try:
+                messages = orjson.loads(raw) if raw else []
+            except orjson.JSONDecodeError:
+                continue
+            for m in messages if isinstance(messages, list) else []:
+                if isinstance(m, dict) and m.get("role") == "tool" and isinstance(m.get("tool_call_id"), str):
+                    self.results.setdefault(m["tool_call_id"], (seq, session, is_error_result(m)))
+
+    def failed_call(self, run: ToolRun, seq: int, session: str) -> str | None:
+        """The name of a call of ``run`` (run ``seq`` of ``session``) whose result, carried by a later
+        run of the same session, is an error; else None."""
+        for call in run.calls:
+            found = self.results.get(str(call.get("id") or ""))
+            if found and found[0] > seq and found[1] == session and found[2]:
                 return str((call.get("function") or {}).get("name"))
-    return None
+        return None
 
 
 # --- the trajectory ------------------------------------------------------------------------------
@@ -228,7 +235,7 @@ def rough_fits(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | Non
 
 
 def fit(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_len: int,
-        count: Counter_) -> tuple[list[dict[str, Any]], int]:
+        count: TokenCount) -> tuple[list[dict[str, Any]], int]:
     """(messages that fit ``max_len`` tokens, how many middle turns were dropped): the system and tools
     prefix, the task and the last turns stay, whole middle turns go oldest first; the answer is never cut.
     ``Rejected(too_long)`` when even the prefix and the answer do not fit."""
@@ -243,7 +250,7 @@ def fit(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_
     raise Rejected(TOO_LONG, f"longer than max_seq_len={max_len} tokens even with every middle turn dropped")
 
 
-def token_counter(tokenizer) -> Counter_:
+def token_counter(tokenizer) -> TokenCount:
     """Tokens of a conversation as training renders it (``train.data.render_text``) with ``tokenizer``."""
     from edgelearn.train.data import render_text
 

@@ -212,12 +212,15 @@ class DatasetsRepo:
         rows = self.store.query(f"select seq, output, {_CALLS} from runs where seq in ({_marks(len(seqs))})", seqs)
         return {seq: (output, calls) for seq, output, calls in rows}
 
-    def later_session_input(self, session: str, seq: int, needle: str) -> str | None:
-        """The input of the first run after ``seq`` in ``session`` whose input contains ``needle``
-        (a tool call's id: the run that carried that call's result), or None."""
-        rows = self.store.query("select input from runs where seq > ? and session = ? and instr(input, ?) > 0 "
-                                "order by seq limit 1", (seq, session, needle))
-        return rows[0][0] if rows else None
+    def tool_result_inputs(self, sessions: list[str], after: int) -> list[tuple[int, str, str]]:
+        """(seq, session, input) of the runs after ``after`` in ``sessions`` whose input carries tool
+        results (the agent's next requests: they hold the results of earlier calls), in seq order.
+        One pass over the later runs for a whole batch of sessions (runs have no session index)."""
+        if not sessions:
+            return []
+        return self.store.query(
+            f"select seq, session, input from runs where seq > ? and session in ({_marks(len(sessions))}) "
+            "and instr(input, '\"tool_call_id\"') > 0 order by seq", (after, *sessions))
 
     def metadata(self, seqs: list[int]) -> list[tuple[int, str | None]]:
         """(seq, metadata JSON) of some runs."""
