@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from edgelearn.config import ExportSettings, Settings
+from edgelearn.curate import tool_rows as R
 from edgelearn.curate import tools as T
-from edgelearn.curate.formats import FORMATS, NotAnExample, check_of, conversation, example
+from edgelearn.curate.formats import NotAnExample, check_of, conversation, example
 from edgelearn.curate.publish import DatasetFiles, datasets_root, publish, sweep
 from edgelearn.curate.rehearsal import rehearse
 from edgelearn.curate.select import Encoder, Pick, Progress, Selector
@@ -26,7 +26,6 @@ from edgelearn.curate.split import split_of
 from edgelearn.errors import ConfigError, CurationError, InvalidInput
 from edgelearn.record.privacy import Redactor
 from edgelearn.roles import check_role
-from edgelearn.serve.tools import render_chat
 from edgelearn.store.datasets import Dataset, VersionTaken
 
 EMBED_MODEL = "all-MiniLM-L6-v2"
@@ -113,7 +112,7 @@ def export_dataset(
                 raise CurationError(_nothing_message(role, cfg, counts, rejections))
             files = DatasetFiles(root, role)
             try:
-                limits = _Limits(settings.train.max_seq_len, count_tokens or _base_counter(settings))
+                limits = R.Limits(settings.train.max_seq_len, count_tokens or R.base_counter(settings))
                 written = _write(files, repo, selector.picks, cfg, role, red, rejections, limits)
                 file_info = files.close()
             except BaseException:
@@ -178,42 +177,14 @@ def _rejections(counts: dict[str, int], selector: Selector) -> dict[str, int]:
 
 
 @dataclass
-class _Written:
+class _Written(R.ToolTally):
     members: list[tuple[int, str, str]] = field(default_factory=list)  # (run seq, split, source)
     ids: dict[str, list[str]] = field(default_factory=lambda: {"train": [], "val": [], "rehearsal": []})
-    redactions: Counter = field(default_factory=Counter)
-    tools: dict[str, Counter] = field(default_factory=dict)  # tool name → examples, calls, rejection reasons
-    dropped_turns: dict[str, int] = field(default_factory=dict)  # run id → middle turns dropped to fit
-
-
-@dataclass
-class _Limits:
-    max_seq_len: int
-    count: T.TokenCount
-
-
-def _base_counter(settings: Settings) -> T.TokenCount:
-    """Token counts with the base model's tokenizer, loaded on first use."""
-    loaded: list[T.TokenCount] = []
-
-    def count(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
-        if not loaded:
-            from transformers import AutoTokenizer
-
-            from edgelearn.train.base import resolve_base
-
-            base = resolve_base(settings.train.base_model)
-            tok = (AutoTokenizer.from_pretrained(str(base.hf_dir)) if base.hf_dir
-                   else AutoTokenizer.from_pretrained(str(base.gguf.parent), gguf_file=base.gguf.name))
-            loaded.append(T.token_counter(tok))
-        return loaded[0](messages, tools)
-
-    return count
 
 
 def _write(
     files: DatasetFiles, repo, picks: list[Pick], cfg: ExportSettings, role: str, red: Redactor | None,
-    rejections: dict[str, int], limits: _Limits,
+    rejections: dict[str, int], limits: R.Limits,
 ) -> _Written:
     """Write every pick as an example (redacted, split by run id); a run that cannot become
     an example counts as "invalid", a tool run that must not (``curate.tools``) under its reason."""
@@ -222,7 +193,7 @@ def _write(
     for start in range(0, len(picks), ROW_CHUNK):
         chunk = picks[start:start + ROW_CHUNK]
         rows = repo.example_rows([p.seq for p in chunk])
-        results = _session_results(repo, rows)
+        results = R.session_results(repo, rows)
         for pick in chunk:
             run_id, input_raw, output, task, reward, metadata, session = rows[pick.seq]
             run = T.tool_run(metadata)
@@ -232,21 +203,20 @@ def _write(
                 check = red.any(check) if red is not None else check
             meta = {"run_id": run_id, "role": role, "reward": reward, "check": check}
             try:
-                if run.is_tool_run or _has_tool_turns(input_raw):
-                    line = _tool_example(results, pick.seq, session, input_raw, task, output, run, cfg, red, out,
+                if run.is_tool_run or R.has_tool_turns(input_raw):
+                    line = R.tool_line(results, pick.seq, session, input_raw, task, output, run, cfg, red, out,
                                          limits, meta)
                 else:
                     conv = conversation(input_raw, task, output)
                     if red is not None:
-                        conv = [{**m, "content": _redact(red, m["content"], out.redactions)} for m in conv]
+                        conv = [{**m, "content": R.redact_text(red, m["content"], out.redactions)} for m in conv]
                     line = example(cfg.format, conv, **meta)
             except NotAnExample:
                 rejections["invalid"] += 1
                 continue
             except T.Rejected as exc:
                 rejections[exc.reason] += 1
-                for name in set(run.names()):
-                    out.tools.setdefault(name, Counter())[exc.reason] += 1
+                out.rejected(run, exc.reason)
                 continue
             split = split_of(run_id, cfg.val_fraction)
             files.add(split, line)
@@ -274,76 +244,6 @@ def _checks_first(repo, picks: list[Pick]) -> tuple[list[Pick], list[str]]:
                 keys.update(dict.fromkeys(check))
             rank[seq] = 0 if T.tool_run(metadata).is_tool_run else 1 if check is not None else 2
     return sorted(picks, key=lambda p: rank.get(p.seq, 2)), sorted(keys)
-
-
-def _has_tool_turns(input_raw: str | None) -> bool:
-    return bool(input_raw) and ('"tool_calls"' in input_raw or '"tool_call_id"' in input_raw)
-
-
-def _session_results(repo, rows: dict[int, tuple]) -> T.SessionResults:
-    """The tool results that later runs of these runs' sessions carry (for failed calls)."""
-    callers = [(seq, row[6]) for seq, row in rows.items() if row[6] and T.tool_run(row[5]).calls]
-    if not callers:
-        return T.SessionResults([])
-    return T.SessionResults(repo.tool_result_inputs(sorted({s for _, s in callers}), min(q for q, _ in callers)))
-
-
-def _tool_example(results: T.SessionResults, seq: int, session: str | None, input_raw: str | None, task: str | None, output: str,
-                  run: T.ToolRun, cfg: ExportSettings, red: Redactor | None, out: _Written, limits: _Limits,
-                  meta: dict[str, Any]) -> dict[str, Any]:
-    """One tool run's line; raises ``T.Rejected`` (a bad or failed call, too long) or NotAnExample."""
-    if not output.strip() and not run.calls:
-        raise NotAnExample("empty output")
-    T.check_calls(run)
-    names = run.names()
-    floor = max((cfg.tool_min_reward.get(name, 0.0) for name in names), default=0.0)
-    if meta["reward"] < floor:
-        raise T.Rejected(T.BELOW_TOOL_REWARD, f"reward {meta['reward']} < {floor} (export.tool_min_reward)")
-    if session and run.calls:
-        failed = results.failed_call(run, seq, session)
-        if failed is not None:
-            raise T.Rejected(T.FAILED, f"{failed!r} returned an error later in session {session!r}")
-    try:
-        messages = T.trajectory(input_raw, task, output, run)
-    except T.Rejected as exc:
-        raise NotAnExample(str(exc)) from exc
-    messages, dropped = T.fit(messages, run.tools, limits.max_seq_len, limits.count)
-    if dropped:
-        out.dropped_turns[meta["run_id"]] = dropped
-    if red is not None:
-        messages = [_redact_message(red, m, out.redactions) for m in messages]
-    for name in set(names):
-        out.tools.setdefault(name, Counter())["examples"] += 1
-    for name in names:
-        out.tools[name]["calls"] += 1
-    if cfg.format == "messages":
-        tools = T.ToolRun(red.any(run.tools) if red is not None and run.tools else run.tools, run.calls)
-        return {"messages": [_full(m) for m in messages], "tools": T.row_tools(tools), **meta}
-    return FORMATS[cfg.format](render_chat(messages, run.tools), meta)
-
-
-def _full(message: dict[str, Any]) -> dict[str, Any]:
-    """A message with every field a tool row's messages have (null when absent): HF ``datasets``
-    then reads one Arrow type for the whole column."""
-    return {"role": message["role"], "content": message.get("content") or "",
-            "tool_calls": message.get("tool_calls"), "tool_call_id": message.get("tool_call_id"),
-            "name": message.get("name")}
-
-
-def _redact_message(red: Redactor, message: dict[str, Any], tally: Counter) -> dict[str, Any]:
-    out = {**message, "content": _redact(red, message.get("content") or "", tally)}
-    if message.get("tool_calls"):
-        out["tool_calls"] = [{**c, "function": {**c["function"],
-                                                "arguments": _redact(red, c["function"]["arguments"], tally)}}
-                             for c in message["tool_calls"]]
-    return out
-
-
-def _redact(red: Redactor, text: str, tally: Counter) -> str:
-    clean = red.text(text)
-    if clean != text:
-        tally.update(kind for kind, _ in red.findings(text))
-    return clean
 
 
 def _nothing_message(role: str, cfg: ExportSettings, counts: dict[str, int], rejections: dict[str, int]) -> str:
