@@ -59,7 +59,10 @@ TENSORZERO_REQUIREMENTS = ["tensorzero==2026.6.0"]
 # no call home from the anchors: only loopback traffic in this bench
 QUIET_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
              "TENSORZERO_DISABLE_PSEUDONYMOUS_USAGE_ANALYTICS": "1",
-             "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true"}
+             "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",
+             # and whatever else they try meets a closed loopback port (both honour NO_PROXY for the stand-in)
+             **{k: "http://127.0.0.1:9" for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")},
+             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
 # --- numbers -------------------------------------------------------------------------------------
@@ -676,6 +679,7 @@ def main() -> None:
     block_s = args.block_s or (3.0 if args.quick else 10.0)
     streams = args.streams or (50 if args.quick else 100)
     started = time.monotonic()
+    commit, began = _commit(), time.strftime("%Y-%m-%d %H:%M", time.gmtime())  # what the children import
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     procs: list[subprocess.Popen] = []
     not_installed: dict[str, str] = {}
@@ -711,7 +715,8 @@ def main() -> None:
             for proc in reversed(procs):
                 stop(proc)
     result = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": _commit(),
+        "date": f"{began} to {time.strftime('%H:%M UTC', time.gmtime())}",
+        "commit": commit + ("" if _commit() == commit else f" (HEAD moved to {_commit()} during the run)"),
         "command": "bench/gateway.py " + " ".join(a for a in sys.argv[1:]),
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "os": platform.platform(terse=True),
                     "python": platform.python_version(), "load_before": load_before,

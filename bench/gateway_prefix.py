@@ -1,7 +1,7 @@
 """Time to first token of an agent's follow-up call on the embedded model, with and without the prefix cache.
 
-Run: ``PYTHONPATH=src .venv/bin/python bench/gateway_prefix.py [--rounds 3] [--threads 2]``. Writes
-``bench/results/gateway_prefix.md``.
+Run: ``PYTHONPATH=src .venv/bin/python bench/gateway_prefix.py [--rounds 3] [--threads 2 1]``. Writes
+``bench/results/gateway_prefix.md``, one table per ``--threads`` value.
 
 Two coding agents, each with its own system prompt and the same 14 tool schemas (about 3,000 prompt
 tokens a call, like opencode's first request), talk to SmolLM2-135M through ``EmbeddedBackend`` (the
@@ -103,17 +103,31 @@ def conversation(agent: str, turns: int) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, nargs="+", default=[2])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gateway_prefix.md")
     args = parser.parse_args()
-
     import llama_cpp
 
+    lines = [
+        "# Prefix cache: time to first token of an agent's follow-up (bench/gateway_prefix.py)",
+        "",
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, llama-cpp-python "
+        f"{llama_cpp.__version__}, SmolLM2-135M-Instruct Q4_1 through EmbeddedBackend. The cores are shared with "
+        "other work: absolute times are noisy; the six calls of a round run back to back.",
+    ]
+    for threads in args.threads:
+        lines += ["", *run(threads, args.rounds)]
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def run(threads: int, rounds: int) -> list[str]:
+    """The six calls, ``rounds`` times, with ``threads`` llama.cpp threads; the section's markdown lines."""
     from edgelearn.serve.backends import GenerateRequest, Target
     from edgelearn.serve.base import default_base_gguf
     from edgelearn.serve.llamacpp import EmbeddedBackend
 
-    backend = EmbeddedBackend(n_threads=args.threads, n_ctx=0)
+    backend = EmbeddedBackend(n_threads=threads, n_ctx=0)
     target = Target("base", model_path=str(default_base_gguf()))
     loaded = backend._get(target)
     llm, prefixes = loaded.llm, loaded.prefixes
@@ -121,13 +135,24 @@ def main() -> None:
     def request(agent: str, turns: int) -> GenerateRequest:
         return GenerateRequest(messages=conversation(agent, turns), tools=TOOLS, max_tokens=4, temperature=0.0)
 
-    def ttft(req: GenerateRequest) -> float:
+    skipped: list[int] = []
+    prepare = prefixes.prepare
+
+    def counting_prepare(llm_, tokens):  # how much of each prompt llama.cpp did not process again
+        skipped.append(prepare(llm_, tokens))
+        return skipped[-1]
+
+    prefixes.prepare = counting_prepare
+    processed: dict[str, list[int]] = {}
+
+    def ttft(req: GenerateRequest, label: str) -> float:
         started = time.perf_counter()
         for chunk in backend.stream(target, req):
             first = time.perf_counter() - started
             break
         else:
             raise RuntimeError("no chunk")
+        processed.setdefault(label, []).append(len(backend.prompt_tokens(loaded, target, req)) - skipped[-1])
         return first * 1000
 
     sizes = {name: len(backend.prompt_tokens(loaded, target, request(agent, turns)))
@@ -139,50 +164,46 @@ def main() -> None:
     times: dict[str, list[float]] = {label: [] for label in labels}
     load_before = os.getloadavg()
     started = time.perf_counter()
-    for round_ in range(args.rounds):
+    for round_ in range(rounds):
         llm.reset()
         prefixes.clear()
         prefixes.capacity_bytes = backend.prefix_cache_bytes
-        times[labels[0]].append(ttft(request("Alpha", 0)))
-        times[labels[1]].append(ttft(request("Alpha", 1)))
-        times[labels[2]].append(ttft(request("Beta", 0)))
+        times[labels[0]].append(ttft(request("Alpha", 0), labels[0]))
+        times[labels[1]].append(ttft(request("Alpha", 1), labels[1]))
+        times[labels[2]].append(ttft(request("Beta", 0), labels[2]))
         restores = prefixes.restores
-        times[labels[3]].append(ttft(request("Alpha", 2)))
+        times[labels[3]].append(ttft(request("Alpha", 2), labels[3]))
         assert prefixes.restores == restores + 1, "A's context was not restored"
         prefixes.capacity_bytes = 0
-        times[labels[4]].append(ttft(request("Beta", 1)))
+        times[labels[4]].append(ttft(request("Beta", 1), labels[4]))
         llm.reset()
-        times[labels[5]].append(ttft(request("Alpha", 1)))
-        print(f"round {round_ + 1}: " + ", ".join(f"{v[-1]:.0f}" for v in times.values()), flush=True)
+        times[labels[5]].append(ttft(request("Alpha", 1), labels[5]))
+        print(f"threads {threads}, round {round_ + 1}: " + ", ".join(f"{v[-1]:.0f}" for v in times.values()), flush=True)
     elapsed = time.perf_counter() - started
     load_after = os.getloadavg()
     state_mb = llm.save_state().llama_state_size / 1e6
     backend.close()
 
     lines = [
-        "# Prefix cache: time to first token of an agent's follow-up (bench/gateway_prefix.py)",
+        f"## n_threads={threads}, n_ctx={loaded.n_ctx}",
         "",
-        f"Machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, llama-cpp-python "
-        f"{llama_cpp.__version__}, SmolLM2-135M-Instruct Q4_1, n_threads={args.threads}, n_ctx={loaded.n_ctx}. "
-        f"{args.rounds} rounds in {elapsed:.0f} s. Load average before: {' '.join(f'{x:.2f}' for x in load_before)}; "
-        f"after: {' '.join(f'{x:.2f}' for x in load_after)} (the 2 cores are shared with other work: absolute "
-        "times are noisy; the rows of one round run back to back).",
+        f"{rounds} rounds in {elapsed:.0f} s. Load average before: {' '.join(f'{x:.2f}' for x in load_before)}; "
+        f"after: {' '.join(f'{x:.2f}' for x in load_after)}.",
         "",
         "Prompt tokens per call (14 tool schemas + an 8-section system prompt, rendered by serve/tools.py): "
         + ", ".join(f"{k} {v}" for k, v in sizes.items()) + f". A saved context of about {sizes['A3']} tokens "
         f"is {state_mb:.0f} MB.",
         "",
-        "| call | TTFT median ms | min | max |",
-        "| --- | --- | --- | --- |",
+        "| call | prompt tokens processed | TTFT median ms | min | max |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for label, values in times.items():
-        lines.append(f"| {label} | {statistics.median(values):.0f} | {min(values):.0f} | {max(values):.0f} |")
+        lines.append(f"| {label} | {max(processed[label])} | {statistics.median(values):.0f} | {min(values):.0f} "
+                     f"| {max(values):.0f} |")
     cold, warm, restored = (statistics.median(times[labels[i]]) for i in (5, 1, 3))
-    lines += ["", f"The follow-up's time to first token: {cold:.0f} ms with nothing cached, {warm:.0f} ms when the "
+    return lines + ["", f"The follow-up's time to first token: {cold:.0f} ms with nothing cached, {warm:.0f} ms when the "
               f"loaded model still holds the agent's prefix ({cold / warm:.0f}x less), {restored:.0f} ms when "
-              f"another agent came between and the saved context was restored ({cold / restored:.0f}x less).", ""]
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+              f"another agent came between and the saved context was restored ({cold / restored:.0f}x less)."]
 
 
 if __name__ == "__main__":

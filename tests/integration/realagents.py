@@ -139,39 +139,47 @@ def _run(command: list[str], *, home: Path, cwd: Path, env: dict[str, str], time
 
 
 def run_qwen(task: str, *, base_url: str, api_key: str, model: str, home: Path, cwd: Path,
-             timeout: float = 180) -> AgentRun:
+             timeout: float = 180, proxy: str | None = None) -> AgentRun:
     """``qwen -p TASK --yolo`` against an OpenAI-compatible ``base_url`` (ending in ``/v1``)."""
     binary = ensure_installed(AGENTS["qwen"])
-    env = {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": api_key, "OPENAI_MODEL": model}
+    # its usage statistics go to an Alibaba Cloud endpoint by default: off, with telemetry and updates
+    settings = home / ".qwen" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False},
+                                    "general": {"enableAutoUpdate": False}}, indent=2))
+    env = {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": api_key, "OPENAI_MODEL": model, **_proxied(proxy)}
     return _run([str(binary), "-p", task, "--yolo"], home=home, cwd=cwd, env=env, timeout=timeout)
 
 
-# Proxies and an npm registry on a closed loopback port: nothing but loopback can be reached. opencode
-# (Bun) honours the proxy variables and still runs (its openai-compatible provider is bundled);
-# Qwen Code's fetch sends even loopback calls to a proxy it is given, so it runs without them.
-OFFLINE = {name: "http://127.0.0.1:9" for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
-OFFLINE["npm_config_registry"] = "http://127.0.0.1:9/"
+def _proxied(proxy: str | None) -> dict[str, str]:
+    # the agents phone home (usage statistics, model catalogs, update checks): given a proxy (the
+    # tests give netguard.LoopbackProxy), every such call meets it; loopback calls skip it by
+    # NO_PROXY, except Qwen Code's, which go through it to loopback
+    if proxy is None:
+        return {}
+    return {name: proxy for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
 
 
 def run_opencode(task: str, *, base_url: str, api_key: str, model: str, home: Path, cwd: Path,
-                 timeout: float = 180, offline: bool = True) -> AgentRun:
-    """``opencode run TASK`` with an ``opencode.json`` in ``cwd`` naming an openai-compatible provider;
-    ``offline``: with every proxy and the npm registry pointed at a closed loopback port."""
+                 timeout: float = 180, proxy: str | None = None) -> AgentRun:
+    """``opencode run TASK`` with an ``opencode.json`` in ``cwd`` naming an openai-compatible provider."""
     binary = ensure_installed(AGENTS["opencode"])
     cwd.mkdir(parents=True, exist_ok=True)
     (cwd / "opencode.json").write_text(json.dumps(opencode_config(base_url, api_key, model), indent=2))
-    return _run([str(binary), "run", task], home=home, cwd=cwd, env=OFFLINE if offline else {}, timeout=timeout)
+    env = {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_MODELS_FETCH": "1", "OPENCODE_DISABLE_SHARE": "1",
+           "OPENCODE_DISABLE_LSP_DOWNLOAD": "1", **_proxied(proxy)}
+    return _run([str(binary), "run", task], home=home, cwd=cwd, env=env, timeout=timeout)
 
 
 def run_claude(task: str, *, base_url: str, api_key: str, model: str, home: Path, cwd: Path,
-               timeout: float = 180) -> AgentRun:
+               timeout: float = 180, proxy: str | None = None) -> AgentRun:
     """``claude -p TASK --allowedTools Bash`` against an Anthropic Messages ``base_url`` (no ``/v1``).
 
     For the wire-API issue; seen running here against the stand-in's ``/v1/messages`` directly
     (edgelearn does not serve Anthropic Messages yet)."""
     binary = ensure_installed(AGENTS["claude"])
     env = {"ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_AUTH_TOKEN": api_key,
-           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", **_proxied(proxy)}
     return _run([str(binary), "-p", task, "--allowedTools", "Bash", "--model", model], home=home, cwd=cwd, env=env,
                 timeout=timeout)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import realagents
 from elsupport import start_server, wait_for
+from netguard import LoopbackProxy
 from standin import Reply, StandIn, ToolCall
 
 pytestmark = pytest.mark.slow
@@ -86,16 +87,18 @@ def gateway(home, monkeypatch, request):
     if agent.shell_tool == "bash":
         arguments["description"] = "Write the marker file"
     provider = ShellToolProvider(agent.shell_tool, arguments, key=key).start()
+    guard = LoopbackProxy().start()
     (home / "edgelearn.toml").write_text(
         f'[providers.standin]\ntype = "openai"\nbase_url = "{provider.openai_base}"\napi_key_env = "STANDIN_KEY"\n'
         f'models = ["small"]\n')
     runtime = Runtime(home=home, embed=False)
     live, stop = start_server(runtime)
     try:
-        yield agent, provider, live, key
+        yield agent, provider, live, key, guard
     finally:
         stop()
         provider.stop()
+        guard.stop()
 
 
 def _installed(agent: realagents.Agent) -> None:
@@ -156,11 +159,11 @@ def _check_recorded(live, provider: ShellToolProvider, agent: realagents.Agent, 
 
 @pytest.mark.parametrize("gateway", [realagents.AGENTS["qwen"]], indirect=True, ids=["qwen"])
 def test_qwen_code_runs_a_shell_call_through_edgelearn(gateway, tmp_path):
-    agent, provider, live, key = gateway
+    agent, provider, live, key, guard = gateway
     _installed(agent)
     run = realagents.run_qwen(TASK, base_url=f"{live.url}/v1", api_key=live.token, model="standin/small",
-                              home=tmp_path / "agent-home", cwd=tmp_path / "work", timeout=180)
-    assert not run.timed_out and run.returncode == 0, run.describe()
+                              home=tmp_path / "agent-home", cwd=tmp_path / "work", timeout=180, proxy=guard.url)
+    assert not run.timed_out and run.returncode == 0, f"{run.describe()}\nrefused by the proxy: {guard.refused}"
     assert (run.cwd / MARKER).read_text().strip() == "edgelearn-was-here", run.describe()
     assert "done" in run.stdout
     _check_recorded(live, provider, agent, key, live.runtime.home)
@@ -168,11 +171,12 @@ def test_qwen_code_runs_a_shell_call_through_edgelearn(gateway, tmp_path):
 
 @pytest.mark.parametrize("gateway", [realagents.AGENTS["opencode"]], indirect=True, ids=["opencode"])
 def test_opencode_runs_a_shell_call_through_edgelearn(gateway, tmp_path):
-    agent, provider, live, key = gateway
+    agent, provider, live, key, guard = gateway
     _installed(agent)
     run = realagents.run_opencode(TASK, base_url=f"{live.url}/v1", api_key=live.token, model="standin/small",
-                                  home=tmp_path / "agent-home", cwd=tmp_path / "work", timeout=180)
-    assert not run.timed_out and run.returncode == 0, run.describe()
+                                  home=tmp_path / "agent-home", cwd=tmp_path / "work", timeout=180,
+                                  proxy=guard.url)
+    assert not run.timed_out and run.returncode == 0, f"{run.describe()}\nrefused by the proxy: {guard.refused}"
     assert (run.cwd / MARKER).read_text().strip() == "edgelearn-was-here", run.describe()
     assert "done" in run.stdout
     _check_recorded(live, provider, agent, key, live.runtime.home)
