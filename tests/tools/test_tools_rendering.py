@@ -65,3 +65,29 @@ def test_a_tools_row_is_read_as_trl_writes_it(tmp_path):
     path.write_text(json.dumps(row) + "\n")
     [read] = D.read_examples(path)
     assert D.example_tools(read) == TOOLS
+
+
+NATIVE = (  # a base whose own template renders tools and calls (Hermes style), as Qwen2.5's does
+    "{% if tools %}<|im_start|>system\n<tools>{% for t in tools %}\n{{ t | tojson }}{% endfor %}\n</tools>\n"
+    "Call them as <tool_call>{...}</tool_call>.<|im_end|>\n"
+    "{% endif %}{% for m in messages %}<|im_start|>{{ 'user' if m.role == 'tool' else m.role }}\n{{ m.content }}"
+    "{% for c in m.tool_calls or [] %}<tool_call>\n{{ c.function | tojson }}\n</tool_call>{% endfor %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def test_a_base_template_that_renders_tools_is_used_alike_by_training_and_serving(tokenizer):
+    import copy
+
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    from edgelearn.serve.tools import native_messages
+
+    tok = copy.deepcopy(tokenizer)
+    tok.chat_template = NATIVE
+    assert D.native_tools(tok) and not D.native_tools(tokenizer)
+    history = CONVERSATION[:6]
+    training = D.render_text(tok, history, TOOLS, True)
+    serving = Jinja2ChatFormatter(template=NATIVE, eos_token="<|im_end|>", bos_token="")(
+        messages=native_messages(history), tools=TOOLS).prompt
+    assert training.encode() == serving.encode()
+    assert '"arguments": {"path": "quill/parse.py"}' in training and "# Tools" not in training

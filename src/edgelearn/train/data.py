@@ -134,16 +134,17 @@ def _render(tokenizer, messages: list[dict], generation_prompt: bool) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
 
 
-_NATIVE: dict[int, bool] = {}
+_NATIVE: dict[str | None, bool] = {}  # chat template → whether it renders tools itself
 
 
 def native_tools(tokenizer) -> bool:
-    """Whether the tokenizer's chat template renders tools and ``<tool_call>`` itself (as serving checks)."""
-    key = id(tokenizer)
-    if key not in _NATIVE:
-        _NATIVE[key] = template_handles_tools(
+    """Whether the tokenizer's chat template renders tools and ``<tool_call>`` itself (as serving checks);
+    probed once per template."""
+    template = getattr(tokenizer, "chat_template", None)
+    if template not in _NATIVE:
+        _NATIVE[template] = template_handles_tools(
             lambda messages, tools: tokenizer.apply_chat_template(messages, tools=tools, tokenize=False))
-    return _NATIVE[key]
+    return _NATIVE[template]
 
 
 def render_text(tokenizer, messages: list[dict], tools: list[dict] | None, generation_prompt: bool) -> str:
