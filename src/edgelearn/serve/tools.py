@@ -318,7 +318,7 @@ class ToolCallParser:
             return
         stripped = text.rstrip()
         if stripped:
-            lead = (self.gap or " " if self.texted else "") if self.after_call else self.space
+            lead = ((self.gap or " ") if self.texted else "") if self.after_call else self.space
             out.append(lead + stripped)
             self.space, self.after_call, self.gap, self.texted = "", False, "", True
         self.space += text[len(stripped):]
