@@ -134,6 +134,8 @@ class ExportSettings(_Section):
     """Dataset file format."""
     val_fraction: float = Field(0.2, gt=0, lt=1)
     """Share of runs in validation, chosen by a hash of the run id."""
+    tool_min_reward: dict[str, float] = Field(default_factory=dict)
+    """Per tool name: the lowest reward of a run calling that tool (above min_reward) to become an example."""
 
 
 class TrainSettings(_Section):

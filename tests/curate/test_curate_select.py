@@ -61,7 +61,8 @@ def test_reward_and_status_thresholds(store, settings, home, add_runs, examples)
     assert _kept(ds, examples) == {ids[1], ids[2]}
     assert ds.rejections == {"status_not_ok": 1, "unscored": 1, "below_min_reward": 1, "unusable": 2,
                              "exact_duplicate": 0, "near_duplicate": 0, "cluster_cap": 0, "invalid": 0,
-                             "over_max_examples": 0}
+                             "tool_call_invalid_json": 0, "tool_not_offered": 0, "tool_call_failed": 0,
+                             "too_long": 0, "below_tool_min_reward": 0, "over_max_examples": 0}
     assert ds.counts["candidates"] == 7  # the fixer run is another role's
     _report_adds_up(ds)
     higher = export_dataset(store, settings, home, "coder", min_reward=0.9, cluster_cap=1.0)

@@ -45,7 +45,8 @@ def test_manifest_files_and_row(store, settings, home, add_runs):
     manifest = orjson.loads((ds.path / "manifest.json").read_bytes())
     assert manifest == ds.manifest == store.datasets.get("coder-ds1").manifest
     assert set(manifest) == {"version", "role", "format", "created_at", "watermark_seq", "counts", "rejections",
-                             "files", "runs", "redactions", "clusters", "embedding", "settings", "seconds"}
+                             "files", "runs", "redactions", "clusters", "embedding", "settings", "seconds",
+                             "tools", "dropped_turns", "tool_result_chars"}
     for name, info in manifest["files"].items():
         data = (ds.path / name).read_bytes()
         assert info["sha256"] == hashlib.sha256(data).hexdigest() and info["bytes"] == len(data)

@@ -16,9 +16,10 @@ from edgelearn.serve import registry
 from edgelearn.serve.base import sha256_file
 from edgelearn.serve.ollama import Registrar, probe
 from edgelearn.serve.sync import OllamaSync
-from edgelearn.serve.templates import CHATML_GO_TEMPLATE
+from edgelearn.serve.templates import chatml_go_template
 
-SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+# SmolLM2's default system prompt lives inside the template (which also renders tools): no "system" is sent
+CHATML_GO_TEMPLATE = chatml_go_template("You are a helpful AI assistant named SmolLM, trained by Hugging Face")
 STOPS = {"stop": ["<|im_start|>", "<|im_end|>"]}
 
 
@@ -47,7 +48,7 @@ def test_merged_route_sends_exactly_the_documented_requests(store, home, make_ar
         ("HEAD", f"/api/blobs/{digest}", None),
         ("POST", f"/api/blobs/{digest}", size),
         ("POST", "/api/create", {"model": "edgelearn-coder-v1", "stream": True, "files": {"model.gguf": digest},
-                                 "template": CHATML_GO_TEMPLATE, "system": SYSTEM, "parameters": STOPS}),
+                                 "template": CHATML_GO_TEMPLATE, "parameters": STOPS}),
         ("POST", "/api/show", {"model": "edgelearn-coder-v1"}),
     ]
     version = store.models.get(model_id)
@@ -86,12 +87,12 @@ def test_adapter_route_is_used_only_when_enabled_on_an_old_server(store, home, m
             ("HEAD", f"/api/blobs/{base_digest}", None),
             ("POST", f"/api/blobs/{base_digest}", base.stat().st_size),
             ("POST", "/api/create", {"model": base_name, "stream": True, "files": {"model.gguf": base_digest},
-                                     "template": CHATML_GO_TEMPLATE, "system": SYSTEM, "parameters": STOPS}),
+                                     "template": CHATML_GO_TEMPLATE, "parameters": STOPS}),
             ("HEAD", f"/api/blobs/{adapter_digest}", None),
             ("POST", f"/api/blobs/{adapter_digest}", gguf_files["adapter"].stat().st_size),
             ("POST", "/api/create", {"model": "edgelearn-coder-v1", "stream": True, "from": base_name,
                                      "adapters": {"adapter.gguf": adapter_digest}, "template": CHATML_GO_TEMPLATE,
-                                     "system": SYSTEM, "parameters": STOPS}),
+                                     "parameters": STOPS}),
             ("POST", "/api/show", {"model": "edgelearn-coder-v1"}),
         ]
         assert old.models["edgelearn-coder-v1:latest"]["from"] == base_name

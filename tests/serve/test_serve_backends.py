@@ -16,7 +16,7 @@ from edgelearn.serve.backends import (
 )
 from edgelearn.serve.llamacpp import StopMatcher
 from edgelearn.serve.templates import (
-    CHATML_GO_TEMPLATE,
+    chatml_go_template,
     modelfile_text,
     ollama_name_for,
     read_gguf_template,
@@ -109,8 +109,9 @@ def test_stop_matcher_never_emits_part_of_a_stop_string(pieces, stops, expected)
 def test_smollm2_template_becomes_ollama_chatml_with_its_default_system(base_gguf):
     jinja, bos, eos = read_gguf_template(base_gguf)
     converted = to_ollama_template(jinja, bos_token=bos, eos_token=eos)
-    assert converted.template == CHATML_GO_TEMPLATE
-    assert converted.system == "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    # the default system prompt goes inside the Go template (which also renders tools), not into Ollama's system
+    assert converted.template == chatml_go_template("You are a helpful AI assistant named SmolLM, trained by Hugging Face")
+    assert converted.system is None
     assert converted.stop == ["<|im_start|>", "<|im_end|>"]
 
 
@@ -147,8 +148,8 @@ def test_modelfile_for_both_routes(base_gguf):
     merged = modelfile_text(name="edgelearn-coder-v1", model_id="coder-v1", template=template,
                             model_path="/m/merged.gguf")
     assert "FROM /m/merged.gguf\n" in merged and "ADAPTER" not in merged
-    assert f'TEMPLATE """{CHATML_GO_TEMPLATE}"""' in merged
-    assert 'SYSTEM """You are a helpful AI assistant named SmolLM, trained by Hugging Face"""' in merged
+    assert f'TEMPLATE """{template.template}"""' in merged and "<tool_call>" in template.template
+    assert "SYSTEM" not in merged
     assert merged.endswith('PARAMETER stop "<|im_start|>"\nPARAMETER stop "<|im_end|>"\n')
     adapter = modelfile_text(name="edgelearn-coder-v1", model_id="coder-v1", template=template,
                              model_path="/m/base.gguf", adapter_path="/m/adapter.gguf")

@@ -41,7 +41,7 @@ def test_split_is_deterministic_order_independent_and_never_empty(tmp_path, conv
         D.split_file(write_lines(tmp_path / "one.jsonl", lines[:1]), tmp_path / "O", 0.2)
 
 
-def test_labels_cover_assistant_answers_and_their_end_of_turn_only(smol_tokenizer):
+def test_labels_cover_the_final_answer_and_its_end_of_turn_only(smol_tokenizer):
     tok = smol_tokenizer
     eot = D.end_of_turn_ids(tok)
     assert tok.convert_ids_to_tokens(eot[0]) == "<|im_end|>"
@@ -50,7 +50,7 @@ def test_labels_cover_assistant_answers_and_their_end_of_turn_only(smol_tokenize
                 {"role": "assistant", "content": "Goodbye"}]
     enc = D.encode(tok, messages, 1024, eot)
     labelled = tok.decode([t for t, lab in zip(enc.ids, enc.labels) if lab])
-    assert labelled == "Hello there<|im_end|>Goodbye<|im_end|>"
+    assert labelled == "Goodbye<|im_end|>"  # earlier turns are the agent's history, not the run's answer
     # the tokens before the last answer are exactly the inference prompt (generation prompt included)
     prompt = D.prompt_ids(tok, messages[:-1])
     assert enc.ids[:len(prompt)] == prompt

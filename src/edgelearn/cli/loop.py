@@ -19,6 +19,7 @@ def cmd_demo(args) -> int:
     from edgelearn.config_toml import write_settings
     from edgelearn.demo.pack import load_pack
     from edgelearn.demo.runner import DemoOptions, demo_home, demo_settings, run_demo
+    from edgelearn.demo.tool_pack import load_tool_pack
     from edgelearn.runtime import Runtime
     from edgelearn.server.app import serve_in_thread
 
@@ -30,8 +31,9 @@ def cmd_demo(args) -> int:
         for sub in ("datasets", "jobs", "artifacts", "modelfiles"):
             shutil.rmtree(dhome / sub, ignore_errors=True)
     opts = DemoOptions(epochs=args.epochs, learning_rate=args.learning_rate, min_samples=args.min_samples,
-                       eval_limit=args.eval_limit, max_tokens=args.max_tokens, timeout_s=args.timeout)
-    n_train = sum(1 for t in load_pack() if t.split == "train")
+                       eval_limit=args.eval_limit, max_tokens=args.max_tokens, timeout_s=args.timeout, tools=args.tools)
+    tool_pack = load_tool_pack() if args.tools else []
+    n_train = sum(1 for t in [*load_pack(), *tool_pack] if t.split == "train")  # teacher runs, both families
     cfg_file = dhome / "edgelearn.toml"
     demo_cfg = demo_settings(settings, n_train, opts)
     write_settings(demo_cfg, cfg_file)  # so hot reload (and the TUI's toggles) keep the demo's thresholds
@@ -179,6 +181,8 @@ def register(sub) -> None:
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per stage")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--tools", action="store_true",
+                   help="also teach the tool-use family (house tools of a made-up repository); a longer cycle")
     p.set_defaults(handler=cmd_demo)
 
     p = sub.add_parser("status", parents=[common], help="what the loop is doing (asks the running runtime)")

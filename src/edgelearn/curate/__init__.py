@@ -4,6 +4,8 @@
     select.py      best-first streaming selection: thresholds, exact and near dedup, cluster cap
     rehearsal.py   earlier datasets' examples mixed back in
     formats.py     run → conversation → messages | alpaca | completion line
+    tools.py       tool runs: calls checked, failed calls found, OpenAI-form trajectory, long ones fitted
+    tool_rows.py   a tool run's {messages, tools} line, per-tool counts for the manifest
     split.py       train / validation by a hash of the run id
     publish.py     temp dir, sha256, manifest, atomic rename, then the store row
     similarity.py  how alike two outputs are

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from edgelearn.config import ExportSettings, Settings
+from edgelearn.curate import tool_rows as R
+from edgelearn.curate import tools as T
 from edgelearn.curate.formats import NotAnExample, check_of, conversation, example
 from edgelearn.curate.publish import DatasetFiles, datasets_root, publish, sweep
 from edgelearn.curate.rehearsal import rehearse
@@ -31,7 +32,7 @@ EMBED_MODEL = "all-MiniLM-L6-v2"
 ROW_CHUNK = 256
 _SQL_FILTERS = ("status_not_ok", "unscored", "below_min_reward")  # counted by SQL, before selection
 REASONS = ("status_not_ok", "unscored", "below_min_reward", "unusable", "exact_duplicate", "near_duplicate",
-           "cluster_cap", "invalid", "over_max_examples")
+           "cluster_cap", "invalid", *T.REASONS, "over_max_examples")
 
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -80,13 +81,15 @@ def pending_by_role(store, settings: Settings) -> dict[str, int]:
 def export_dataset(
     store, settings: Settings, home: Path, role: str, *, format: str | None = None,
     max_examples: int | None = None, encode: Encoder | None = None, progress: Progress | None = None,
-    **overrides: Any,
+    count_tokens: T.TokenCount | None = None, **overrides: Any,
 ) -> Dataset:
     """Curate, write and register a new dataset version of ``role``; returns it.
 
     Overrides (``format``, ``max_examples`` or any other ``export`` setting) apply to this
     export only. ``encode`` embeds runs that have no embedding yet (default: all-MiniLM-L6-v2).
-    ``progress(examined, eligible)`` is called after each page of runs.
+    ``progress(examined, eligible)`` is called after each page of runs. ``count_tokens(messages,
+    tools)`` measures a long tool trajectory against ``train.max_seq_len`` (default: the base's
+    tokenizer, loaded only when a trajectory may be too long).
     Raises InvalidInput for a bad role or override, CurationError when no run qualifies.
     """
     check_role(role)
@@ -109,7 +112,8 @@ def export_dataset(
                 raise CurationError(_nothing_message(role, cfg, counts, rejections))
             files = DatasetFiles(root, role)
             try:
-                written = _write(files, repo, selector.picks, cfg, role, red, rejections)
+                limits = R.Limits(settings.train.max_seq_len, count_tokens or R.base_counter(settings))
+                written = _write(files, repo, selector.picks, cfg, role, red, rejections, limits)
                 file_info = files.close()
             except BaseException:
                 files.discard()
@@ -128,6 +132,8 @@ def export_dataset(
             "role": role, "format": cfg.format, "created_at": started, "watermark_seq": watermark,
             "counts": summary, "rejections": rejections, "files": file_info, "runs": written.ids,
             "redactions": dict(sorted(written.redactions.items())),
+            "tools": {name: dict(sorted(c.items())) for name, c in sorted(written.tools.items())},
+            "dropped_turns": written.dropped_turns, "tool_result_chars": T.TOOL_RESULT_CHARS,
             "clusters": sum(1 for size in selector.kept.cluster_sizes.values() if size),
             "embedding": {"model": EMBED_MODEL, "embedded_now": selector.embedded_now},
             "settings": {"export": cfg.model_dump(), "privacy": {
@@ -171,38 +177,49 @@ def _rejections(counts: dict[str, int], selector: DatasetSelector) -> dict[str, 
 
 
 @dataclass
-class _Written:
+class _Written(R.ToolTally):
     members: list[tuple[int, str, str]] = field(default_factory=list)  # (run seq, split, source)
     ids: dict[str, list[str]] = field(default_factory=lambda: {"train": [], "val": [], "rehearsal": []})
-    redactions: Counter = field(default_factory=Counter)
 
 
 def _write(
     files: DatasetFiles, repo, picks: list[DatasetPick], cfg: ExportSettings, role: str, red: Redactor | None,
-    rejections: dict[str, int],
+    rejections: dict[str, int], limits: R.Limits,
 ) -> _Written:
     """Write every pick as an example (redacted, split by run id); a run that cannot become
-    an example counts as "invalid"."""
+    an example counts as "invalid", a tool run that must not (``curate.tools``) under its reason."""
     out = _Written()
     picks, check_keys = _checks_first(repo, picks)
     for start in range(0, len(picks), ROW_CHUNK):
         chunk = picks[start:start + ROW_CHUNK]
         rows = repo.example_rows([p.seq for p in chunk])
+        results = R.session_results(repo, rows)
         for pick in chunk:
-            run_id, input_raw, output, task, reward, metadata = rows[pick.seq]
-            try:
-                conv = conversation(input_raw, task, output)
-            except NotAnExample:
-                rejections["invalid"] += 1
-                continue
+            run_id, input_raw, output, task, reward, metadata, session = rows[pick.seq]
+            run = T.tool_run(metadata)
             check = check_of(metadata)
             if check is not None:
                 check = {key: check.get(key) for key in check_keys}
-            if red is not None:
-                conv = [{**m, "content": _redact(red, m["content"], out.redactions)} for m in conv]
-                check = red.any(check) if check is not None else None
+                check = red.any(check) if red is not None else check
+            meta = {"run_id": run_id, "role": role, "reward": reward, "check": check}
+            try:
+                if run.is_tool_run or R.has_tool_turns(input_raw):
+                    line = R.tool_line(results, pick.seq, session, input_raw, task, output, run, cfg, red, out,
+                                         limits, meta)
+                else:
+                    conv = conversation(input_raw, task, output)
+                    if red is not None:
+                        conv = [{**m, "content": R.redact_text(red, m["content"], out.redactions)} for m in conv]
+                    line = example(cfg.format, conv, **meta)
+            except NotAnExample:
+                rejections["invalid"] += 1
+                continue
+            except T.Rejected as exc:
+                rejections[exc.reason] += 1
+                out.rejected(run, exc.reason)
+                continue
             split = split_of(run_id, cfg.val_fraction)
-            files.add(split, example(cfg.format, conv, run_id=run_id, role=role, reward=reward, check=check))
+            files.add(split, line)
             out.members.append((pick.seq, split, pick.source))
             out.ids[split].append(run_id)
             if pick.source == "rehearsal":
@@ -211,29 +228,22 @@ def _write(
 
 
 def _checks_first(repo, picks: list[DatasetPick]) -> tuple[list[DatasetPick], list[str]]:
-    """Picks with a check first, and the union of the checks' keys.
+    """Tool runs first, then picks with a check, and the union of the checks' keys.
 
     HF ``datasets`` infers a JSON column's type from the first rows it reads and casts the
     rest to it: a file that starts with ``check: null`` rows, or checks with different keys,
-    fails to load. So every check gets every key (missing ones null) and comes first.
+    fails to load. So every check gets every key (missing ones null) and comes first; tool rows,
+    whose messages carry the most fields, come before all.
     """
-    with_check: set[int] = set()
+    rank: dict[int, int] = {}
     keys: dict[str, None] = {}
     for start in range(0, len(picks), ROW_CHUNK):
         for seq, metadata in repo.metadata([p.seq for p in picks[start:start + ROW_CHUNK]]):
             check = check_of(metadata)
             if check is not None:
-                with_check.add(seq)
                 keys.update(dict.fromkeys(check))
-    ordered = [p for p in picks if p.seq in with_check] + [p for p in picks if p.seq not in with_check]
-    return ordered, sorted(keys)
-
-
-def _redact(red: Redactor, text: str, tally: Counter) -> str:
-    clean = red.text(text)
-    if clean != text:
-        tally.update(kind for kind, _ in red.findings(text))
-    return clean
+            rank[seq] = 0 if T.tool_run(metadata).is_tool_run else 1 if check is not None else 2
+    return sorted(picks, key=lambda p: rank.get(p.seq, 2)), sorted(keys)
 
 
 def _nothing_message(role: str, cfg: ExportSettings, counts: dict[str, int], rejections: dict[str, int]) -> str:

@@ -6,16 +6,17 @@ stored: per examined run it keeps an 8-byte content-hash key (exact duplicates),
 kept run a pick, its 384-d vector and the shape of its output. It stops as soon as
 ``max_examples`` runs are kept; everything after that point is "over_max_examples".
 
-For each run, in order: an exact duplicate (same content hash as a run already examined) is
-dropped; a run without output or input is "unusable"; a run whose task embedding has cosine
+For each run, in order: an exact duplicate (same content hash and tool calls as a run already
+examined) is dropped; a run without output or input is "unusable"; a run whose task embedding has cosine
 >= ``dedup_threshold`` with a kept run AND whose output is near-identical to that run's
-(``similarity``) is a near duplicate (the kept run ranks higher, so the better-rewarded run
+(``similarity`` of text and tool calls) is a near duplicate (the kept run ranks higher, so the better-rewarded run
 stays); a run joins the cluster of its most similar kept run when that cosine reaches
 ``cluster_similarity`` (else it starts a cluster), and is dropped when its cluster is full.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edgelearn.curate.similarity import OutputShape, similarity
+from edgelearn.curate.tools import answer_text, calls_key
 from edgelearn.embed.encode import EMBED_DIM, task_text
 
 PAGE = 4096  # keys per query; vectors of a page are read together (vec0 lookups close in seq are cheaper)
@@ -46,8 +48,12 @@ class DatasetPick:
     source: str = "fresh"  # fresh | rehearsal
 
 
-def hash_key(content_hash: str) -> int:
-    """64 bits of the content hash: enough to tell runs apart, a fraction of the string's memory."""
+def hash_key(content_hash: str, calls_json: str | None = None) -> int:
+    """64 bits of the content hash (mixed with the answer's tool calls when it made any: the stored hash
+    covers input and text only): enough to tell runs apart, a fraction of the string's memory."""
+    if calls_json:
+        digest = hashlib.blake2b(f"{content_hash}\x00{calls_key(calls_json)}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
     return int(content_hash[:16], 16)
 
 
@@ -131,10 +137,10 @@ class DatasetSelector:
         if self.exhausted:
             self._final_cluster_cap()
 
-    def _page(self, keys: list[tuple[int, str, float, str, bool]]) -> None:
+    def _page(self, keys: list[tuple[int, str, float, str, bool, str | None]]) -> None:
         need, local = [], set()
-        for seq, _, _, h, usable in keys:
-            k = hash_key(h)
+        for seq, _, _, h, usable, calls in keys:
+            k = hash_key(h, calls)
             if usable and k not in self.seen and k not in local:
                 need.append(seq)
             local.add(k)
@@ -155,12 +161,12 @@ class DatasetSelector:
             best = old.max(axis=1)
             near = [k[0] for k in keys if k[0] in rows and best[at[rows[k[0]]]] >= self.cfg.dedup_threshold]
             if near:
-                shapes = {s: OutputShape(t) for s, t in self.repo.outputs(near).items()}
-        for seq, rid, reward, h, usable in keys:
+                shapes = {s: OutputShape(answer_text(*a)) for s, a in self.repo.answers(near).items()}
+        for seq, rid, reward, h, usable, calls in keys:
             if len(self.kept) >= self.target:
                 return
             self.last_key = (reward, seq)
-            if not self.first_sighting(h):
+            if not self.first_sighting(h, calls):
                 continue
             if not usable:
                 self.rejected["unusable"] += 1
@@ -171,10 +177,10 @@ class DatasetSelector:
                 sims = np.concatenate([sims, self.kept.vecs[n0:len(self.kept)] @ vec])
             self.offer(DatasetPick(seq, rid, reward, -1), vec, sims, shapes.pop(seq, None))
 
-    def first_sighting(self, content_hash: str) -> bool:
+    def first_sighting(self, content_hash: str, calls_json: str | None = None) -> bool:
         """Count a run as examined; False (counted as an exact duplicate) when its content was seen."""
         self.examined += 1
-        k = hash_key(content_hash)
+        k = hash_key(content_hash, calls_json)
         if k in self.seen:
             self.rejected["exact_duplicate"] += 1
             return False
@@ -239,7 +245,8 @@ class DatasetSelector:
         shapes = self.kept.shapes
         missing = [s for s in others if s not in shapes] + ([seq] if shape is None else [])
         if missing:
-            for s, text in self.repo.outputs(missing).items():
+            for s, answer in self.repo.answers(missing).items():
+                text = answer_text(*answer)
                 if s == seq:
                     shape = OutputShape(text)
                 else:

@@ -1,4 +1,5 @@
-"""Build the demo task pack (``data/taskpack/tasks.jsonl``) from templates.
+"""Build the demo task pack (``data/taskpack/tasks.jsonl``, and ``tools.jsonl`` from demo/tool_pack.py)
+from templates.
 
 Run ``python -m edgelearn.demo.pack_build`` to regenerate it; the output is deterministic.
 
@@ -23,6 +24,7 @@ from pathlib import Path
 PACK_DIR = Path(__file__).resolve().parent.parent / "data" / "taskpack"
 LIB_DIR = PACK_DIR / "lib"
 TASKS_PATH = PACK_DIR / "tasks.jsonl"
+TOOLS_PATH = PACK_DIR / "tools.jsonl"  # the tool-use family (demo/tool_pack.py)
 
 LEADS = (
     "Write solve({sig}) that returns {desc}.",
@@ -281,12 +283,14 @@ def build_tasks() -> list[dict]:
 
 
 def main() -> None:
-    tasks = build_tasks()
-    with TASKS_PATH.open("w", encoding="utf-8") as fh:
-        for task in tasks:
-            fh.write(json.dumps(task, ensure_ascii=False) + "\n")
-    held = sum(t["split"] == "heldout" for t in tasks)
-    print(f"wrote {len(tasks)} tasks ({len(tasks) - held} train, {held} held out) to {TASKS_PATH}")
+    from edgelearn.demo.tool_pack import build_tool_tasks
+
+    for path, tasks in ((TASKS_PATH, build_tasks()), (TOOLS_PATH, build_tool_tasks())):
+        with path.open("w", encoding="utf-8") as fh:
+            for task in tasks:
+                fh.write(json.dumps(task, ensure_ascii=False) + "\n")
+        held = sum(t["split"] == "heldout" for t in tasks)
+        print(f"wrote {len(tasks)} tasks ({len(tasks) - held} train, {held} held out) to {path}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import httpx
 
 from edgelearn.config import Settings
 from edgelearn.demo.pack import SYSTEM_PROMPT, Task, check, load_pack
+from edgelearn.demo.tool_pack import TOOLS, ToolTask, check_calls, load_tool_pack
 
 ROLE = "coder"
 EXTERNAL_MODEL = "external/reference"
@@ -42,11 +43,12 @@ class DemoOptions:
     learning_rate: float = 5e-4         # few examples and steps: a tiny model needs a larger step
     min_samples: int = 12
     challenger_traffic: float = 0.5
-    max_tokens: int = 64                 # reference answers are at most 38 tokens
+    max_tokens: int = 64                 # reference answers are at most 38 tokens (a tool call 30)
     eval_limit: int | None = None        # held-out tasks measured (None: all)
     teacher_passes: int = 1
     timeout_s: float = 1800.0
     seed: int = 0
+    tools: bool = False                  # also the tool-use family (quill); see bench/RESULTS.md for its figures
 
 
 @dataclass
@@ -59,9 +61,16 @@ class DemoResult:
     cycle_s: float
     events: list[str] = field(default_factory=list)
     answers: list[dict] = field(default_factory=list)  # every held-out answer, before and after
+    tools_before: float | None = None  # held-out tool-call accuracy, through the gateway with tools
+    tools_after: float | None = None
+    tools_heldout: int = 0
+    tool_answers: list[dict] = field(default_factory=list)  # every held-out tool task, before and after
 
     def line(self) -> str:
-        return f"before: {self.before:.0%} → after: {self.after:.0%}"
+        line = f"before: {self.before:.0%} → after: {self.after:.0%}"
+        if self.tools_before is not None and self.tools_after is not None:
+            line += f"; tool calls before: {self.tools_before:.0%} → after: {self.tools_after:.0%}"
+        return line
 
 
 def demo_settings(base: Settings, n_teacher_runs: int, opts: DemoOptions) -> Settings:
@@ -72,7 +81,9 @@ def demo_settings(base: Settings, n_teacher_runs: int, opts: DemoOptions) -> Set
     data["export"].update(min_runs=max(10, int(n_teacher_runs * 0.9)), min_reward=0.7, cluster_cap=1.0,
                           auto_export=True, val_fraction=0.1)
     data["train"].update(min_examples=max(8, n_teacher_runs // 3), cooldown_hours=0.0, epochs=opts.epochs,
-                         learning_rate=opts.learning_rate, auto_train=True, max_seq_len=320, batch_size=4)
+                         learning_rate=opts.learning_rate, auto_train=True,
+                         # a tool example (house tools in the system turn) is about 500 tokens
+                         max_seq_len=560 if opts.tools else 320, batch_size=4)
     data["deploy"].update(auto_deploy=True, max_tokens=opts.max_tokens, backend="embedded")
     data["experiments"].update(min_samples=opts.min_samples, challenger_traffic=opts.challenger_traffic)
     data["loop"].update(interval_s=1.0)
@@ -81,12 +92,16 @@ def demo_settings(base: Settings, n_teacher_runs: int, opts: DemoOptions) -> Set
     return Settings.model_validate(data)
 
 
-def reference_handler(tasks: list[Task]):
-    """The external arm: answers a task with the pack's reference solution (labeled as such)."""
+def reference_handler(tasks: list[Task], tool_tasks: list[ToolTask] = ()):
+    """The external arm: answers a task with the pack's reference solution (labeled as such), a tool
+    task with its call (written as a model writes one; the engine parses it into ``tool_calls``)."""
     by_prompt = {t.prompt: t for t in tasks}
+    tools_by_prompt = {t.prompt: t for t in tool_tasks}
 
     def handler(target, request) -> str:
         user = next((m["content"] for m in reversed(request.messages or []) if m["role"] == "user"), "")
+        if request.tools and user.strip() in tools_by_prompt:
+            return tools_by_prompt[user.strip()].reference()
         task = by_prompt.get(user.strip())
         if task is None:
             return "I can only answer tasks of the tidekit pack."
@@ -112,6 +127,22 @@ class Agent:
         signals = {"compile": result.compiled, "tests": {"passed": result.passed, "total": max(result.total, 1)}}
         self.http.post(f"/v1/runs/{run_id}/signals", json={"signals": signals, "source": "demo-agent"}).raise_for_status()
         return run_id, result.total > 0 and result.passed == result.total
+
+    def call_tools(self, task: ToolTask, model: str, session: str, max_tokens: int) -> tuple[str, bool]:
+        """Ask ``model`` for the task's call with the house tools offered; (run id, exactly right)."""
+        body = {"model": model, "temperature": 0, "max_tokens": max_tokens, "user": session,
+                "messages": task.messages(), "tools": TOOLS}
+        r = self.http.post("/v1/chat/completions", json=body, headers={"x-edgelearn-role": ROLE})
+        r.raise_for_status()
+        calls = r.json()["choices"][0]["message"].get("tool_calls") or []
+        return r.headers["x-edgelearn-run-id"], check_calls(task, calls)
+
+    def solve_tool(self, task: ToolTask, model: str, session: str, max_tokens: int) -> tuple[str, bool]:
+        """``call_tools``, then report whether the call was right as the run's signals."""
+        run_id, ok = self.call_tools(task, model, session, max_tokens)
+        signals = {"compile": ok, "tests": {"passed": int(ok), "total": 1}}
+        self.http.post(f"/v1/runs/{run_id}/signals", json={"signals": signals, "source": "demo-agent"}).raise_for_status()
+        return run_id, ok
 
     def close(self) -> None:
         self.http.close()
@@ -141,6 +172,21 @@ def evaluate(runtime, model_id: str, tasks: list[Task], max_tokens: int, log: Lo
     return solved / len(tasks) if tasks else 0.0
 
 
+def evaluate_tools(agent: Agent, model_id: str, tasks: list[ToolTask], max_tokens: int, log: Log | None = None,
+                   answers: list[dict] | None = None) -> float:
+    """Held-out tool-call accuracy of ``model_id``: each task asked through the gateway with the house
+    tools, exactly as an agent calls it (recorded, but no signals: never a training example)."""
+    right = 0
+    for i, task in enumerate(tasks, 1):
+        _, ok = agent.call_tools(task, model_id, f"eval-{model_id}-{i}", max_tokens)
+        right += int(ok)
+        if answers is not None:
+            answers.append({"model": model_id, "task": task.id, "solved": ok})
+    if log:
+        log(f"  {model_id}: {right}/{len(tasks)} held-out tool calls exactly right")
+    return right / len(tasks) if tasks else 0.0
+
+
 def run_demo(runtime, url: str, opts: DemoOptions, log: Log) -> DemoResult:
     """Drive one full cycle against a started runtime serving at ``url``; returns the figures."""
     from edgelearn.serve.backends import FakeBackend
@@ -150,20 +196,30 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log) -> DemoResult:
     pack = load_pack()
     train = [t for t in pack if t.split == "train"]
     heldout = [t for t in pack if t.split == "heldout"][: opts.eval_limit]
+    tool_pack = load_tool_pack() if opts.tools else []
+    tool_train = [t for t in tool_pack if t.split == "train"]
+    tool_heldout = [t for t in tool_pack if t.split == "heldout"]
     serving = runtime.services["serving"]
-    serving.engine.register_external(EXTERNAL_MODEL, FakeBackend(reference_handler(train)))
+    serving.engine.register_external(EXTERNAL_MODEL, FakeBackend(reference_handler(train, tool_train)))
     agent = Agent(url, runtime.token)
     answers: list[dict] = []
+    tool_answers: list[dict] = []
     try:
         log(f"[1/5] base model on {len(heldout)} held-out tasks (never used in training)")
         before = evaluate(runtime, "base", heldout, opts.max_tokens, log, answers)
-        log(f"      base solves {before:.0%}")
+        tools_before = tools_after = None
+        if tool_heldout:
+            tools_before = evaluate_tools(agent, "base", tool_heldout, opts.max_tokens, log, tool_answers)
+            log(f"      base solves {before:.0%}, makes {tools_before:.0%} of the tool calls right")
+        else:
+            log(f"      base solves {before:.0%}")
 
-        log(f"[2/5] teacher runs: {EXTERNAL_MODEL} (stand-in for a paid API) solves {len(train)} training tasks")
+        log(f"[2/5] teacher runs: {EXTERNAL_MODEL} (stand-in for a paid API) solves {len(train)} training tasks"
+            + (f" and {len(tool_train)} tool tasks" if tool_train else ""))
         cycle_start = time.monotonic()
         for p in range(opts.teacher_passes):
-            for i, task in enumerate(rng.sample(train, len(train)), 1):
-                agent.solve(task, EXTERNAL_MODEL, f"teacher-{p}-{i}", opts.max_tokens)
+            for i, task in enumerate(rng.sample(train + tool_train, len(train) + len(tool_train)), 1):
+                _solve(agent, task, EXTERNAL_MODEL, f"teacher-{p}-{i}", opts.max_tokens)
         log(f"      {runtime.store.runs.count_runs()} runs recorded and scored")
 
         log("[3/5] the loop: curate → train (child process) → GGUF → parity gate → register → experiment")
@@ -171,16 +227,20 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log) -> DemoResult:
         log(f"      {exp.challenger} races {exp.champion} on {opts.challenger_traffic:.0%} of sessions ({exp.id})")
 
         log("[4/5] the agent keeps working through edgelearn/coder; the experiment decides")
-        champion = _run_experiment(runtime, agent, exp, train, opts, rng, log)
+        champion = _run_experiment(runtime, agent, exp, train + tool_train, opts, rng, log)
         cycle_s = time.monotonic() - cycle_start
 
         log(f"[5/5] {champion} on the same {len(heldout)} held-out tasks")
         after = evaluate(runtime, champion, heldout, opts.max_tokens, log, answers)
+        if tool_heldout:
+            tools_after = evaluate_tools(agent, champion, tool_heldout, opts.max_tokens, log, tool_answers)
     finally:
         agent.close()
     result = DemoResult(before=before, after=after, heldout=len(heldout), champion=champion,
                         wall_s=time.monotonic() - started, cycle_s=cycle_s,
-                        events=[e.type for e in reversed(runtime.store.events.list(limit=200))], answers=answers)
+                        events=[e.type for e in reversed(runtime.store.events.list(limit=200))], answers=answers,
+                        tools_before=tools_before, tools_after=tools_after, tools_heldout=len(tool_heldout),
+                        tool_answers=tool_answers)
     log(result.line())
     return result
 
@@ -224,7 +284,13 @@ def _job_line(runtime) -> str:
     return f"      stage: {chain.stage}" + (f" (dataset {chain.dataset_version})" if chain.dataset_version else "")
 
 
-def _run_experiment(runtime, agent: Agent, exp, train: list[Task], opts: DemoOptions, rng: random.Random,
+def _solve(agent: Agent, task: Task | ToolTask, model: str, session: str, max_tokens: int) -> tuple[str, bool]:
+    if isinstance(task, ToolTask):
+        return agent.solve_tool(task, model, session, max_tokens)
+    return agent.solve(task, model, session, max_tokens)
+
+
+def _run_experiment(runtime, agent: Agent, exp, train: list[Task | ToolTask], opts: DemoOptions, rng: random.Random,
                     log: Log) -> str:
     deadline = time.monotonic() + opts.timeout_s
     n = 0
@@ -235,7 +301,7 @@ def _run_experiment(runtime, agent: Agent, exp, train: list[Task], opts: DemoOpt
             break
         task = rng.choice(train)
         n += 1
-        agent.solve(task, f"edgelearn/{ROLE}", f"exp-session-{n}", opts.max_tokens)
+        _solve(agent, task, f"edgelearn/{ROLE}", f"exp-session-{n}", opts.max_tokens)
         if n % 5 == 0:
             stats = runtime.services["experiments"].variant_stats(exp.id)
             log("      " + ", ".join(f"{k} {v.n} runs, reward {v.mean:.2f}" for k, v in stats.items()))

@@ -19,12 +19,20 @@ the very same prompt token ids. Per artifact:
   share where the artifact's free-running generation also ended with an end-of-turn token
   within ``max_tokens``, and where it ranks end-of-turn first (or within the margin) at the
   reference's stopping point.
+
+Tool-call examples are also checked the way an agent meets the artifact (``check_tool_parity``):
+the conversation goes through embedded serving (the GGUF's own chat template and ``serve.tools``,
+the parser on the output), and the calls that come back must equal the trained model's calls,
+name and arguments compared as JSON. The token comparison above feeds both sides the same prompt
+ids, so it cannot see a wrong chat template in the export; this check can.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -66,12 +74,92 @@ class ParityResult:
     passed: bool
     reason: str | None
     details: list[PromptParity]
+    tool_calls: ToolParity | None = None
 
     def summary(self) -> dict:
         """The figures without per-prompt details (for the job's metrics)."""
         out = asdict(self)
         out.pop("details")
         return out
+
+    def add_tool_parity(self, tools: ToolParity) -> None:
+        """Gate on the tool-call check too: a mismatch fails the artifact."""
+        self.tool_calls = tools
+        if not tools.passed:
+            self.passed = False
+            self.reason = "; ".join(r for r in (self.reason, tools.reason) if r)
+
+
+Calls = list[tuple[str, Any]]
+
+
+@dataclass
+class ToolCase:
+    """A tool-call example for the gate: the conversation before the answer, the tools offered, and
+    the calls the trained model made (name, arguments)."""
+
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None
+    expected: Calls
+
+
+@dataclass
+class ToolParity:
+    """Whether an artifact, served, makes the trained model's tool calls."""
+
+    artifact: str
+    cases: int
+    with_calls: int  # cases where the trained model made a call
+    equal: int
+    passed: bool
+    reason: str | None
+    mismatches: list[dict[str, Any]] = field(default_factory=list)  # the first few: expected and got
+
+
+def call_signature(text: str) -> Calls:
+    """(name, arguments as JSON values) of each call in a model's output text, as serving parses it."""
+    from edgelearn.serve.tools import parse_tool_calls
+
+    _, calls = parse_tool_calls(text)
+    return [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
+
+
+def check_tool_parity(artifact: str, generate: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], str],
+                      cases: list[ToolCase], *, min_match: float) -> ToolParity:
+    """Serve every case through ``generate(messages, tools) -> output text`` and compare its calls with
+    the trained model's; passes when the share of equal cases reaches ``min_match`` (or there is none)."""
+    equal, mismatches = 0, []
+    for case in cases:
+        got = call_signature(generate(case.messages, case.tools))
+        if got == case.expected:
+            equal += 1
+        elif len(mismatches) < 5:
+            mismatches.append({"expected": case.expected, "got": got})
+    n = len(cases)
+    passed = n == 0 or equal / n >= min_match
+    reason = None if passed else (f"{artifact}: served with tools, it makes the trained model's tool calls on only "
+                                  f"{equal} of {n} examples (need {min_match:.0%}; first mismatch: expected "
+                                  f"{mismatches[0]['expected']}, got {mismatches[0]['got']})")
+    return ToolParity(artifact, n, sum(1 for c in cases if c.expected), equal, passed, reason, mismatches)
+
+
+class ServedModel:
+    """A GGUF (and adapter) behind the embedded backend, greedy: what the gateway would answer."""
+
+    def __init__(self, model_path: Path | str, lora_path: Path | str | None = None, *, n_ctx: int, n_threads: int,
+                 max_tokens: int) -> None:
+        from edgelearn.serve.backends import Target
+        from edgelearn.serve.llamacpp import EmbeddedBackend
+
+        self.backend = EmbeddedBackend(cache_size=1, n_threads=n_threads, n_ctx=n_ctx)
+        self.target = Target("parity", model_path=str(model_path), lora_path=str(lora_path) if lora_path else None)
+        self.max_tokens = max_tokens
+
+    def __call__(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        from edgelearn.serve.backends import GenerateRequest
+
+        request = GenerateRequest(messages=messages, tools=tools, max_tokens=self.max_tokens, temperature=0.0, seed=0)
+        return "".join(chunk.text for chunk in self.backend.stream(self.target, request))
 
 
 class LlamaRunner:

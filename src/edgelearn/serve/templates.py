@@ -5,13 +5,15 @@ Ollama does not read ``tokenizer.chat_template``: a model created through the AP
 that answer garbled or never stop (FACTS.md). Rather than parse Jinja, the GGUF's template is
 *rendered* on probe conversations: if it produces exactly ChatML (``<|im_start|>role\\n...<|im_end|>\\n``,
 what SmolLM2 uses), the equivalent Go template is known, and the default system prompt the Jinja
-template inserts is recovered and handed to Ollama as ``system`` (Ollama prepends it when a
-conversation has no system message, as the Jinja template does). Other template families raise a
-clear error instead of guessing.
+template inserts is recovered and written into the Go template (opening a conversation that has no
+system message and no tools, as the Jinja template and ``render_chat`` do). The Go template renders
+``.Tools``, tool calls and tool results in ``serve.tools``' format (``chatml_go_template``). Other
+template families raise a clear error instead of guessing.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 from dataclasses import dataclass
@@ -19,19 +21,49 @@ from pathlib import Path
 from typing import Any
 
 from edgelearn.errors import BackendError, InvalidInput
+from edgelearn.serve.tools import TOOLS_FOOTER, TOOLS_HEADER
 
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 
-# Ollama's own ChatML template (as in its library models), over .Messages
-CHATML_GO_TEMPLATE = (
-    "{{- range $i, $_ := .Messages }}\n"
-    "{{- $last := eq (len (slice $.Messages $i)) 1 -}}\n"
-    "<|im_start|>{{ .Role }}\n"
-    "{{ .Content }}<|im_end|>\n"
-    "{{ if and $last (ne .Role \"assistant\") }}<|im_start|>assistant\n"
-    "{{ end }}\n"
-    "{{- end }}"
-)
+
+
+def chatml_go_template(default_system: str | None = None) -> str:
+    """Ollama's ChatML template over ``.Messages`` that also renders ``.Tools``, tool calls and tool
+    results exactly as ``serve.tools.render_chat`` does (tools at the end of the system turn, calls as
+    ``<tool_call>`` blocks after the text, consecutive results in one user turn of ``<tool_response>``),
+    so a model trained on that rendering gets the same prompt from Ollama and Ollama's parser finds its
+    calls. ``default_system`` (the Jinja template's own default) opens a conversation that has no system
+    message and no tools, as the Jinja template and ``render_chat`` do; it lives in the template rather
+    than in Ollama's ``system``, which Ollama would prepend even when tools are offered.
+    """
+    tools = (TOOLS_HEADER + '{{ range $k, $t := $.Tools }}{{ if $k }}\n{{ end }}{"type": "function", '
+             '"function": {{ $t.Function }}}{{ end }}' + TOOLS_FOOTER)
+    default = ("{{ else }}<|im_start|>system\n{{ " + json.dumps(default_system) + " }}<|im_end|>\n"
+               if default_system else "")
+    return (
+        "{{ $open := false }}"
+        "{{ range $i, $m := .Messages }}"
+        "{{ $last := eq (len (slice $.Messages $i)) 1 }}"
+        "{{ if and (eq $i 0) (eq $m.Role \"system\") }}<|im_start|>system\n{{ $m.Content }}"
+        "{{ if $.Tools }}{{ if $m.Content }}\n\n{{ end }}" + tools + "{{ end }}<|im_end|>\n"
+        "{{ else }}"
+        "{{ if eq $i 0 }}{{ if $.Tools }}<|im_start|>system\n" + tools + "<|im_end|>\n" + default + "{{ end }}{{ end }}"
+        "{{ if eq $m.Role \"tool\" }}"
+        "{{ if $open }}\n{{ else }}<|im_start|>user\n{{ end }}<tool_response>\n{{ $m.Content }}\n</tool_response>"
+        "{{ $open = true }}"
+        "{{ if or $last (ne (index (slice $.Messages $i) 1).Role \"tool\") }}<|im_end|>\n{{ $open = false }}{{ end }}"
+        "{{ else if eq $m.Role \"assistant\" }}<|im_start|>assistant\n{{ $m.Content }}"
+        "{{ range $j, $c := $m.ToolCalls }}{{ if or $j $m.Content }}\n{{ end }}<tool_call>\n"
+        "{\"name\": \"{{ $c.Function.Name }}\", \"arguments\": {{ $c.Function.Arguments }}}\n</tool_call>{{ end }}"
+        "<|im_end|>\n"
+        "{{ else }}<|im_start|>{{ $m.Role }}\n{{ $m.Content }}<|im_end|>\n{{ end }}"
+        "{{ end }}"
+        "{{ if and $last (ne $m.Role \"assistant\") }}<|im_start|>assistant\n{{ end }}"
+        "{{ end }}"
+    )
+
+
+CHATML_GO_TEMPLATE = chatml_go_template()  # for a ChatML template without a default system prompt
 
 _NAME_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
 _OLLAMA_NAME = re.compile(rf"{_NAME_PART}(?::{_NAME_PART})?")
@@ -162,7 +194,7 @@ def to_ollama_template(jinja_template: str, *, bos_token: str = "", eos_token: s
                                "write TEMPLATE in a Modelfile by hand (see modelfiles/README.md)")
         system = head[len(prefix): -len(f"{IM_END}\n")]
     stop = [IM_START, IM_END] + ([eos_token] if eos_token and eos_token not in (IM_START, IM_END) else [])
-    return OllamaTemplate(CHATML_GO_TEMPLATE, system, stop)
+    return OllamaTemplate(chatml_go_template(system), None, stop)
 
 
 def template_for_gguf(path: Path) -> OllamaTemplate:

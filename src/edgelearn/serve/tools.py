@@ -104,6 +104,22 @@ def _choice_name(tool_choice: Any) -> str:
 
 
 # --- rendering ---------------------------------------------------------------------------------
+TOOL_RESULT_CHARS = 8000  # longest tool result the model sees; training renders through the same cut
+
+
+def truncate_result(text: str, limit: int = TOOL_RESULT_CHARS) -> str:
+    """A tool result cut to at most ``limit`` characters: its head and tail around a marker saying how
+    much was cut (an agent's useful output is usually at both ends). Idempotent."""
+    if len(text) <= limit:
+        return text
+    marker = f"\n[... {len(text)} characters, middle cut ...]\n"
+    keep = limit - len(marker)
+    if keep <= 0:
+        return text[:limit]
+    head = keep - keep // 3
+    return text[:head] + marker + (text[len(text) - (keep - head):] if keep - head else "")
+
+
 def content_text(content: Any) -> str:
     """A message's content as text: strings as they are, parts' texts joined by newlines, placeholders else."""
     if content is None:
@@ -147,16 +163,17 @@ def render_call(call: dict[str, Any]) -> str:
 
 
 def render_chat(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
-                tool_choice: Any = None) -> list[dict[str, str]]:
+                tool_choice: Any = None, result_chars: int = TOOL_RESULT_CHARS) -> list[dict[str, str]]:
     """The plain ``{"role", "content"}`` messages the model's chat template formats: tools in the system
-    turn, earlier calls and tool results written in the model's format (module docstring)."""
+    turn, earlier calls and tool results (cut to ``result_chars``) written in the model's format
+    (module docstring)."""
     out: list[dict[str, str]] = []
     responses_turn = False  # whether out[-1] is a user turn made of tool responses
     for message in messages:
         role = message.get("role")
         text = content_text(message.get("content"))
         if role == "tool":
-            response = f"<tool_response>\n{text}\n</tool_response>"
+            response = f"<tool_response>\n{truncate_result(text, result_chars)}\n</tool_response>"
             if responses_turn:
                 out[-1]["content"] += "\n" + response
             else:

@@ -26,6 +26,7 @@ class VersionTaken(CurationError):
 # the runs a curation pass may take: a successful status and a reward at or above the floor.
 # ``status = 'ok'`` is spelled out so that SQLite uses the partial index runs_curate.
 _ELIGIBLE = "role = ? and status = 'ok' and reward >= ? and seq <= ?"
+_CALLS = "json_extract(metadata, '$.chat.output.tool_calls')"  # a gateway run's tool calls (JSON), else null
 
 
 @dataclass
@@ -166,21 +167,22 @@ class DatasetsRepo:
     def candidate_keys(
         self, role: str, min_reward: float, watermark: int, after: tuple[float, int] | None, limit: int,
     ) -> list[tuple[int, str, float, str, bool]]:
-        """(seq, id, reward, content_hash, usable) of eligible runs best first, after keyset ``after``.
+        """(seq, id, reward, content_hash, usable, tool_calls JSON) of eligible runs best first, after
+        keyset ``after``.
 
         Order: reward descending, then newest first. ``usable`` says the run has a non-empty
-        output and an input or task, so it can become an example at all.
+        output (text or tool calls) and an input or task, so it can become an example at all.
         """
         sql = (f"select seq, id, reward, content_hash, "
-               f"(length(trim(output)) > 0 and (input is not null or task is not null)) "
-               f"from runs where {_ELIGIBLE}")
+               f"((length(trim(output)) > 0 or {_CALLS} is not null) and (input is not null or task is not null)), "
+               f"{_CALLS} from runs where {_ELIGIBLE}")
         params: list[Any] = [role, min_reward, watermark]
         if after is not None:
             sql += " and (reward, seq) < (?, ?)"
             params += list(after)
         sql += " order by reward desc, seq desc limit ?"
         params.append(limit)
-        return [(s, i, r, h, bool(u)) for s, i, r, h, u in self.store.query(sql, params)]
+        return [(s, i, r, h, bool(u), c) for s, i, r, h, u, c in self.store.query(sql, params)]
 
     def vectors(self, seqs: list[int]) -> dict[int, bytes]:
         """Task embeddings (float32 bytes) of the runs that have one.
@@ -205,14 +207,32 @@ class DatasetsRepo:
         """The outputs of some runs, by seq."""
         return dict(self.store.query(f"select seq, output from runs where seq in ({_marks(len(seqs))})", seqs))
 
+    def answers(self, seqs: list[int]) -> dict[int, tuple[str, str | None]]:
+        """(output text, tool calls JSON or None) of some runs, by seq."""
+        rows = self.store.query(f"select seq, output, {_CALLS} from runs where seq in ({_marks(len(seqs))})", seqs)
+        return {seq: (output, calls) for seq, output, calls in rows}
+
+    def tool_result_inputs(self, sessions: list[str], after: int) -> list[tuple[int, str, str]]:
+        """(seq, session, input) of the runs after ``after`` in ``sessions`` whose input carries tool
+        results (the agent's next requests: they hold the results of earlier calls), in seq order.
+        One pass over the later runs for a whole batch of sessions (runs have no session index)."""
+        if not sessions:
+            return []
+        return self.store.query(
+            f"select seq, session, input from runs where seq > ? and session in ({_marks(len(sessions))}) "
+            "and instr(input, '\"tool_call_id\"') > 0 order by seq", (after, *sessions))
+
     def metadata(self, seqs: list[int]) -> list[tuple[int, str | None]]:
         """(seq, metadata JSON) of some runs."""
         return self.store.query(f"select seq, metadata from runs where seq in ({_marks(len(seqs))})", seqs)
 
-    def example_rows(self, seqs: list[int]) -> dict[int, tuple[str, str | None, str, str | None, float, str | None]]:
-        """(id, input, output, task, reward, metadata JSON) by seq, for writing examples."""
+    def example_rows(
+        self, seqs: list[int],
+    ) -> dict[int, tuple[str, str | None, str, str | None, float, str | None, str | None]]:
+        """(id, input, output, task, reward, metadata JSON, session) by seq, for writing examples."""
         rows = self.store.query(
-            f"select seq, id, input, output, task, reward, metadata from runs where seq in ({_marks(len(seqs))})", seqs)
+            f"select seq, id, input, output, task, reward, metadata, session from runs "
+            f"where seq in ({_marks(len(seqs))})", seqs)
         return {r[0]: r[1:] for r in rows}
 
     def earlier_members(

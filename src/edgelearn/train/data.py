@@ -1,10 +1,11 @@
 """Training data: the messages JSONL format, its deterministic split, and tokenization.
 
-Each example is rendered with the base model's own chat template; only assistant tokens (and
-the end-of-turn token closing each assistant turn) carry loss. Rendering is done turn by turn
-(the template rendered up to a turn with ``add_generation_prompt=True`` is a prefix of the
-template rendered through that turn), so the prompt tokens of the last turn are exactly what
-``apply_chat_template(..., add_generation_prompt=True)`` gives at inference time.
+Each example is rendered exactly as serving renders a request (``render_text``): through
+``serve.tools.render_chat`` (tools in the system turn, earlier tool calls and results in the
+``<tool_call>`` format) and the base model's own chat template, or the template alone when it
+handles tools itself. Only the final assistant turn (the run's own answer) and the end-of-turn
+token closing it carry loss; earlier turns are the agent's history. The prompt tokens are exactly
+what ``apply_chat_template(..., add_generation_prompt=True)`` gives at inference time.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 
 from edgelearn.curate.split import split_of
 from edgelearn.errors import TrainingError
+from edgelearn.serve.tools import native_messages, render_chat, template_handles_tools
 
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 
 
 @dataclass
@@ -58,8 +60,24 @@ def _validate(item: Any, where: str) -> None:
     for i, msg in enumerate(item["messages"]):
         if not isinstance(msg, dict) or msg.get("role") not in ROLES or not isinstance(msg.get("content"), str):
             raise TrainingError(f"{where}: messages[{i}] needs a role ({'/'.join(ROLES)}) and a string content")
+        if msg.get("tool_calls") is not None and not isinstance(msg["tool_calls"], list):
+            raise TrainingError(f"{where}: messages[{i}].tool_calls must be a list")
     if item["messages"][-1]["role"] != "assistant":
         raise TrainingError(f"{where}: the last message must be the assistant's answer")
+    try:
+        example_tools(item)
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"{where}: tools must be a list of function tools or its JSON text") from exc
+
+
+def example_tools(item: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """An example's offered tools: its ``tools`` column, a list or JSON text (as TRL reads it)."""
+    tools = item.get("tools")
+    if isinstance(tools, str):
+        tools = json.loads(tools) if tools.strip() else None
+    if tools is not None and not isinstance(tools, list):
+        raise TypeError("tools is not a list")
+    return tools or None
 
 
 def stable_id(item: dict[str, Any]) -> str:
@@ -111,9 +129,31 @@ def check_dataset_dir(directory: Path) -> None:
             raise TrainingError(f"dataset {directory} has no examples in {name}")
 
 
-# tokenization ------------------------------------------------------------------------------
+# rendering and tokenization -------------------------------------------------------------------
 def _render(tokenizer, messages: list[dict], generation_prompt: bool) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+_NATIVE: dict[str | None, bool] = {}  # chat template → whether it renders tools itself
+
+
+def native_tools(tokenizer) -> bool:
+    """Whether the tokenizer's chat template renders tools and ``<tool_call>`` itself (as serving checks);
+    probed once per template."""
+    template = getattr(tokenizer, "chat_template", None)
+    if template not in _NATIVE:
+        _NATIVE[template] = template_handles_tools(
+            lambda messages, tools: tokenizer.apply_chat_template(messages, tools=tools, tokenize=False))
+    return _NATIVE[template]
+
+
+def render_text(tokenizer, messages: list[dict], tools: list[dict] | None, generation_prompt: bool) -> str:
+    """The text serving builds for ``messages`` and ``tools`` (serve/llamacpp.py): the template's own
+    tool rendering when it has one, else ``render_chat`` and the template."""
+    if tools and native_tools(tokenizer):
+        return tokenizer.apply_chat_template(native_messages(messages), tools=tools, tokenize=False,
+                                             add_generation_prompt=generation_prompt)
+    return _render(tokenizer, render_chat(messages, tools), generation_prompt)
 
 
 def _ids(tokenizer, text: str) -> list[int]:
@@ -136,32 +176,26 @@ def end_of_turn_ids(tokenizer) -> list[int]:
     return ids
 
 
-def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+def prompt_ids(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
     """Token ids of the prompt for the answer after ``messages`` (generation prompt included)."""
-    return _ids(tokenizer, _render(tokenizer, messages, True))
+    return _ids(tokenizer, render_text(tokenizer, messages, tools, True))
 
 
-def encode(tokenizer, messages: list[dict], max_len: int, eot: list[int]) -> Encoded | None:
-    """Tokenize one conversation with loss on assistant turns; None when truncation leaves no answer."""
-    ids: list[int] = []
-    labels: list[bool] = []
-    rendered = ""
-    for i, msg in enumerate(messages):
-        if msg["role"] != "assistant":
-            continue
-        before = _render(tokenizer, messages[:i], True)
-        through = _render(tokenizer, messages[: i + 1], False)
-        if not before.startswith(rendered) or not through.startswith(before):
-            raise TrainingError("the base model's chat template does not render conversations incrementally; "
-                                "cannot tell assistant tokens apart")
-        prompt = _ids(tokenizer, before[len(rendered):])
-        answer = _ids(tokenizer, through[len(before):])
-        # loss on the answer up to and including its end-of-turn token, not on what follows it
-        cut = next((j + 1 for j, t in enumerate(answer) if t in eot), len(answer))
-        ids += prompt + answer
-        labels += [False] * len(prompt) + [True] * cut + [False] * (len(answer) - cut)
-        rendered = through
-    ids, labels = ids[:max_len], labels[:max_len]
+def encode(tokenizer, messages: list[dict], max_len: int, eot: list[int],
+           tools: list[dict] | None = None) -> Encoded | None:
+    """Tokenize one conversation with loss on its final assistant turn; None when truncation leaves
+    no answer."""
+    before = render_text(tokenizer, messages[:-1], tools, True)
+    through = render_text(tokenizer, messages, tools, False)
+    if not through.startswith(before):
+        raise TrainingError("the base model's chat template does not render conversations incrementally; "
+                            "cannot tell assistant tokens apart")
+    prompt = _ids(tokenizer, before)
+    answer = _ids(tokenizer, through[len(before):])
+    # loss on the answer up to and including its end-of-turn token, not on what follows it
+    cut = next((j + 1 for j, t in enumerate(answer) if t in eot), len(answer))
+    ids = (prompt + answer)[:max_len]
+    labels = ([False] * len(prompt) + [True] * cut + [False] * (len(answer) - cut))[:max_len]
     if not any(labels[1:]):
         return None
     return Encoded(ids, labels)
@@ -169,7 +203,7 @@ def encode(tokenizer, messages: list[dict], max_len: int, eot: list[int]) -> Enc
 
 def encode_all(tokenizer, examples: list[dict], max_len: int, eot: list[int]) -> tuple[list[Encoded], int]:
     """Encode every example; returns (encoded, number dropped because nothing was left to learn)."""
-    out = [encode(tokenizer, e["messages"], max_len, eot) for e in examples]
+    out = [encode(tokenizer, e["messages"], max_len, eot, example_tools(e)) for e in examples]
     kept = [e for e in out if e is not None]
     return kept, len(out) - len(kept)
 

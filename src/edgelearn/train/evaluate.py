@@ -1,8 +1,8 @@
 """Offline evaluation hooks: success of base vs adapter on validation examples with replayable checks.
 
 An evaluator is ``fn(examples, generate) -> dict``: ``examples`` are the validation lines whose
-``check.kind`` it handles, ``generate(messages) -> answer text`` runs one model greedily on a
-prompt. Evaluators are named by check kind and given as ``"module:function"`` strings so the
+``check.kind`` it handles, ``generate(messages, tools=None) -> answer text`` runs one model
+greedily on a prompt (tools rendered as training and serving render them). Evaluators are named by check kind and given as ``"module:function"`` strings so the
 training child (a separate process) can import them; ``start_job(evaluators=...)`` adds or
 replaces them. An evaluator whose module is missing is skipped with a note, so training does
 not depend on the demo pack.
@@ -13,10 +13,11 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
-Generate = Callable[[list[dict]], str]
+Generate = Callable[..., str]  # (messages, tools=None) -> answer text
 Evaluator = Callable[[list[dict], Generate], dict]
 
-EVALUATORS: dict[str, str] = {"taskpack": "edgelearn.demo.evaluate:taskpack"}
+EVALUATORS: dict[str, str] = {"taskpack": "edgelearn.demo.evaluate:taskpack",
+                              "toolcall": "edgelearn.demo.evaluate:toolcall"}
 
 
 def load_evaluator(path: str) -> Evaluator:

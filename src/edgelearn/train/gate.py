@@ -6,7 +6,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edgelearn.gguf.parity import Generation, LlamaRunner, ParityResult, check_parity
+from edgelearn.gguf.parity import (
+    Generation,
+    LlamaRunner,
+    ParityResult,
+    ServedModel,
+    ToolCase,
+    call_signature,
+    check_parity,
+    check_tool_parity,
+)
 from edgelearn.train.evaluate import run_evaluators
 from edgelearn.train.spec import JobSpec
 
@@ -22,10 +31,29 @@ def _threads(cfg) -> int:
     return cfg.threads or os.cpu_count() or 1
 
 
+TOOL_CASES = 8  # tool-call examples the gate serves through each artifact
+
+
+def tool_examples(val_ex: list[dict], train_ex: list[dict], limit: int = TOOL_CASES) -> list[dict]:
+    """Examples whose answer makes tool calls, validation first, for the tool-call parity check."""
+    return [ex for ex in val_ex + train_ex if ex["messages"][-1].get("tool_calls")][:limit]
+
+
+def tool_cases(examples: list[dict], refs: list[Generation], eot: list[int], tok) -> list[ToolCase]:
+    """The trained model's calls (``refs``: its greedy answers) on each tool example."""
+    from edgelearn.train.data import example_tools
+
+    return [ToolCase(ex["messages"][:-1], example_tools(ex),
+                     call_signature(tok.decode([t for t in ref.tokens if t not in eot], skip_special_tokens=False)))
+            for ex, ref in zip(examples, refs)]
+
+
 def gate_artifacts(spec: JobSpec, cfg, base_gguf: Path, out: Path, prompts: list[list[int]],
-                   refs: list[Generation], eot: list[int], tok) -> tuple[dict[str, ParityResult], list[dict]]:
-    """Parity of the adapter (on the unchanged base) and of the merged GGUF; plus a few samples
-    showing the trained model, both artifacts and the bare base side by side."""
+                   refs: list[Generation], eot: list[int], tok,
+                   tools: list[ToolCase] | None = None) -> tuple[dict[str, ParityResult], list[dict]]:
+    """Parity of the adapter (on the unchanged base) and of the merged GGUF, tool calls served through
+    each included; plus a few samples showing the trained model, both artifacts and the bare base side
+    by side."""
     n_ctx = _n_ctx(prompts, cfg.parity_max_tokens)
     artifacts = {"adapter": (base_gguf, out / "adapter.gguf"), "merged": (out / "merged.gguf", None)}
     results: dict[str, ParityResult] = {}
@@ -39,6 +67,11 @@ def gate_artifacts(spec: JobSpec, cfg, base_gguf: Path, out: Path, prompts: list
                 min_stop=cfg.parity_min_stop)
         finally:
             runner.close()
+        if tools:
+            served = ServedModel(model_path, lora, n_ctx=cfg.max_seq_len + cfg.parity_max_tokens,
+                                 n_threads=_threads(cfg), max_tokens=cfg.parity_max_tokens)
+            results[name].add_tool_parity(check_tool_parity(name, served, tools, min_match=cfg.parity_min_match))
+            del served
         texts[name] = [tok.decode(d.tokens, skip_special_tokens=True) for d in results[name].details[:SAMPLES]]
     runner = LlamaRunner(base_gguf, n_ctx=n_ctx, n_threads=_threads(cfg))
     try:
@@ -58,17 +91,17 @@ def evaluate_checks(spec: JobSpec, cfg, base_gguf: Path, out: Path, val_ex: list
         return {}
     if not any(isinstance(ex.get("check"), dict) and ex["check"].get("kind") in spec.evaluators for ex in val_ex):
         return {}
-    from edgelearn.train.data import prompt_ids
+    from edgelearn.train.data import example_tools, prompt_ids
 
     max_tokens = spec.eval_max_tokens
-    prompts = [prompt_ids(tok, ex["messages"][:-1]) for ex in val_ex]
+    prompts = [prompt_ids(tok, ex["messages"][:-1], example_tools(ex)) for ex in val_ex]
     n_ctx = _n_ctx(prompts, max_tokens)
     runners = {"base": LlamaRunner(base_gguf, n_ctx=n_ctx, n_threads=_threads(cfg)),
                "adapter": LlamaRunner(base_gguf, out / "adapter.gguf", n_ctx=n_ctx, n_threads=_threads(cfg))}
 
     def generator(runner: LlamaRunner):
-        def generate(messages: list[dict]) -> str:
-            return tok.decode(runner.greedy(prompt_ids(tok, messages), max_tokens, eot).tokens,
+        def generate(messages: list[dict], tools: list[dict] | None = None) -> str:
+            return tok.decode(runner.greedy(prompt_ids(tok, messages, tools), max_tokens, eot).tokens,
                               skip_special_tokens=True)
         return generate
 

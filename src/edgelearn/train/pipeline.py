@@ -91,11 +91,18 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
     # the parity reference: the saved adapter on the float32 base, the weights the GGUFs carry
     from edgelearn.train import reference as R
 
-    prompts, from_val = R.pick_prompts((D.prompt_ids(tok, ex["messages"][:-1]) for ex in val_ex),
-                                       (D.prompt_ids(tok, ex["messages"][:-1]) for ex in train_ex),
+    def prompt_of(ex: dict) -> list[int]:
+        return D.prompt_ids(tok, ex["messages"][:-1], D.example_tools(ex))
+
+    prompts, from_val = R.pick_prompts((prompt_of(ex) for ex in val_ex), (prompt_of(ex) for ex in train_ex),
                                        cfg.parity_prompts, cfg.max_seq_len)
     reference = R.reference_model(hf_dir, out / "peft", device)
     refs = R.greedy(reference, prompts, cfg.parity_max_tokens, eot, device)
+    from edgelearn.train.gate import tool_cases, tool_examples
+
+    with_calls = tool_examples(val_ex, train_ex)
+    tools = tool_cases(with_calls, R.greedy(reference, [prompt_of(ex) for ex in with_calls], cfg.parity_max_tokens,
+                                            eot, device), eot, tok)
     del reference
     gc.collect()
     lap("adapter_val_loss_and_references")
@@ -112,7 +119,7 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
     from edgelearn.train.gate import evaluate_checks, gate_artifacts
 
     ctx.stage("parity")
-    parity, samples = gate_artifacts(spec, cfg, base.gguf, out, prompts, refs, eot, tok)
+    parity, samples = gate_artifacts(spec, cfg, base.gguf, out, prompts, refs, eot, tok, tools)
     lap("parity")
     report: dict[str, Any] = {
         "job_id": spec.job_id, "role": spec.role, "created_at": time.time(),
