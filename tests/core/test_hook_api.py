@@ -235,3 +235,17 @@ def test_integers_past_sqlite_range_are_refused_naming_the_field(server):
         r = server.client.get(path, params=params)
         assert r.status_code == 422 and r.json()["error"]["param"] == field, (path, params, r.text)
     assert server.client.get("/v1/runs", params={"cursor": str(2**63 - 1)}).json()["runs"] == []
+
+
+def test_json_the_store_cannot_hold_is_refused_naming_the_field(server):
+    """Found by tests/test_openapi_fuzz.py: an integer past 64 bits in a run's messages reached
+    orjson in the recorder and raised TypeError (a 500)."""
+    huge = 2**70
+    for body, field in [({"role": "coder", "output": "x", "input": [{"role": "user", "content": "hi", "n": huge}]},
+                         "input"),
+                        ({"role": "coder", "output": "x", "metadata": {"n": huge}}, "metadata")]:
+        r = server.client.post("/v1/runs", json=body)
+        assert r.status_code == 422 and r.json()["error"]["param"] == field, (body, r.text)
+        r = server.client.post("/v1/runs/batch", json={"runs": [{"role": "a", "output": "1"}, body]})
+        assert r.status_code == 422 and r.json()["error"]["param"] == f"runs.1.{field}", r.text
+    assert server.runtime.store.runs.count_runs() == 0
