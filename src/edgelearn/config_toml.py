@@ -119,6 +119,10 @@ def write_settings(settings: Settings, path: Path) -> None:
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):  # a table as a value: inline ({} when empty), not a [section]
+        table = tomlkit.inline_table()
+        table.update(value)
+        return table.as_string()
     return tomlkit.item(value).as_string()
 
 

@@ -225,3 +225,27 @@ def test_hot_routes_answer_as_their_fastapi_routes(home, monkeypatch):
     statuses = [s for s, _, _ in answers["hot"]]
     assert statuses == [200, 201, 422, 400, 404, 409, 422], answers["hot"]
     assert answers["hot"][1][2] == {"id": 24, "reward": 1.0}
+
+
+def test_integers_past_sqlite_range_are_refused_naming_the_field(server):
+    """Found by tests/test_openapi_fuzz.py: these reached SQLite and raised OverflowError (a 500)."""
+    huge = str(2**64)
+    for path, params, field in [("/v1/runs", {"cursor": huge}, "cursor"), ("/v1/runs", {"cursor": "-1"}, "cursor"),
+                                ("/v1/stats", {"bucket_s": huge}, "bucket_s")]:
+        r = server.client.get(path, params=params)
+        assert r.status_code == 422 and r.json()["error"]["param"] == field, (path, params, r.text)
+    assert server.client.get("/v1/runs", params={"cursor": str(2**63 - 1)}).json()["runs"] == []
+
+
+def test_json_the_store_cannot_hold_is_refused_naming_the_field(server):
+    """Found by tests/test_openapi_fuzz.py: an integer past 64 bits in a run's messages reached
+    orjson in the recorder and raised TypeError (a 500)."""
+    huge = 2**70
+    for body, field in [({"role": "coder", "output": "x", "input": [{"role": "user", "content": "hi", "n": huge}]},
+                         "input"),
+                        ({"role": "coder", "output": "x", "metadata": {"n": huge}}, "metadata")]:
+        r = server.client.post("/v1/runs", json=body)
+        assert r.status_code == 422 and r.json()["error"]["param"] == field, (body, r.text)
+        r = server.client.post("/v1/runs/batch", json={"runs": [{"role": "a", "output": "1"}, body]})
+        assert r.status_code == 422 and r.json()["error"]["param"] == f"runs.1.{field}", r.text
+    assert server.runtime.store.runs.count_runs() == 0

@@ -78,6 +78,9 @@ def test_events_are_listed_newest_first_filtered_by_type_prefix_and_role(live, r
     assert types == ["model.candidate", "model.challenger", "experiment.started"]  # oldest first
     assert len(live.client.get("/v1/events", params={"limit": 2}).json()["events"]) == 2
     assert live.client.get("/v1/events", params={"limit": 0}).status_code == 422
+    for field in ("after_id", "before_id"):  # past SQLite's 64-bit integers: was an OverflowError (a 500)
+        r = live.client.get("/v1/events", params={field: str(2**64)})
+        assert r.status_code == 422 and r.json()["error"]["param"] == field, r.text
 
 
 def test_a_manual_trigger_over_http_is_skipped_while_an_experiment_runs(live, register_model):

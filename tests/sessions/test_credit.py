@@ -114,6 +114,8 @@ def test_bad_input_is_refused_naming_the_field_with_nothing_written(server):
     assert rt.store.query("select count(*) from session_outcomes")[0][0] == 0
     assert rt.store.query("select count(*) from sessions where id = 'nope'")[0][0] == 0
     assert reward(c, run) is None
+    r = c.get("/v1/sessions", params={"cursor": str(2**64)})  # was an OverflowError in SQLite (a 500)
+    assert r.status_code == 422 and r.json()["error"]["param"] == "cursor", r.text
 
 
 def test_one_outcome_is_one_transaction(server):

@@ -28,6 +28,9 @@ MESSAGES_BODIES = [
     {"model": "base", "max_tokens": 5, "messages": MESSAGE, "metadata": "x"},
     {"model": "nope/model", "max_tokens": 5, "messages": MESSAGE},
     {"model": "base", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "redacted_thinking"}]}]},
+    # a block type that is not a string (found by tests/test_openapi_fuzz.py: unhashable, a 500)
+    {"model": "base", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": ["text"]}]}]},
+    {"model": "base", "max_tokens": 5, "messages": [{"role": "assistant", "content": [{"type": {"a": 1}}]}]},
 ]
 RESPONSES_BODIES = [
     None, [], {}, {"model": "base"}, {"model": "base", "input": 5}, {"model": "base", "input": [5]},
@@ -40,6 +43,7 @@ RESPONSES_BODIES = [
     {"model": "base", "input": "x", "tools": [{"type": "function", "name": "f"}], "tool_choice": "sometimes"},
     {"model": "base", "input": "x", "previous_response_id": "resp_1"},
     {"model": "base", "input": "x", "temperature": 9},
+    {"model": "base", "input": [{"type": "message", "role": "user", "content": [{"type": ["input_text"]}]}]},
 ]
 COMPLETIONS_BODIES = [
     None, {}, {"model": "base"}, {"model": "base", "prompt": 5}, {"model": "base", "prompt": []},

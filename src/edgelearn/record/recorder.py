@@ -65,6 +65,15 @@ def content_hash(input_text: str | None, output: str) -> str:
     return hashlib.sha256(f"{norm_in}\x00{norm_out}".encode()).hexdigest()
 
 
+def _dumps(value: Any, field: str) -> bytes:
+    """JSON bytes of ``value`` as the store writes it; what JSON in SQLite cannot hold (an integer
+    past 64 bits, a lone surrogate) is an ``InvalidInput`` naming ``field``."""
+    try:
+        return orjson.dumps(value, default=str)
+    except TypeError as exc:
+        raise InvalidInput(f"{field}: {exc}", field=field) from None
+
+
 class Recorder:
     """Validates, redacts and scores runs, and writes them through the store's writer."""
 
@@ -105,7 +114,7 @@ class Recorder:
             input_text = red.text(rec.input) if red else rec.input
         else:
             msgs = [m.model_dump(exclude_none=True) for m in rec.input]
-            input_text = orjson.dumps(red.any(msgs) if red else msgs).decode()
+            input_text = _dumps(red.any(msgs) if red else msgs, "input").decode()
         output = red.text(rec.output) if red else rec.output
         task = rec.task
         if task is None and isinstance(rec.input, list):
@@ -113,6 +122,10 @@ class Recorder:
         if task is not None and red:
             task = red.text(task)
         metadata = red.any(rec.metadata) if red else rec.metadata
+        if metadata:
+            _dumps(metadata, "metadata")  # stored as JSON by the writer: refuse here, not in the commit
+        if raw_signals:
+            _dumps(raw_signals, "signals")
         now = time.time()
         return NewRun(
             id=rec.run_id or new_run_id(now),

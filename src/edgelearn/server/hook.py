@@ -66,7 +66,7 @@ async def list_runs(
     request: Request, role: str | None = None, project: str | None = None, model: str | None = None,
     prompt: str | None = None, status: str | None = None, session: str | None = None,
     min_reward: float | None = None, max_reward: float | None = None, since: float | None = None,
-    until: float | None = None, cursor: int | None = Query(None, description="next_cursor of the previous page"),
+    until: float | None = None, cursor: int | None = Query(None, ge=0, le=2**63 - 1, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=1000),
 ):
     store = _rt(request).store
@@ -98,7 +98,7 @@ async def similar_runs(run_id: str, request: Request, k: int = Query(10, ge=1, l
 
 @router.get("/v1/stats", summary="Counts and reward by model, prompt, role and over time")
 async def stats(request: Request, since: float | None = None, hours: float | None = None,
-                bucket_s: int = Query(3600, ge=60)):
+                bucket_s: int = Query(3600, ge=60, le=2**63 - 1)):  # SQLite integers are 64-bit
     if hours is not None:
         since = time.time() - hours * 3600
     return await asyncio.to_thread(_rt(request).store.runs.stats, since=since, bucket_s=bucket_s)

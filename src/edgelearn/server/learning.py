@@ -57,7 +57,8 @@ async def independence(request: Request, role: str | None = None):
 
 @router.get("/v1/events", summary="The event log, newest first (or oldest first after after_id)")
 async def events(request: Request, type: str | None = None, role: str | None = None, subject: str | None = None,
-                 after_id: int | None = None, before_id: int | None = None, limit: int = Query(100, ge=1, le=1000)):
+                 after_id: int | None = Query(None, ge=0, le=2**63 - 1), before_id: int | None = Query(None, ge=0, le=2**63 - 1),
+                 limit: int = Query(100, ge=1, le=1000)):
     evs = await asyncio.to_thread(_rt(request).store.events.list, type=type, role=role, subject=subject,
                                   after_id=after_id, before_id=before_id, limit=limit)
     return {"events": [e.__dict__ for e in evs]}

@@ -37,7 +37,7 @@ async def list_sessions(
     since: float | None = None, until: float | None = None,
     language: str | None = Query(None, description="of the repository's profile, e.g. python"),
     framework: str | None = Query(None, description="of the repository's profile, e.g. fastapi"),
-    cursor: int | None = Query(None, description="next_cursor of the previous page"),
+    cursor: int | None = Query(None, ge=0, le=2**63 - 1, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=1000),
 ):
     credit = credit_for(request.app.state.runtime)

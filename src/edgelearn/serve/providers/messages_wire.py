@@ -102,7 +102,7 @@ def _user(message: dict[str, Any], where: str, calls: set[str]) -> list[dict[str
             parts.append(_image(block, at))
         elif kind == "document" and _source(block).get("type") == "text":
             parts.append({"type": "text", "text": str(_source(block).get("data", ""))})
-        elif kind in IGNORED_BLOCKS:
+        elif isinstance(kind, str) and kind in IGNORED_BLOCKS:  # a list or dict type is unhashable
             continue
         else:
             raise InvalidInput(f"{at}.type: {kind!r} is not a block a user message can hold here (text, image, "
@@ -137,7 +137,7 @@ def _assistant(message: dict[str, Any], where: str, calls: set[str]) -> dict[str
             calls.add(call_id)
             tool_calls.append({"id": call_id, "type": "function",
                                "function": {"name": name, "arguments": orjson.dumps(block.get("input") or {}).decode()}})
-        elif kind in IGNORED_BLOCKS:
+        elif isinstance(kind, str) and kind in IGNORED_BLOCKS:  # a list or dict type is unhashable
             continue
         else:
             raise InvalidInput(f"{at}.type: {kind!r} is not a block an assistant message can hold here (text, "

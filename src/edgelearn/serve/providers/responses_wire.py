@@ -33,7 +33,7 @@ def _content(content: Any, where: str) -> str | list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for j, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
-        if kind in TEXT_PARTS:
+        if isinstance(kind, str) and kind in TEXT_PARTS:  # a list or dict type is unhashable
             parts.append({"type": "text", "text": str(part.get("text", ""))})
         elif kind == "input_image":
             url = part.get("image_url")
