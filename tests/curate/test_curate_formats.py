@@ -7,7 +7,7 @@ import pytest
 
 from edgelearn.curate import export_dataset
 from edgelearn.curate.formats import NotAnExample, conversation
-from edgelearn.curate.split import split_of
+from edgelearn.train.split import split_of
 
 SYSTEM = "You are a careful Python programmer."
 

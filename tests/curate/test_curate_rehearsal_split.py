@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from edgelearn.curate import export_dataset
-from edgelearn.curate.split import split_of
+from edgelearn.train.split import split_of
 
 
 def _runs(start: int, count: int, reward: float = 0.9) -> list[dict]:

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from edgelearn.curate.split import split_of
 from edgelearn.errors import TrainingError
 from edgelearn.train import data as D
+from edgelearn.train.split import split_of
 
 
 def write_lines(path, lines):

@@ -22,11 +22,11 @@ from edgelearn.curate.formats import NotAnExample, check_of, conversation, examp
 from edgelearn.curate.publish import DatasetFiles, datasets_root, publish, sweep
 from edgelearn.curate.rehearsal import rehearse
 from edgelearn.curate.select import DatasetPick, DatasetSelector, Encoder, Progress
-from edgelearn.curate.split import split_of
 from edgelearn.errors import ConfigError, CurationError, InvalidInput
 from edgelearn.record.privacy import Redactor
 from edgelearn.roles import check_role
 from edgelearn.store.datasets import Dataset, VersionTaken
+from edgelearn.train.split import split_of
 
 EMBED_MODEL = "all-MiniLM-L6-v2"
 ROW_CHUNK = 256

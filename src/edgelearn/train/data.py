@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgelearn.curate.split import split_of
 from edgelearn.errors import TrainingError
 from edgelearn.serve.tools import native_messages, render_chat, template_handles_tools
+from edgelearn.train.split import split_of
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -88,7 +88,7 @@ def stable_id(item: dict[str, Any]) -> str:
 
 
 def is_validation(item: dict[str, Any], val_fraction: float) -> bool:
-    """The curated datasets' split (``curate.split``) on the stable id: an example exported with its
+    """The curated datasets' split (``train.split``) on the stable id: an example exported with its
     run id falls on the same side when a file of it is split again."""
     return split_of(stable_id(item), val_fraction) == "val"
 
