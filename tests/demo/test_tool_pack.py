@@ -89,7 +89,8 @@ def test_the_toolcall_evaluator_scores_generated_calls(tasks):
 def test_teacher_calls_through_the_gateway_become_tool_rows(home, tasks, examples_of):
     """The demo's data path: the external stand-in answers with calls, the agent checks them and sends
     signals, the gateway records the runs with tools, curation writes {messages, tools} rows."""
-    from edgelearn.config import Settings, write_settings
+    from edgelearn.config import Settings
+    from edgelearn.config_toml import write_settings
     from edgelearn.curate import export_dataset
     from edgelearn.demo.runner import EXTERNAL_MODEL, Agent, evaluate_tools, reference_handler
     from edgelearn.runtime import Runtime
