@@ -9,7 +9,9 @@ as not measured.
 Method (the one issue 16 names for the anchors): an open-loop client (requests sent on a fixed
 schedule, whatever the answers do) calls the stand-in provider (``tests/standin.py``) directly and
 through each gateway, at 50 and 200 requests/s, plain and streamed, in alternating 10-second blocks
-(the targets' order rotates every round, so drift in background load hits all of them alike).
+(the targets' order rotates every round, so drift in background load hits all of them alike). Then
+Anthropic Messages at 200/s (kind ``messages-stream``): ``POST /v1/messages`` streamed, to the same
+stand-in directly and through edgelearn's Anthropic-type provider (no anchors).
 Every process is its own: the client here, the stand-in, edgelearn (a real uvicorn with the full
 runtime: auth, routing, recording every call as a run through the store's writer; the embedder
 off, as in ``bench/proxy.py``), and the anchors where they install: LiteLLM 1.110.2 (one worker)
@@ -18,11 +20,13 @@ own venv under ``~/.cache/edgelearn/bench``. TCP_NODELAY on the client's and the
 (asyncio sets it on every TCP transport, so uvicorn has it too).
 
 Reported per target and block kind: latency p50/p99 and what the gateway adds to the direct call's
-(added p50/p99), time to the first content chunk (TTFT) of a stream and its added p99, and the
+(added p50/p99), time to the first content chunk (TTFT; for ``/v1/messages`` the first event,
+``message_start``) of a stream and its added p50/p99, and the
 gateway's CPU time per call (its process tree, from /proc). Then 100 concurrent streams paced by
 the stand-in at one event per 20 ms: the gaps between events as the client sees them, direct and
 through each gateway. Targets on 2 cores: added p99 <= 1.5 ms and added TTFT p99 <= 1.5 ms at
-200/s; no added chunk gap over 5 ms.
+200/s, added time to first event p99 <= 1.5 ms on ``/v1/messages`` at 200/s; no added chunk gap
+over 5 ms.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ PACED_TEXT = "x" * 100  # 25 content chunks of 4: about half a second per stream
 MESSAGES = [{"role": "system", "content": "You are a careful coding assistant. Answer briefly."},
             {"role": "user", "content": "Write a Python function that checks whether a string is a palindrome."}]
 CONTENT = re.compile(rb'"content":\s*"[^"]')
+FIRST_EVENT = re.compile(rb"(?m)^(?:event|data):")  # /v1/messages: TTFT is to its first event, message_start
+MESSAGES_KIND = "messages-stream@200"
+ANTHROPIC_VERSION = {"anthropic-version": "2023-06-01"}  # what the anthropic SDK sends
 LITELLM_REQUIREMENTS = [  # its pinned [proxy] extra does not resolve here (FACTS.md): the proxy's imports by hand
     "litellm==1.110.2", "uvicorn", "uvloop", "fastapi", "backoff", "pyyaml", "orjson", "apscheduler", "fastapi-sso",
     "pyjwt", "python-multipart", "cryptography", "pynacl", "websockets", "rq", "rich", "tomlkit", "semver",
@@ -123,7 +130,7 @@ class Target:
     name: str
     host: str
     port: int
-    path: str  # the chat completions path
+    path: str  # the chat completions path, or /v1/messages
     model: str
     paced_model: str
     headers: dict[str, str] = field(default_factory=dict)
@@ -173,7 +180,9 @@ def start_edgelearn(tmp: Path, ports: dict[str, int]) -> Target:
     home.mkdir()
     (home / "edgelearn.toml").write_text(
         "\n".join(f'[providers.{name}]\ntype = "openai"\nbase_url = "http://127.0.0.1:{port}/v1"\n'
-                  f'models = ["small"]\n' for name, port in ports.items()))
+                  f'models = ["small"]\n' for name, port in ports.items())
+        + f'\n[providers.claude]\ntype = "anthropic"\nbase_url = "http://127.0.0.1:{ports["fast"]}"\n'
+          f'models = ["small"]\n')
     port_file = tmp / "edgelearn.port"
     env = {**os.environ, "EDGELEARN_HOME": str(home), "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, __file__, "--edgelearn-child", str(home), str(port_file)], env=env)
@@ -333,7 +342,9 @@ class Result:
 
 
 async def call(pool: Pool, target: Target, body: bytes, stream: bool, keep_events: bool = False) -> Result:
-    """One POST of ``body``; reads the whole answer (chunked or sized), timing the first content chunk."""
+    """One POST of ``body``; reads the whole answer (chunked or sized), timing the first content chunk
+    (on ``/v1/messages``: the first event)."""
+    first, last = (FIRST_EVENT, b"message_stop") if target.path.endswith("/messages") else (CONTENT, b"[DONE]")
     head = (f"POST {target.path} HTTP/1.1\r\nhost: 127.0.0.1:{target.port}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in target.headers.items())
             + "\r\n").encode()
@@ -357,7 +368,7 @@ async def call(pool: Pool, target: Target, body: bytes, stream: bool, keep_event
                     break
                 data = (await reader.readexactly(size + 2))[:-2]
                 now = time.perf_counter()
-                if ttft is None and CONTENT.search(data):
+                if ttft is None and first.search(data):
                     ttft = (now - started) * 1000
                 if keep_events:
                     events += [now] * data.count(b"data:")
@@ -365,7 +376,8 @@ async def call(pool: Pool, target: Target, body: bytes, stream: bool, keep_event
         else:
             data = await reader.readexactly(int(headers.get(b"content-length", b"0")))
             tail = data[-64:]
-        error = f"status {status}" if status != 200 else "no [DONE]" if stream and b"[DONE]" not in tail else None
+        error = (f"status {status}" if status != 200 else f"no {last.decode()}" if stream and last not in tail
+                 else None)
         if headers.get(b"connection", b"").lower() == b"close":
             writer.close()
         else:
@@ -376,9 +388,11 @@ async def call(pool: Pool, target: Target, body: bytes, stream: bool, keep_event
         return Result(False, (time.perf_counter() - started) * 1000, error=type(exc).__name__)
 
 
-def request_body(model: str, stream: bool) -> bytes:
+def request_body(model: str, stream: bool, messages: bool = False) -> bytes:
     body: dict = {"model": model, "messages": MESSAGES, "max_tokens": 64, "temperature": 0}
-    if stream:
+    if messages:  # Anthropic's shape: the system prompt beside the messages
+        body.update(system=MESSAGES[0]["content"], messages=MESSAGES[1:], stream=stream)
+    elif stream:
         body.update(stream=True, stream_options={"include_usage": True})
     return json.dumps(body).encode()
 
@@ -388,7 +402,7 @@ async def open_loop(pool: Pool, target: Target, stream: bool, rate: float, secon
     """Send ``rate`` requests/s for ``seconds`` on a fixed schedule; returns the results and how many
     were still unanswered ``drain_s`` after the last send (cancelled, counted as failures)."""
     loop = asyncio.get_running_loop()
-    body = request_body(target.model, stream)
+    body = request_body(target.model, stream, target.path.endswith("/messages"))
     interval, count = 1.0 / rate, int(rate * seconds)
     start = loop.time() + 0.01
     tasks = []
@@ -408,52 +422,59 @@ async def open_loop(pool: Pool, target: Target, stream: bool, rate: float, secon
 
 # --- the runs ------------------------------------------------------------------------------------
 async def run_blocks(targets: list[Target], standin: subprocess.Popen, rates: list[int], rounds: int,
-                     block_s: float, skip: dict[tuple[str, int], str], profile: Path | None = None) -> dict:
+                     block_s: float, skip: dict[tuple[str, int], str], profile: Path | None = None,
+                     messages: list[Target] | None = None) -> dict:
+    """The blocks of every kind; ``messages`` (the /v1/messages targets, same names and hosts as their
+    chat ones, so the same pools) add the ``MESSAGES_KIND`` blocks."""
     pools = {t.name: Pool(t.host, t.port) for t in targets}
-    for t in targets:  # warm up: connections, imports, first commits
+    for t in [*targets, *(messages or [])]:  # warm up: connections, imports, first commits
         for stream in (False, True):
             await open_loop(pools[t.name], t, stream, 50, 1.0)
     out: dict = {}
     if profile is not None:  # warm, before any block has grown a pool or left a backlog
         out["profile"] = await profile_edgelearn(next(t for t in targets if t.name == "edgelearn"), 10, profile)
-    for rate in rates:
-        for stream in (False, True):
-            kind = f"{'stream' if stream else 'plain'}@{rate}"
-            rows: dict[str, dict] = {}
-            for r in range(rounds):
-                order = targets[r % len(targets):] + targets[:r % len(targets)]
-                for t in order:
-                    if (t.name, rate) in skip:
-                        continue
-                    cpu0, scpu0, ccpu0 = cpu_seconds(t.proc), cpu_seconds(standin), time.process_time()
-                    results, unanswered = await open_loop(pools[t.name], t, stream, rate, block_s)
-                    await asyncio.sleep(1.0)  # what a block left running (retries, recording) ends in its own count
-                    cpu1, scpu1, ccpu1 = cpu_seconds(t.proc), cpu_seconds(standin), time.process_time()
-                    row = rows.setdefault(t.name, {"lat": [], "ttft": [], "fail": 0, "calls": 0, "cpu": 0.0,
-                                                   "standin_cpu": 0.0, "client_cpu": 0.0, "errors": {}})
-                    row["client_cpu"] += ccpu1 - ccpu0
-                    good = [x for x in results if x.ok]
-                    row["lat"] += [x.latency_ms for x in good]
-                    row["ttft"] += [x.ttft_ms for x in good if x.ttft_ms is not None]
-                    row["fail"] += len(results) - len(good) + unanswered
-                    for x in results:
-                        if x.error:
-                            row["errors"][x.error] = row["errors"].get(x.error, 0) + 1
-                    if unanswered:
-                        row["errors"]["unanswered after the drain"] = row["errors"].get(
-                            "unanswered after the drain", 0) + unanswered
-                    row["calls"] += len(results) + unanswered
-                    row["cpu"] += cpu1 - cpu0
-                    row["standin_cpu"] += scpu1 - scpu0
-                    print(f"  {kind:11} round {r + 1} {t.name:10} p50 {pct(row['lat'], 50) or 0:7.2f} ms "
-                          f"p99 {pct(row['lat'], 99) or 0:7.2f} ms  failed {row['fail']}", flush=True)
-            out[kind] = {name: summarize(row) for name, row in rows.items()}
-            base = out[kind].get("direct")
-            for name, row in out[kind].items():
-                if base is not None and name != "direct":
-                    row["added_p50"] = _minus(row["p50"], base["p50"])
-                    row["added_p99"] = _minus(row["p99"], base["p99"])
-                    row["added_ttft_p99"] = _minus(row["ttft_p99"], base["ttft_p99"])
+    kinds = [(f"{'stream' if stream else 'plain'}@{rate}", targets, rate, stream)
+             for rate in rates for stream in (False, True)]
+    kinds += [(MESSAGES_KIND, messages, 200, True)] if messages else []
+    for kind, kind_targets, rate, stream in kinds:
+        rows: dict[str, dict] = {}
+        for r in range(rounds):
+            order = kind_targets[r % len(kind_targets):] + kind_targets[:r % len(kind_targets)]
+            for t in order:
+                if (t.name, rate) in skip:
+                    continue
+                cpu0, scpu0, ccpu0 = cpu_seconds(t.proc), cpu_seconds(standin), time.process_time()
+                results, unanswered = await open_loop(pools[t.name], t, stream, rate, block_s)
+                await asyncio.sleep(1.0)  # what a block left running (retries, recording) ends in its own count
+                cpu1, scpu1, ccpu1 = cpu_seconds(t.proc), cpu_seconds(standin), time.process_time()
+                row = rows.setdefault(t.name, {"lat": [], "ttft": [], "fail": 0, "calls": 0, "cpu": 0.0,
+                                               "standin_cpu": 0.0, "client_cpu": 0.0, "errors": {}})
+                row["client_cpu"] += ccpu1 - ccpu0
+                good = [x for x in results if x.ok]
+                row["lat"] += [x.latency_ms for x in good]
+                row["ttft"] += [x.ttft_ms for x in good if x.ttft_ms is not None]
+                row["fail"] += len(results) - len(good) + unanswered
+                for x in results:
+                    if x.error:
+                        row["errors"][x.error] = row["errors"].get(x.error, 0) + 1
+                if unanswered:
+                    row["errors"]["unanswered after the drain"] = row["errors"].get(
+                        "unanswered after the drain", 0) + unanswered
+                row["calls"] += len(results) + unanswered
+                row["cpu"] += cpu1 - cpu0
+                row["standin_cpu"] += scpu1 - scpu0
+                print(f"  {kind:11} round {r + 1} {t.name:10} p50 {pct(row['lat'], 50) or 0:7.2f} ms "
+                      f"p99 {pct(row['lat'], 99) or 0:7.2f} ms  failed {row['fail']}"
+                      + (f"  TTFT p50 {pct(row['ttft'], 50) or 0:.2f} p99 {pct(row['ttft'], 99) or 0:.2f} ms"
+                         if stream else ""), flush=True)
+        out[kind] = {name: summarize(row) for name, row in rows.items()}
+        base = out[kind].get("direct")
+        for name, row in out[kind].items():
+            if base is not None and name != "direct":
+                row["added_p50"] = _minus(row["p50"], base["p50"])
+                row["added_p99"] = _minus(row["p99"], base["p99"])
+                row["added_ttft_p50"] = _minus(row["ttft_p50"], base["ttft_p50"])
+                row["added_ttft_p99"] = _minus(row["ttft_p99"], base["ttft_p99"])
     for pool in pools.values():
         pool.close()
     return out
@@ -563,26 +584,29 @@ def report(result: dict) -> str:
         "",
         *(["**The cores were shared** (load average above the core count): absolute figures are context; "
            "compare targets inside this run.", ""] if float(m["load_before"].split()[0]) > (m["cores"] or 1) else []),
-        "Latency is from the client's send to the last byte; TTFT to the first content chunk. *added* is the "
+        "Latency is from the client's send to the last byte; TTFT to the first content chunk (in "
+        f"{MESSAGES_KIND}, `POST /v1/messages` streamed to the Anthropic-type stand-in, to the first event: "
+        "`message_start`). *added* is the "
         "target's figure minus the direct call's in the same run. CPU is the gateway's process tree per call, "
         "then the stand-in's and this client's own, per call: all three share the same cores.",
         "",
     ]
     for kind, rows in result["blocks"].items():
-        stream = kind.startswith("stream")
+        stream = "stream" in kind
         lines += [f"## {kind.replace('@', ' at ')} requests/s", ""]
         head = "| target | calls ok | failed | p50 ms | p99 ms | added p50 | added p99 |"
         rule = "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
         if stream:
-            head += " TTFT p50 | TTFT p99 | added TTFT p99 |"
-            rule += " ---: | ---: | ---: |"
+            head += " TTFT p50 | TTFT p99 | added TTFT p50 | added TTFT p99 |"
+            rule += " ---: | ---: | ---: | ---: |"
         lines += [head + " gateway CPU ms/call | stand-in CPU ms/call | client CPU ms/call |",
                   rule + " ---: | ---: | ---: |"]
         for name, row in rows.items():
             line = (f"| {name} | {row['n']} | {row['failed']} | {_f(row['p50'])} | {_f(row['p99'])} | "
                     f"{_f(row.get('added_p50'))} | {_f(row.get('added_p99'))} |")
             if stream:
-                line += f" {_f(row['ttft_p50'])} | {_f(row['ttft_p99'])} | {_f(row.get('added_ttft_p99'))} |"
+                line += (f" {_f(row['ttft_p50'])} | {_f(row['ttft_p99'])} | {_f(row.get('added_ttft_p50'))} | "
+                         f"{_f(row.get('added_ttft_p99'))} |")
             cpu = "–" if name == "direct" else _f(row["cpu_ms_per_call"])
             lines.append(line + f" {cpu} | {_f(row['standin_cpu_ms_per_call'])} | "
                                f"{_f(row['client_cpu_ms_per_call'])} |")
@@ -639,15 +663,18 @@ def _verdict(added: float | None, limit: float) -> str:
 
 def verdicts(result: dict) -> list[str]:
     out = []
-    for kind in ("plain@200", "stream@200"):
+    for kind in ("plain@200", "stream@200", MESSAGES_KIND):
         row = result["blocks"].get(kind, {}).get("edgelearn")
         if row is None:
             continue
-        added = row.get("added_p99")
-        out.append(f"added p99 at {kind}: {_f(added)} ms (target <= 1.5): {_verdict(added, 1.5)}")
-        if kind.startswith("stream"):
+        if kind != MESSAGES_KIND:  # there the target is the first event's alone
+            added = row.get("added_p99")
+            out.append(f"added p99 at {kind}: {_f(added)} ms (target <= 1.5): {_verdict(added, 1.5)}")
+        if "stream" in kind:
             added = row.get("added_ttft_p99")
-            out.append(f"added TTFT p99 at {kind}: {_f(added)} ms (target <= 1.5): {_verdict(added, 1.5)}")
+            what = "time to first event (message_start)" if kind == MESSAGES_KIND else "TTFT"
+            out.append(f"added {what} p99 at {kind}: {_f(added)} ms (p50 {_f(row.get('added_ttft_p50'))}; "
+                       f"target <= 1.5): {_verdict(added, 1.5)}")
     row = result["concurrent"].get("edgelearn")
     if row is not None:
         added = row.get("added_max")
@@ -722,7 +749,10 @@ def main() -> None:
             rates = [50, 200]
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
                 spy = ROOT / "bench" / "out" / "gateway.pyspy.txt" if args.profile else None
-                blocks = runner.run(run_blocks(targets, standin, rates, rounds, block_s, skip, spy))
+                messages = [Target(t.name, t.host, t.port, "/v1/messages", model, model,
+                                   {**t.headers, **ANTHROPIC_VERSION}, t.proc)
+                            for t, model in ((targets[0], "small"), (edgelearn, "claude/small"))]
+                blocks = runner.run(run_blocks(targets, standin, rates, rounds, block_s, skip, spy, messages))
                 profile = blocks.pop("profile", None)
                 concurrent = runner.run(_concurrent(targets, ports, streams, rounds))
         finally:
