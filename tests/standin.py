@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 _ids = itertools.count(1)
 
@@ -98,8 +98,9 @@ class StandIn:
     """The stand-in provider; ``start()``/``stop()`` or a ``with`` block. See the module docstring."""
 
     def __init__(self, port: int = 0, key: str | None = None, default: Reply | None = None,
-                 models: tuple[str, ...] = ("small", "big")) -> None:
+                 models: tuple[str, ...] = ("small", "big"), choose: Callable[[dict], Reply] | None = None) -> None:
         self.port = port
+        self.choose = choose  # when set, replies come from the request's JSON body instead of the script
         self.key = key  # when set, requests must carry it (Bearer or x-api-key), else 401
         self.default = default or Reply()
         self.models = list(models)
@@ -141,6 +142,17 @@ class StandIn:
     def reset(self) -> None:
         self._script.clear()
         self.requests.clear()
+
+    def next_reply(self, seen: Seen) -> Reply:
+        """The reply to the completion request ``seen``: ``choose(body)`` when given (agents send side
+        requests in any order), else the next scripted one, else the default."""
+        if self.choose is not None:
+            try:
+                body = seen.json
+            except ValueError:
+                return Reply(text="done")
+            return self.choose(body if isinstance(body, dict) else {})
+        return self._script.popleft() if self._script else self.default
 
     def start(self) -> StandIn:
         ready = threading.Event()
@@ -228,7 +240,7 @@ class StandIn:
         if seen.method != "POST" or not seen.path.endswith(("/chat/completions", "/messages")):
             return self._send(writer, 404, {"error": {"message": f"no route {seen.method} {seen.path}",
                                                       "type": "invalid_request_error", "param": None, "code": None}})
-        reply = self._script.popleft() if self._script else self.default
+        reply = self.next_reply(seen)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         anthropic = seen.path.endswith("/messages")

@@ -39,11 +39,10 @@ class ShellToolProvider(StandIn):
     """
 
     def __init__(self, shell_tool: str, arguments: dict, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(choose=self.reply_for, **kwargs)
         self.shell_tool, self.arguments = shell_tool, arguments
-        self._script = _ByRequest(self)  # the stand-in takes its next reply from here
 
-    def choose(self, body: dict) -> Reply:
+    def reply_for(self, body: dict) -> Reply:
         offered = {(t.get("function") or {}).get("name") for t in body.get("tools") or () if isinstance(t, dict)}
         answered = any(isinstance(m, dict) and m.get("role") == "tool" for m in body.get("messages") or ())
         if self.shell_tool in offered and not answered:
@@ -51,28 +50,6 @@ class ShellToolProvider(StandIn):
         return Reply(text="done")
 
 
-class _ByRequest:
-    """Stands where the stand-in keeps its queue of scripted replies: the request being answered is
-    the last one recorded (the stand-in records it and takes its reply in the same step)."""
-
-    def __init__(self, provider: ShellToolProvider) -> None:
-        self.provider = provider
-
-    def __bool__(self) -> bool:
-        return True
-
-    def __len__(self) -> int:
-        return 0
-
-    def clear(self) -> None:
-        pass
-
-    def popleft(self) -> Reply:
-        try:
-            body = self.provider.requests[-1].json
-        except ValueError:
-            return Reply(text="done")
-        return self.provider.choose(body if isinstance(body, dict) else {})
 
 
 @pytest.fixture

@@ -39,11 +39,10 @@ class ShellProvider(StandIn):
     request offering a shell tool with no tool result yet gets one call of it; anything else "done"."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._script = _ByRequest(self)
+        super().__init__(choose=self.reply_for, **kwargs)
 
     @staticmethod
-    def choose(body: dict) -> Reply:
+    def reply_for(body: dict) -> Reply:
         offered = {t.get("name") or (t.get("function") or {}).get("name") for t in body.get("tools") or ()
                    if isinstance(t, dict)}
         answered = any(isinstance(m, dict) and (m.get("role") == "tool" or any(
@@ -55,27 +54,6 @@ class ShellProvider(StandIn):
         return Reply(text="done")
 
 
-class _ByRequest:
-    """Where the stand-in keeps its script: the reply for the request just recorded."""
-
-    def __init__(self, provider: ShellProvider) -> None:
-        self.provider = provider
-
-    def __bool__(self) -> bool:
-        return True
-
-    def __len__(self) -> int:
-        return 0
-
-    def clear(self) -> None:
-        pass
-
-    def popleft(self) -> Reply:
-        try:
-            body = self.provider.requests[-1].json
-        except ValueError:
-            return Reply(text="done")
-        return self.provider.choose(body if isinstance(body, dict) else {})
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ class WireStandIn(StandIn):
         if self.key is not None and seen.headers.get("authorization") != f"Bearer {self.key}":
             return self._send(writer, 401, {"error": {"message": "Incorrect API key provided",
                                                       "type": "invalid_request_error", "param": None, "code": None}})
-        reply = self._script.popleft() if self._script else self.default
+        reply = self.next_reply(seen)
         request = json.loads(seen.body)
         if reply.status >= 400:
             return self._send(writer, reply.status, {"error": {"message": f"stand-in failure {reply.status}",
