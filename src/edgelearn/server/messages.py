@@ -12,7 +12,7 @@ shape; a request that cannot be translated is a 400 naming the field, and nothin
 from __future__ import annotations
 
 import math
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -85,27 +85,10 @@ async def messages(request: Request):
     if not isinstance(response, StreamingResponse):
         return JSON(message_from_openai(wire.parsed(response), message_id, data["model"]), headers=headers)
     writer = EventWriter(message_id, data["model"])
-    return StreamingResponse(_events(response, writer), media_type="text/event-stream",
+    events = wire.translated_events(response, writer, writer.error, error_ends=False)
+    return StreamingResponse(events, media_type="text/event-stream",
                              headers={**headers, "cache-control": "no-cache"})
 
-
-async def _events(response: StreamingResponse, writer: EventWriter) -> AsyncIterator[bytes]:
-    finished = False
-    try:
-        yield writer.start()
-        async for chunk in wire.chunks(response):
-            if "error" in chunk:
-                error = chunk["error"] if isinstance(chunk["error"], dict) else {}
-                yield writer.error(str(error.get("message", "the model failed")))
-                continue
-            out = writer.feed(chunk)
-            if out:
-                yield out
-        finished = True
-        yield writer.end()
-    finally:
-        if not finished:
-            wire.close_later(response)
 
 
 @router.post("/v1/messages/count_tokens", **_schema("Anthropic token count (estimated for non-Anthropic models)"))

@@ -11,7 +11,7 @@ is recorded. ``store`` is accepted, but edgelearn keeps no response objects: onl
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -81,28 +81,10 @@ async def responses(request: Request):
     if not isinstance(response, StreamingResponse):
         return JSON(response_from_chat(wire.parsed(response), response_id, data), headers=headers)
     events = ResponseEvents(response_id, data)
-    return StreamingResponse(_events(response, events), media_type="text/event-stream",
+    stream = wire.translated_events(response, events, events.fail, error_ends=True)
+    return StreamingResponse(stream, media_type="text/event-stream",
                              headers={**headers, "cache-control": "no-cache"})
 
-
-async def _events(response: StreamingResponse, events: ResponseEvents) -> AsyncIterator[bytes]:
-    finished = False
-    try:
-        yield events.start()
-        async for chunk in wire.chunks(response):
-            if "error" in chunk:
-                error = chunk["error"] if isinstance(chunk["error"], dict) else {}
-                finished = True
-                yield events.fail(str(error.get("message", "the model failed")))
-                return
-            out = events.feed(chunk)
-            if out:
-                yield out
-        finished = True
-        yield events.end()
-    finally:
-        if not finished:
-            wire.close_later(response)
 
 
 def _error_event(message: str) -> bytes:

@@ -85,6 +85,32 @@ async def chunks(response: StreamingResponse) -> AsyncIterator[dict[str, Any]]:
                 yield {"error": {"message": "a torn event in the answer's stream"}}
 
 
+async def translated_events(response: StreamingResponse, writer: Any, error: Callable[[str], bytes], *,
+                            error_ends: bool) -> AsyncIterator[bytes]:
+    """The chat answer's stream as another wire's events: ``writer.start()``, ``writer.feed(chunk)``
+    for each chunk, ``writer.end()``; an error chunk becomes ``error(message)``, the last event when
+    ``error_ends``. A client that goes away closes the chat answer's stream (its run: cancelled)."""
+    finished = False
+    try:
+        yield writer.start()
+        async for chunk in chunks(response):
+            if "error" in chunk:
+                detail = chunk["error"] if isinstance(chunk["error"], dict) else {}
+                finished = error_ends
+                yield error(str(detail.get("message", "the model failed")))
+                if error_ends:
+                    return
+                continue
+            out = writer.feed(chunk)
+            if out:
+                yield out
+        finished = True
+        yield writer.end()
+    finally:
+        if not finished:
+            close_later(response)
+
+
 def keep(coroutine) -> None:
     """Run ``coroutine`` in a task of its own, outside a cancelled scope where every await would raise."""
     task = asyncio.get_running_loop().create_task(coroutine)
