@@ -144,7 +144,7 @@ class RunsRepo:
                    "model_variant": run.model_variant, "input": run.input, "output": run.output,
                    "tokens_in": run.tokens_in, "tokens_out": run.tokens_out, "latency_ms": run.latency_ms,
                    "cost": run.cost, "status": run.status, "reward": run.reward, "reward_components": None,
-                   "metadata": None, "content_hash": run.content_hash, "embedded": 0, "minted": run.minted}
+                   "metadata": run.metadata, "content_hash": run.content_hash, "embedded": 0, "minted": run.minted}
             for hook in self.reward_hooks:
                 hook(conn, row, None, run.reward)
         return run.id, run.reward

@@ -220,15 +220,16 @@ class IndependenceService:
         if old == new:
             return
         meta = run.get("metadata")
+        routed = run.get("role") in self._roles
         if isinstance(meta, str):  # rescoring hands the row's JSON text
             try:
-                meta = orjson.loads(meta)
-            except orjson.JSONDecodeError:
+                mark = (orjson.loads(meta) or {}).get(METADATA_KEY)
+            except (orjson.JSONDecodeError, AttributeError):
                 return
-        if isinstance(meta, dict):
-            mark = meta.get(METADATA_KEY)
-        elif meta is None and run.get("seq") is not None and run.get("role") in self._roles:
-            # the insert hook's row carries no metadata: read the mark of runs of routed roles only
+        elif isinstance(meta, dict):  # a new run's own metadata: only routed roles' runs carry a mark
+            mark = meta.get(METADATA_KEY) if routed else None
+        elif meta is None and run.get("seq") is not None and routed:
+            # a session rescoring's row carries no metadata: read the mark of runs of routed roles only
             mark = self.store.independence.run_mark_in(conn, run["seq"], METADATA_KEY)
         else:
             mark = None
