@@ -188,12 +188,7 @@ class Recorder:
 
     def add_feedback(self, fb: FeedbackIn, run_id: str) -> tuple[float | None, float | None]:
         """Human feedback: stored as feedback and as the run's ``human`` signal."""
-        if fb.kind in ("accept", "reject"):
-            raw: Any = fb.kind
-        elif fb.kind == "score":
-            raw = {"score": fb.value}
-        else:
-            raw = {"thumbs": fb.value}
+        raw = fb.signal()
         values = normalize_signals({"human": raw}, self._settings().rewards.errors_scale)
         comment = self.redactor().text(fb.comment) if (fb.comment and self.redactor()) else fb.comment
         packed = {"human": (values["human"], raw)}

@@ -56,6 +56,12 @@ class FeedbackIn(_Body):
     value: float | None = Field(None, description="1-5 for score, 1 or -1 for thumbs")
     comment: str | None = Field(None, max_length=4000)
 
+    def signal(self) -> Any:
+        """The ``human`` signal this feedback stands for (a run's or a whole session's)."""
+        if self.kind in ("accept", "reject"):
+            return self.kind
+        return {"score": self.value} if self.kind == "score" else {"thumbs": self.value}
+
 
 def describe_validation(exc: ValidationError, prefix: str = "") -> InvalidInput:
     """An ``InvalidInput`` whose message names the first offending field."""

@@ -33,12 +33,6 @@ def cover(credit: str, last_seq: int | None) -> tuple[int, int]:
     return (0, last_seq) if credit == "session" else (last_seq, last_seq)
 
 
-def feedback_signal(fb: FeedbackIn) -> Any:
-    """The ``human`` signal a feedback body stands for (as ``POST /v1/runs/{id}/feedback``)."""
-    if fb.kind in ("accept", "reject"):
-        return fb.kind
-    return {"score": fb.value} if fb.kind == "score" else {"thumbs": fb.value}
-
 
 class SessionCredit:
     """Applies outcome signals and feedback to sessions by the credit rule."""
@@ -92,7 +86,7 @@ class SessionCredit:
 
     def add_feedback(self, session_id: str, fb: FeedbackIn, source: str = "feedback") -> Outcome:
         """Human feedback on a whole session: stored as feedback and as its ``human`` outcome."""
-        raw = feedback_signal(fb)
+        raw = fb.signal()
         values = normalize_signals({"human": raw})
         red = self._redactor()
         comment = red.text(fb.comment) if (fb.comment and red) else fb.comment
