@@ -30,8 +30,9 @@ an id naming a provider that is not configured is ``NotFound``, naming the provi
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
-from typing import Any, Collection, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Collection, Mapping, Protocol, runtime_checkable
 
 import orjson
 
@@ -68,12 +69,17 @@ class IndependenceScheduler(Protocol):
                reason: str = "the local answer failed a check") -> Any:
         """Move the session to the teacher for the rest of it (the request is retried there)."""
 
-@dataclass(frozen=True)
+@dataclass
 class Teaching:
     """What routing needs to send a role with a teacher through the independence scheduler."""
 
     teachers: Mapping[str, str]  # role -> "<provider>/<model>"
-    eligible: bool = True        # the request fits the local model's context
+    fits: Callable[[], bool] = lambda: True  # whether the request fits the local model's context
+
+    @functools.cached_property
+    def eligible(self) -> bool:
+        """``fits()``, asked only when a role with a teacher is routed (it sizes the whole request)."""
+        return self.fits()
 
 @dataclass(frozen=True)
 class Route:

@@ -88,8 +88,8 @@ class Call:
         self.providers = providers_of(runtime)
         settings = runtime.settings
         teachers = {role: r.teacher for role, r in settings.roles.items() if r.teacher}
-        teaching = Teaching(teachers, fits_locally(self.data, local_context(settings), settings.deploy.max_tokens)) \
-            if teachers else None
+        teaching = Teaching(teachers, lambda: fits_locally(self.data, local_context(settings),
+                                                           settings.deploy.max_tokens)) if teachers else None
         self.route: Route = await aroute(self.data["model"], services=runtime.services, models=runtime.store.models,
                                          role_hint=self.role_hint, session=self.session, task=self.task,
                                          providers=self.providers.configured, teaching=teaching)
