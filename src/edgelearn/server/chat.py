@@ -7,6 +7,7 @@ session from ``x-edgelearn-session``, then ``X-Claude-Code-Session-Id``, then th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -53,6 +54,16 @@ def load_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise InvalidInput("messages: a non-empty list of message objects is required", field="messages")
     return data
+
+
+_pending: set[asyncio.Task] = set()
+
+
+def keep(coroutine) -> None:
+    """Run ``coroutine`` in a task of its own, outside a cancelled scope where every await would raise."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _pending.add(task)  # the loop keeps only weak references to tasks
+    task.add_done_callback(_pending.discard)
 
 
 class Call:

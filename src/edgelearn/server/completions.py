@@ -28,7 +28,7 @@ from edgelearn.serve.providers.fim import fim_format
 from edgelearn.serve.providers.record import Output
 from edgelearn.server import wire
 from edgelearn.server.app import JSON, status_for
-from edgelearn.server.chat import Call
+from edgelearn.server.chat import Call, keep
 
 router = APIRouter(tags=["wire"])
 
@@ -204,7 +204,7 @@ async def _sse(local: _Local, body: CompletionIn, first: Chunk, chunks: AsyncIte
     finally:
         await chunks.aclose()
         if status != "ok":  # the client went away or the model failed: keep what was produced
-            wire.keep(local.record(_output("".join(parts), last), status=status, error=error))
+            keep(local.record(_output("".join(parts), last), status=status, error=error))
 
 
 # -- a provider's own /completions ------------------------------------------------------------------

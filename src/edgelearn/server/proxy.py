@@ -30,11 +30,10 @@ from edgelearn.serve.providers.record import Output
 from edgelearn.serve.routing import DEFAULT_ROLE, ROUTED_PREFIX
 from edgelearn.server import escape, relay, shadow
 from edgelearn.server.app import JSON, status_for
-from edgelearn.server.chat import Call, load_body, providers_of
+from edgelearn.server.chat import Call, keep, load_body, providers_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["proxy"])
-_pending: set[asyncio.Task] = set()
 
 ROLES = {"system", "user", "assistant", "tool", "developer"}
 
@@ -256,10 +255,7 @@ async def _sse(local: _Local, held: list[Chunk], chunks: AsyncIterator[Chunk]) -
         if status != "ok":
             # the client went away or the backend failed mid-stream: keep what was produced, without
             # holding a cancelled response open for the commit
-            task = asyncio.get_running_loop().create_task(
-                local.record(_output("".join(parts), calls, last), status=status, error=error))
-            _pending.add(task)  # the loop keeps only weak references to tasks
-            task.add_done_callback(_pending.discard)
+            keep(local.record(_output("".join(parts), calls, last), status=status, error=error))
 
 
 @router.get("/v1/models", summary="Models the proxy serves (OpenAI format)")

@@ -27,10 +27,9 @@ from edgelearn.serve.providers.http import HTTPError
 from edgelearn.serve.providers.record import Output, from_completion, from_stream
 from edgelearn.serve.providers.registry import cost
 from edgelearn.server.app import JSON
-from edgelearn.server.chat import Call
+from edgelearn.server.chat import Call, keep
 
 DONE = b"data: [DONE]\n\n"
-_pending: set[asyncio.Task] = set()
 
 
 def _error_body(message: str, type_: str, code: str | None, **extra: Any) -> dict[str, Any]:
@@ -188,10 +187,7 @@ async def _relay(call: Call, messages, upstream: Upstream,
         else:
             # the client went away (this code may run under a cancelled scope, where every await
             # raises) or the provider failed mid-stream: close and keep what was produced in a task
-            task = asyncio.get_running_loop().create_task(
-                _close_and_record(call, messages, upstream, b"".join(relayed), status, error))
-            _pending.add(task)  # the loop keeps only weak references to tasks
-            task.add_done_callback(_pending.discard)
+            keep(_close_and_record(call, messages, upstream, b"".join(relayed), status, error))
 
 
 async def _record_stream(call: Call, messages, upstream: Upstream, relayed: bytes) -> None:

@@ -17,10 +17,9 @@ import os
 from dataclasses import replace
 
 from edgelearn.errors import EdgelearnError
-from edgelearn.server.chat import Call
+from edgelearn.server.chat import Call, keep
 
 log = logging.getLogger(__name__)
-_pending: set[asyncio.Task] = set()
 _running = 0
 IDLE_LOAD = 0.5      # load average per core under which the machine counts as idle
 WAIT_RUN_S = 600.0   # how long a shadow waits for the teacher's run to be recorded (a long stream)
@@ -44,9 +43,7 @@ def idle() -> bool:
 
 def start(call: Call) -> None:
     """Answer ``call`` locally in the background once its teacher run exists (see the module docstring)."""
-    task = asyncio.get_running_loop().create_task(_shadow(call))
-    _pending.add(task)  # the loop keeps only weak references to tasks
-    task.add_done_callback(_pending.discard)
+    keep(_shadow(call))
 
 
 async def _teacher_run(call: Call):

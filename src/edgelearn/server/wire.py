@@ -10,7 +10,6 @@ gets the request as it is instead (``passthrough``), with the chat pass-through'
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 
@@ -22,9 +21,7 @@ from edgelearn.serve.providers.http import HTTPError
 from edgelearn.serve.providers.record import Output
 from edgelearn.server import proxy, relay
 from edgelearn.server.app import JSON
-from edgelearn.server.chat import Call
-
-_pending: set[asyncio.Task] = set()
+from edgelearn.server.chat import Call, keep
 
 
 class Translated:
@@ -110,12 +107,6 @@ async def translated_events(response: StreamingResponse, writer: Any, error: Cal
         if not finished:
             close_later(response)
 
-
-def keep(coroutine) -> None:
-    """Run ``coroutine`` in a task of its own, outside a cancelled scope where every await would raise."""
-    task = asyncio.get_running_loop().create_task(coroutine)
-    _pending.add(task)  # the loop keeps only weak references to tasks
-    task.add_done_callback(_pending.discard)
 
 
 def close_later(response: StreamingResponse) -> None:
