@@ -21,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from edgelearn.errors import EdgelearnError, InvalidInput, MalformedJSON
 from edgelearn.serve.providers import anthropic
 from edgelearn.serve.providers.client import ProviderError, send
-from edgelearn.serve.providers.messages_stream import EventWriter
+from edgelearn.serve.providers.messages_stream import EventWriter, sse
 from edgelearn.serve.providers.messages_wire import (
     check_body,
     error_body,
@@ -159,9 +159,6 @@ def _stream_output(relayed: bytes) -> Output:
         return Output()
 
 
-def _error_event(message: str) -> bytes:
-    return b"event: error\ndata: " + orjson.dumps(error_body(message, "api_error")) + b"\n\n"
-
 
 async def _passthrough(request: Request, data: dict[str, Any], model: str) -> Response:
     """An Anthropic-type provider: the request and the answer as they are (see the module docstring)."""
@@ -180,6 +177,7 @@ async def _passthrough(request: Request, data: dict[str, Any], model: str) -> Re
 
     path = "/v1/messages" + ("?beta=true" if request.query_params.get("beta") == "true" else "")
     native = wire.Native(path, _plain_output, _stream_output, b"message_stop",
-                         lambda message: error_body(message, "api_error"), _error_event)
+                         lambda message: error_body(message, "api_error"),
+                         lambda message: sse("error", error_body(message, "api_error")))
     return await wire.passthrough(call, record_as, _forwarding(call.pinned.settings, request),
                                   orjson.dumps({**data, "model": call.pinned.model}), native)
