@@ -20,7 +20,7 @@ from edgelearn.record.privacy import Redactor
 from edgelearn.record.rewards import compute_reward, normalize_signals
 from edgelearn.record.schemas import FeedbackIn, RecordIn
 from edgelearn.store import Store
-from edgelearn.store.runs import NewRun
+from edgelearn.store.runs import NewRun, record_signals_json
 
 # a run larger than this (input + output characters) is prepared and committed off the event loop
 LARGE_RUN_CHARS = 32_000
@@ -122,10 +122,14 @@ class Recorder:
         if task is not None and red:
             task = red.text(task)
         metadata = red.any(rec.metadata) if red else rec.metadata
-        if metadata:
-            _dumps(metadata, "metadata")  # stored as JSON by the writer: refuse here, not in the commit
-        if raw_signals:
-            _dumps(raw_signals, "signals")
+        # the raw signal is stored as sent (test logs, lint output): it can hold PII too
+        signals = {k: (v, red.any(raw_signals[k]) if red else raw_signals[k]) for k, v in values.items()}
+        # serialised here, once: what JSON cannot hold is refused before the commit, and the writer stores these
+        metadata_json = _dumps(metadata, "metadata").decode()
+        try:
+            signals_json = record_signals_json(signals)
+        except TypeError as exc:
+            raise InvalidInput(f"signals: {exc}", field="signals") from None
         now = time.time()
         return NewRun(
             id=rec.run_id or new_run_id(now),
@@ -136,9 +140,8 @@ class Recorder:
             session=rec.session, project=rec.project, task=task, prompt_variant=rec.prompt,
             model_variant=rec.model, input=input_text, tokens_in=rec.tokens_in, tokens_out=rec.tokens_out,
             latency_ms=rec.latency_ms, cost=rec.cost, status=rec.status, reward=reward,
-            reward_components=components, metadata=metadata,
-            # the raw signal is stored as sent (test logs, lint output): it can hold PII too
-            signals={k: (v, red.any(raw_signals[k]) if red else raw_signals[k]) for k, v in values.items()},
+            reward_components=components, metadata=metadata, signals=signals,
+            metadata_json=metadata_json, signals_json=signals_json,
         )
 
     def record(self, rec: RecordIn) -> tuple[str, float | None]:

@@ -45,6 +45,10 @@ class NewRun:
     signals: dict[str, tuple[float, Any]] = field(default_factory=dict)  # kind → (value, raw)
     announced: bool = False  # the id came from the caller (announced earlier by /v1/select)
     minted: bool = False  # the id was made when the run was recorded: no selection can name it
+    # ``metadata`` and ``signals`` as the row stores them, when the caller has serialised them already
+    # (the recorder does, to refuse what JSON cannot hold before the commit): stored as is, not dumped again
+    metadata_json: str | None = None
+    signals_json: str | None = None
 
 
 @dataclass
@@ -106,6 +110,15 @@ RewardHook = Callable[[apsw.Connection, dict[str, Any], float | None, float | No
 InsertHook = Callable[[apsw.Connection, NewRun], None]
 
 
+def record_signals_json(signals: dict[str, tuple[float, Any]]) -> str | None:
+    """The ``record_signals`` column of a run: its signals as ``[[kind, value, raw], ...]``, None without any.
+
+    The signals sent with a run go on its row (one b-tree less per commit than rows of signals)."""
+    if not signals:
+        return None
+    return orjson.dumps([[kind, value, raw] for kind, (value, raw) in signals.items()], default=str).decode()
+
+
 def pack_vector(values: Any) -> bytes:
     """float32 little-endian bytes, the form vec0 takes."""
     return struct.pack(f"<{len(values)}f", *values)
@@ -125,9 +138,8 @@ class RunsRepo:
         if run.announced:
             if conn.execute("select 1 from runs where id = ?", (run.id,)).fetchone():
                 raise InvalidInput(f"run_id: run {run.id} was already recorded", field="run_id")
-        # the signals sent with the run go on its row (one b-tree less per commit than rows of signals)
-        record_signals = (orjson.dumps([[kind, value, raw] for kind, (value, raw) in run.signals.items()],
-                                       default=str).decode() if run.signals else None)
+        record_signals = run.signals_json if run.signals_json is not None else record_signals_json(run.signals)
+        metadata = run.metadata_json if run.metadata_json is not None else orjson.dumps(run.metadata, default=str).decode()
         conn.execute(
             "insert into runs(id, created_at, session, project, role, task, prompt_variant, model_variant, input, "
             "output, tokens_in, tokens_out, latency_ms, cost, status, reward, reward_components, metadata, "
@@ -135,7 +147,7 @@ class RunsRepo:
             (run.id, run.created_at, run.session, run.project, run.role, run.task, run.prompt_variant,
              run.model_variant, run.input, run.output, run.tokens_in, run.tokens_out, run.latency_ms, run.cost,
              run.status, run.reward, orjson.dumps(run.reward_components).decode(),
-             orjson.dumps(run.metadata, default=str).decode(), run.content_hash, record_signals),
+             metadata, run.content_hash, record_signals),
         )
         seq = conn.last_insert_rowid()
         if self.reward_hooks:
