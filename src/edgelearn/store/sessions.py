@@ -270,11 +270,23 @@ class SessionsRepo:
         return self._with_totals([_session(r) for r in self.store.query(sql, (*params, limit))])
 
     def _with_totals(self, sessions: list[Session]) -> list[Session]:
+        """Fill each session's run totals and latest outcomes: two queries for the whole list (the
+        review queue lists up to 2,000 sessions), the ids passed as one JSON parameter."""
+        if not sessions:
+            return sessions
+        ids = orjson.dumps([s.id for s in sessions]).decode()
+        totals = {sid: (n, scored, mean) for sid, n, scored, mean in self.store.query(
+            "select session, count(*), count(reward), avg(reward) from runs "
+            "where session in (select value from json_each(?)) group by session", (ids,))}
+        outcomes: dict[int, list[tuple[str, float]]] = {}
+        for sseq, kind, value in self.store.query(
+            "select session_seq, kind, value from session_outcomes "
+            "where session_seq in (select value from json_each(?)) order by session_seq, id",
+            (orjson.dumps([s.seq for s in sessions]).decode(),)):
+            outcomes.setdefault(sseq, []).append((kind, value))
         for s in sessions:
-            s.runs, s.scored, s.mean_reward = self.store.query(
-                "select count(*), count(reward), avg(reward) from runs where session = ?", (s.id,))[0]
-            s.outcomes = _latest_by_kind(self.store.query(
-                "select kind, value from session_outcomes where session_seq = ? order by id", (s.seq,)))
+            s.runs, s.scored, s.mean_reward = totals.get(s.id, (0, 0, None))
+            s.outcomes = _latest_by_kind(outcomes.get(s.seq, ()))
         return sessions
 
     def match_run(self, *, content_hash: str | None = None, output: str | None = None,
