@@ -203,10 +203,6 @@ class DatasetsRepo:
         return self.store.query(
             f"select seq, role, project, task, input from runs where seq in ({_marks(len(seqs))})", seqs)
 
-    def outputs(self, seqs: list[int]) -> dict[int, str]:
-        """The outputs of some runs, by seq."""
-        return dict(self.store.query(f"select seq, output from runs where seq in ({_marks(len(seqs))})", seqs))
-
     def answers(self, seqs: list[int]) -> dict[int, tuple[str, str | None]]:
         """(output text, tool calls JSON or None) of some runs, by seq."""
         rows = self.store.query(f"select seq, output, {_CALLS} from runs where seq in ({_marks(len(seqs))})", seqs)
