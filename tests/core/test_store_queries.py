@@ -70,3 +70,24 @@ def test_running_experiment_and_champion_inside_a_transaction(store):
     assert (running.id, running.champion, running.challenger, running.traffic) == (exp_id, "base", "coder-v1", 0.25)
     store.write(lambda conn: store.experiments.finish_in(conn, exp_id, "stopped", "test"))
     assert store.write(lambda conn: store.experiments.running_in(conn, "coder")) is None
+
+
+def test_where_builds_clauses_from_the_filters_given():
+    from edgelearn.store.filters import where
+
+    assert where() == ("", [])
+    assert where(("role = ?", None), ("seq < ?", None)) == ("", [])
+    assert where(("role = ?", "coder"), ("seq < ?", 0), ("reward is null", None)) == (
+        " where role = ? and seq < ?", ["coder", 0])
+    assert where(("ended_at is null", True), ("state in (?)", ("ready",)), ("a in (?, ?)", (1, 2))) == (
+        " where ended_at is null and state in (?) and a in (?, ?)", ["ready", 1, 2])
+
+
+def test_list_filters_combine(store):
+    _insert(store, [_run(1, "coder", 100.0, 0.9), _run(2, "coder", 200.0, 0.4, "v1"), _run(3, "fixer", 300.0, None)])
+    ids = lambda runs: [r.id[-1] for r in runs]  # noqa: E731
+    assert ids(store.runs.list()) == ["3", "2", "1"]
+    assert ids(store.runs.list(role="coder", min_reward=0.5)) == ["1"]
+    assert ids(store.runs.list(role="coder", model="v1", since=150.0, until=250.0)) == ["2"]
+    assert ids(store.runs.list(before_seq=3, limit=1)) == ["2"]
+    assert ids(store.runs.list(max_reward=0.5)) == ["2"]

@@ -14,6 +14,7 @@ from typing import Iterable
 import apsw
 
 from edgelearn.errors import InvalidInput, NotFound
+from edgelearn.store.filters import where
 
 ARM_COLUMNS = ("id, role, kind, variant, text, notes, backend, model_name, cost_per_1k, enabled, source, path, "
                "created_at, updated_at")
@@ -152,13 +153,9 @@ class ArmsRepo:
 
     @staticmethod
     def list_in(conn: apsw.Connection, role: str | None = None, kind: str | None = None) -> list[Arm]:
-        where, params = [], []
-        for col, val in (("role", role), ("kind", kind)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                params.append(val)
-        sql = f"select {ARM_COLUMNS} from arms" + (" where " + " and ".join(where) if where else "")
-        return [_arm(r) for r in conn.execute(sql + " order by role, kind, variant", params)]
+        clause, params = where(("role = ?", role), ("kind = ?", kind))
+        return [_arm(r) for r in conn.execute(f"select {ARM_COLUMNS} from arms{clause} order by role, kind, variant",
+                                              params)]
 
     def list(self, role: str | None = None, kind: str | None = None) -> list[Arm]:
         """Arms, by role, kind and variant."""

@@ -9,6 +9,8 @@ from typing import Any
 import apsw
 import orjson
 
+from edgelearn.store.filters import where
+
 
 @dataclass(frozen=True)
 class Event:
@@ -61,28 +63,11 @@ class EventsRepo:
         after_id: int | None = None, before_id: int | None = None, limit: int = 100,
     ) -> list[Event]:
         """Events newest first (or oldest first after ``after_id``), filtered by type prefix."""
-        where, params = [], []
-        if type:
-            where.append("(type = ? or type like ?)")
-            params += [type, type.rstrip(".") + ".%"]
-        if role:
-            where.append("role = ?")
-            params.append(role)
-        if subject:
-            where.append("subject = ?")
-            params.append(subject)
-        if before_id is not None:
-            where.append("id < ?")
-            params.append(before_id)
-        order = "desc"
-        if after_id is not None:
-            where.append("id > ?")
-            params.append(after_id)
-            order = "asc"
-        sql = "select id, ts, type, role, subject, payload from events"
-        if where:
-            sql += " where " + " and ".join(where)
-        sql += f" order by id {order} limit ?"
+        clause, params = where(
+            ("(type = ? or type like ?)", (type, type.rstrip(".") + ".%") if type else None),
+            ("role = ?", role or None), ("subject = ?", subject or None), ("id < ?", before_id), ("id > ?", after_id))
+        order = "desc" if after_id is None else "asc"
+        sql = f"select id, ts, type, role, subject, payload from events{clause} order by id {order} limit ?"
         params.append(limit)
         return [_row(r) for r in self.store.query(sql, params)]
 

@@ -11,6 +11,7 @@ import orjson
 
 from edgelearn.errors import NotFound
 from edgelearn.store.events import EventsRepo
+from edgelearn.store.filters import where
 
 EXP_COLUMNS = "id, role, champion, challenger, traffic, state, started_at, ended_at, decision, reason"
 CHAIN_COLUMNS = ("id, role, trigger, state, stage, started_at, updated_at, dataset_version, job_id, model_id, "
@@ -246,13 +247,7 @@ class ExperimentsRepo:
     # independence ------------------------------------------------------------------------------
     def served_by(self, role: str | None = None, since: float | None = None) -> list[tuple]:
         """(model_variant, runs, mean reward, tokens) per served model, for the independence figures."""
-        where, params = ["1"], []
-        if role:
-            where.append("role = ?")
-            params.append(role)
-        if since:
-            where.append("created_at >= ?")
-            params.append(since)
+        clause, params = where(("role = ?", role or None), ("created_at >= ?", since or None))
         return self.store.query(
             "select model_variant, count(*), avg(reward), sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)) "
-            f"from runs where {' and '.join(where)} group by model_variant", params)
+            f"from runs{clause} group by model_variant", params)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import orjson
 
 from edgelearn.errors import InvalidInput, NotFound
+from edgelearn.store.filters import where
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE = ("queued", "running")
@@ -201,21 +202,11 @@ class JobsRepo:
     def list(self, *, role: str | None = None, state: str | None = None, active: bool = False,
              limit: int = 50) -> list[Job]:
         """Jobs newest first, optionally of one role, one state, or only the active ones."""
-        where, params = [], []
-        if role:
-            where.append("role = ?")
-            params.append(role)
-        if state:
-            if state not in STATES:
-                raise InvalidInput(f"state: {state!r} is not one of {', '.join(STATES)}", field="state")
-            where.append("state = ?")
-            params.append(state)
-        if active:
-            where.append("state in ('queued', 'running')")
-        sql = f"select {_COLUMNS} from jobs"
-        if where:
-            sql += " where " + " and ".join(where)
-        sql += " order by created_at desc, id desc limit ?"
+        if state and state not in STATES:
+            raise InvalidInput(f"state: {state!r} is not one of {', '.join(STATES)}", field="state")
+        clause, params = where(("role = ?", role or None), ("state = ?", state or None),
+                               ("state in ('queued', 'running')", active or None))
+        sql = f"select {_COLUMNS} from jobs{clause} order by created_at desc, id desc limit ?"
         return [_row(r) for r in self.store.query(sql, (*params, limit))]
 
     def cancel_requested(self, job_id: str) -> bool:

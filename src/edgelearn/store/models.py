@@ -30,6 +30,7 @@ import orjson
 from edgelearn.errors import InvalidInput, NotFound
 from edgelearn.roles import check_role
 from edgelearn.store.events import EventsRepo
+from edgelearn.store.filters import where
 
 STATES = ("candidate", "challenger", "champion", "retired", "rolled_back")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -245,15 +246,10 @@ class ModelsRepo:
 
     def list(self, role: str | None = None, states: tuple[str, ...] | None = None) -> list[ModelVersion]:
         """Versions by role, newest first."""
-        where, params = [], []
-        if role is not None:
-            where.append("role = ?")
-            params.append(role)
-        if states:
-            where.append(f"state in ({','.join('?' * len(states))})")
-            params.extend(states)
-        sql = f"select {_COLUMNS} from models" + (" where " + " and ".join(where) if where else "")
-        return [_version(r) for r in self.store.query(sql + " order by role, number desc", params)]
+        clause, params = where(("role = ?", role),
+                               (f"state in ({','.join('?' * len(states or ()))})", tuple(states) if states else None))
+        return [_version(r) for r in self.store.query(f"select {_COLUMNS} from models{clause} order by role, number desc",
+                                                      params)]
 
     def roles(self) -> list[str]:
         """Roles with at least one registered version."""

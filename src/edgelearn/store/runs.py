@@ -12,6 +12,7 @@ import orjson
 
 from edgelearn.errors import InvalidInput, NotFound
 from edgelearn.store.events import EventsRepo
+from edgelearn.store.filters import where
 
 RUN_COLUMNS = (
     "seq, id, created_at, session, project, role, task, prompt_variant, model_variant, input, output, "
@@ -265,30 +266,14 @@ class RunsRepo:
         before_seq: int | None = None, limit: int = 50,
     ) -> list[Run]:
         """Runs newest first, filtered; page with ``before_seq`` (the last seq seen)."""
-        where, params = [], []
-        for col, val in (("role", role), ("project", project), ("model_variant", model),
-                         ("prompt_variant", prompt), ("status", status), ("session", session)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                params.append(val)
-        if min_reward is not None:
-            where.append("reward >= ?")
-            params.append(min_reward)
-        if max_reward is not None:
-            where.append("reward <= ?")
-            params.append(max_reward)
-        if since is not None:
-            where.append("created_at >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("created_at < ?")
-            params.append(until)
-        if before_seq is not None:
-            where.append("seq < ?")
-            params.append(before_seq)
+        clause, params = where(
+            ("role = ?", role), ("project = ?", project), ("model_variant = ?", model),
+            ("prompt_variant = ?", prompt), ("status = ?", status), ("session = ?", session),
+            ("reward >= ?", min_reward), ("reward <= ?", max_reward), ("created_at >= ?", since),
+            ("created_at < ?", until), ("seq < ?", before_seq))
         # pick the seqs first (an index walk), then read only those rows: sorting full rows of every
         # match before the limit cost ~100 ms at 100k runs
-        inner = "select seq from runs" + (" where " + " and ".join(where) if where else "") + " order by seq desc limit ?"
+        inner = f"select seq from runs{clause} order by seq desc limit ?"
         params.append(limit)
         sql = f"select {RUN_COLUMNS} from runs where seq in ({inner}) order by seq desc"
         return [row_to_run(r) for r in self.store.query(sql, params)]
@@ -309,18 +294,11 @@ class RunsRepo:
                    scored: bool | None = None, embedded: bool | None = None) -> int:
         """How many runs match: of ``role``, recorded at or after ``since``, with a reward of at least
         ``min_reward``, scored or not (``scored``), embedded or not (``embedded``)."""
-        where, params = [], []
-        for clause, value in (("role = ?", role), ("created_at >= ?", since), ("reward >= ?", min_reward)):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        if scored is not None:
-            where.append("reward is not null" if scored else "reward is null")
-        if embedded is not None:
-            where.append("embedded = ?")
-            params.append(1 if embedded else 0)
-        sql = "select count(*) from runs" + (" where " + " and ".join(where) if where else "")
-        return self.store.query(sql, params)[0][0]
+        clause, params = where(
+            ("role = ?", role), ("created_at >= ?", since), ("reward >= ?", min_reward),
+            ("reward is not null" if scored else "reward is null", scored),
+            ("embedded = ?", None if embedded is None else int(embedded)))
+        return self.store.query(f"select count(*) from runs{clause}", params)[0][0]
 
     def mean_recent_reward(self, role: str, model: str, last: int = 100) -> float | None:
         """Mean reward of the latest ``last`` scored runs of ``role`` served by ``model``; None without any."""

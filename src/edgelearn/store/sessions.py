@@ -16,6 +16,7 @@ import orjson
 
 from edgelearn.errors import NotFound
 from edgelearn.store.events import EventsRepo
+from edgelearn.store.filters import where
 from edgelearn.store.runs import RUN_COLUMNS, Run, row_to_run
 
 _COLUMNS = "seq, id, project, agent, started_at, ended_at, end_reason, profile"
@@ -245,28 +246,13 @@ class SessionsRepo:
              language: str | None = None, framework: str | None = None, limit: int = 50) -> list[Session]:
         """Sessions newest first, filtered (``language`` / ``framework``: of the profile); page with
         ``before_seq`` (the last seq seen)."""
-        where, params = [], []
-        for key, val in (("languages", language), ("frameworks", framework)):
-            if val is not None:
-                where.append(f"exists (select 1 from json_each(profile, '$.{key}') where value = ?)")
-                params.append(val)
-        for col, val in (("project", project), ("agent", agent)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                params.append(val)
-        if open is not None:
-            where.append("ended_at is null" if open else "ended_at is not null")
-        if since is not None:
-            where.append("started_at >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("started_at < ?")
-            params.append(until)
-        if before_seq is not None:
-            where.append("seq < ?")
-            params.append(before_seq)
-        sql = (f"select {_COLUMNS} from sessions" + (" where " + " and ".join(where) if where else "")
-               + " order by seq desc limit ?")
+        clause, params = where(
+            ("exists (select 1 from json_each(profile, '$.languages') where value = ?)", language),
+            ("exists (select 1 from json_each(profile, '$.frameworks') where value = ?)", framework),
+            ("project = ?", project), ("agent = ?", agent),
+            ("ended_at is null" if open else "ended_at is not null", open),
+            ("started_at >= ?", since), ("started_at < ?", until), ("seq < ?", before_seq))
+        sql = f"select {_COLUMNS} from sessions{clause} order by seq desc limit ?"
         return self._with_totals([_session(r) for r in self.store.query(sql, (*params, limit))])
 
     def _with_totals(self, sessions: list[Session]) -> list[Session]:
@@ -294,11 +280,11 @@ class SessionsRepo:
         """The newest of the latest ``window`` runs with this content hash (input and output), else
         with this exact output, else whose output or metadata holds ``needle`` (a tool call id)."""
         first = self.store.query("select coalesce(max(seq), 0) - ? from runs", (window,))[0][0]
-        for where, param in (("content_hash = ?1", content_hash), ("output = ?1", output),
+        for cond, param in (("content_hash = ?1", content_hash), ("output = ?1", output),
                              ("(instr(output, ?1) > 0 or instr(metadata, ?1) > 0)", needle)):
             if param is None:
                 continue
-            rows = self.store.query(f"select id from runs where seq > ?2 and {where} order by seq desc limit 1",
+            rows = self.store.query(f"select id from runs where seq > ?2 and {cond} order by seq desc limit 1",
                                     (param, first))
             if rows:
                 return rows[0][0]
