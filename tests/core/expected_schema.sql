@@ -33,7 +33,7 @@ CREATE INDEX runs_role_created on runs(role, created_at);
 -- index runs_role_model_reward
 CREATE INDEX runs_role_model_reward on runs(role, model_variant, reward, tokens_in, tokens_out);
 -- index runs_session
-CREATE INDEX runs_session on runs(session) where session is not null;
+CREATE INDEX runs_session on runs(session, seq, reward) where session is not null;
 -- index selections_role
 CREATE INDEX selections_role on selections(role, created_at);
 -- index selections_tick

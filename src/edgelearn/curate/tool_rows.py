@@ -66,10 +66,11 @@ def has_tool_turns(input_raw: str | None) -> bool:
 
 def session_results(repo, rows: dict[int, tuple]) -> T.SessionResults:
     """The tool results that later runs of these runs' sessions carry (for failed calls)."""
-    callers = [(seq, row[6]) for seq, row in rows.items() if row[6] and T.tool_run(row[5]).calls]
-    if not callers:
-        return T.SessionResults([])
-    return T.SessionResults(repo.tool_result_inputs(sorted({s for _, s in callers}), min(q for q, _ in callers)))
+    after: dict[str, int] = {}  # session -> its earliest run here that made calls
+    for seq, row in rows.items():
+        if row[6] and T.tool_run(row[5]).calls:
+            after[row[6]] = min(seq, after.get(row[6], seq))
+    return T.SessionResults(repo.tool_result_inputs(after))
 
 
 def tool_line(results: T.SessionResults, seq: int, session: str | None, input_raw: str | None, task: str | None,

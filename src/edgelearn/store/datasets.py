@@ -208,15 +208,16 @@ class DatasetsRepo:
         rows = self.store.query(f"select seq, output, {_CALLS} from runs where seq in ({_marks(len(seqs))})", seqs)
         return {seq: (output, calls) for seq, output, calls in rows}
 
-    def tool_result_inputs(self, sessions: list[str], after: int) -> list[tuple[int, str, str]]:
-        """(seq, session, input) of the runs after ``after`` in ``sessions`` whose input carries tool
-        results (the agent's next requests: they hold the results of earlier calls), in seq order.
-        One pass over the later runs for a whole batch of sessions (runs have no session index)."""
-        if not sessions:
+    def tool_result_inputs(self, after: dict[str, int]) -> list[tuple[int, str, str]]:
+        """(seq, session, input) of the runs of each session in ``after`` recorded after the seq it
+        maps to, whose input carries tool results (the agent's next requests: they hold the results
+        of earlier calls), in seq order. One range of the index ``runs_session`` (session, seq) per
+        session, the sessions passed as one JSON parameter."""
+        if not after:
             return []
         return self.store.query(
-            f"select seq, session, input from runs where seq > ? and session in ({_marks(len(sessions))}) "
-            "and instr(input, '\"tool_call_id\"') > 0 order by seq", (after, *sessions))
+            "select r.seq, r.session, r.input from json_each(?) j join runs r on r.session = j.key and r.seq > j.value "
+            "where instr(r.input, '\"tool_call_id\"') > 0 order by r.seq", (orjson.dumps(after).decode(),))
 
     def metadata(self, seqs: list[int]) -> list[tuple[int, str | None]]:
         """(seq, metadata JSON) of some runs."""
