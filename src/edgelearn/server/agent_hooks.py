@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgelearn.record.schemas import parse_json
 from edgelearn.server.app import JSON
+from edgelearn.server.bodies import json_body
 from edgelearn.sessions.hooks import handle
 from edgelearn.sessions.survival import score_commit
 
@@ -27,14 +28,20 @@ class GitCommitIn(BaseModel):
     commit: str | None = Field(None, max_length=64, description="the commit (default HEAD)")
 
 
-@router.post("/v1/hooks/git", summary="(the post-commit hook) score the session's edits that survive into a commit")
+@router.post("/v1/hooks/git", openapi_extra=json_body(GitCommitIn), summary="(the post-commit hook) score the session's edits that survive into a commit")
 async def git_commit(request: Request):
     body = parse_json(GitCommitIn, await request.body())
     return await asyncio.to_thread(score_commit, request.app.state.runtime, body.repo, body.commit)
 
 
+# each agent's own hook payload, as it sends it (read by edgelearn.sessions.agents)
+AGENT_PAYLOAD = {"type": "object", "additionalProperties": True,
+                 "description": "the agent's hook payload as sent: Claude Code's (hook_event_name, session_id, ...), "
+                                "Codex's notify, Cline's or Continue's"}
+
+
 # after /v1/hooks/git, which this path would match too
-@router.post("/v1/hooks/{agent}", summary="An agent's hook payload (claude-code, codex, cline, continue)")
+@router.post("/v1/hooks/{agent}", openapi_extra=json_body(AGENT_PAYLOAD), summary="An agent's hook payload (claude-code, codex, cline, continue)")
 async def agent_hook(agent: str, request: Request):
     body = await request.body()
     result = await asyncio.to_thread(handle, request.app.state.runtime, agent, body)

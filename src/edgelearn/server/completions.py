@@ -28,6 +28,7 @@ from edgelearn.serve.providers.fim import fim_format
 from edgelearn.serve.providers.record import Output
 from edgelearn.server import wire
 from edgelearn.server.app import JSON, status_for
+from edgelearn.server.bodies import json_body
 from edgelearn.server.chat import Call, keep
 
 router = APIRouter(tags=["wire"])
@@ -73,8 +74,7 @@ def _prompt(body: CompletionIn) -> str:
 
 
 @router.post("/v1/completions", summary="OpenAI completions (autocomplete, fill-in-the-middle), recorded as runs",
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": CompletionIn.model_json_schema()}}}})
+             openapi_extra=json_body(CompletionIn))
 async def completions(request: Request):
     raw = await request.body()
     try:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edgelearn.curate import export_dataset
 from edgelearn.record.schemas import parse_json
 from edgelearn.roles import ROLE_PATTERN
+from edgelearn.server.bodies import json_body
 
 router = APIRouter(tags=["datasets"])
 
@@ -29,8 +30,7 @@ def _rt(request: Request):
 
 
 @router.post("/v1/datasets", status_code=201, summary="Curate a dataset of a role now",
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": DatasetIn.model_json_schema()}}}})
+             openapi_extra=json_body(DatasetIn))
 async def create_dataset(request: Request):
     body = parse_json(DatasetIn, await request.body())
     rt = _rt(request)

@@ -12,6 +12,7 @@ from edgelearn.embed import search
 from edgelearn.errors import InvalidInput
 from edgelearn.record.schemas import FeedbackIn, RecordBatchIn, RecordIn, SignalsIn, parse_json
 from edgelearn.server.app import JSON, hot_route
+from edgelearn.server.bodies import json_body
 
 router = APIRouter(tags=["runs"])
 
@@ -20,23 +21,19 @@ def _rt(request: Request):
     return request.app.state.runtime
 
 
-def _record_schema(model) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
-
-
 async def record(runtime, body: bytes) -> tuple[int, dict[str, Any]]:
     rec = parse_json(RecordIn, body)
     run_id, reward = await runtime.recorder.arecord(rec)
     return 201, {"id": run_id, "reward": reward}
 
 
-@router.post("/v1/runs", status_code=201, openapi_extra=_record_schema(RecordIn),
+@router.post("/v1/runs", status_code=201, openapi_extra=json_body(RecordIn),
              summary="Record a run (acknowledged after its commit)")
 async def record_run(request: Request):
     return await hot_route(record, request)
 
 
-@router.post("/v1/runs/batch", status_code=201, openapi_extra=_record_schema(RecordBatchIn),
+@router.post("/v1/runs/batch", status_code=201, openapi_extra=json_body(RecordBatchIn),
              summary="Record many runs in one transaction (all or nothing)")
 async def record_batch(request: Request):
     batch = parse_json(RecordBatchIn, await request.body())
@@ -45,14 +42,14 @@ async def record_batch(request: Request):
                 status_code=201)
 
 
-@router.post("/v1/runs/{run_id}/signals", openapi_extra=_record_schema(SignalsIn), summary="Attach late signals")
+@router.post("/v1/runs/{run_id}/signals", openapi_extra=json_body(SignalsIn), summary="Attach late signals")
 async def add_signals(run_id: str, request: Request):
     body = parse_json(SignalsIn, await request.body())
     old, new = await asyncio.to_thread(_rt(request).recorder.add_signals, run_id, body.signals, body.source)
     return {"id": run_id, "reward": new, "previous_reward": old}
 
 
-@router.post("/v1/runs/{run_id}/feedback", openapi_extra=_record_schema(FeedbackIn), summary="Human feedback")
+@router.post("/v1/runs/{run_id}/feedback", openapi_extra=json_body(FeedbackIn), summary="Human feedback")
 async def add_feedback(run_id: str, request: Request):
     body = parse_json(FeedbackIn, await request.body())
     if body.kind in ("score", "thumbs") and body.value is None:

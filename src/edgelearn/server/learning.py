@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edgelearn.errors import InvalidInput, NotFound
 from edgelearn.record.schemas import ModelIn, RoleIn, parse_json
 from edgelearn.roles import check_role
+from edgelearn.server.bodies import json_body
 
 router = APIRouter(tags=["learning"])
 
@@ -73,28 +74,28 @@ async def experiments(request: Request, role: str | None = None, limit: int = Qu
     return {"experiments": [experiment_summary(service, e) for e in exps]}
 
 
-@router.post("/v1/learning/trigger", summary="Start a learning cycle for a role now (ignores thresholds)")
+@router.post("/v1/learning/trigger", openapi_extra=json_body(RoleIn), summary="Start a learning cycle for a role now (ignores thresholds)")
 async def trigger(request: Request):
     body = parse_json(RoleIn, await request.body())
     _service(request, "loop").trigger(body.role, body.reason)
     return {"role": body.role, "triggered": True}
 
 
-@router.post("/v1/learning/rollback", summary="Roll a role's champion back (effective on the next request)")
+@router.post("/v1/learning/rollback", openapi_extra=json_body(RoleIn), summary="Roll a role's champion back (effective on the next request)")
 async def rollback(request: Request):
     body = parse_json(RoleIn, await request.body())
     restored = await asyncio.to_thread(_service(request, "experiments").rollback, body.role, body.reason)
     return {"role": body.role, "serving": restored}
 
 
-@router.post("/v1/learning/promote", summary="Make a model version its role's champion")
+@router.post("/v1/learning/promote", openapi_extra=json_body(ModelIn), summary="Make a model version its role's champion")
 async def promote(request: Request):
     body = parse_json(ModelIn, await request.body())
     await asyncio.to_thread(_service(request, "experiments").promote, body.model, body.reason)
     return {"model": body.model, "state": "champion"}
 
 
-@router.post("/v1/learning/retire", summary="Retire a model version")
+@router.post("/v1/learning/retire", openapi_extra=json_body(ModelIn), summary="Retire a model version")
 async def retire(request: Request):
     body = parse_json(ModelIn, await request.body())
     await asyncio.to_thread(_service(request, "experiments").retire, body.model, body.reason)
@@ -107,7 +108,7 @@ async def get_config(request: Request):
     return {"file": str(rt.config_file), "settings": rt.settings.model_dump()}
 
 
-@router.post("/v1/config/toggles", summary="Switch auto_export, auto_train or auto_deploy (written to the config file)")
+@router.post("/v1/config/toggles", openapi_extra=json_body(ToggleIn), summary="Switch auto_export, auto_train or auto_deploy (written to the config file)")
 async def set_toggle(request: Request):
     from edgelearn.config_toml import set_config_value
 

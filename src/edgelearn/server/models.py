@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edgelearn.record.schemas import parse_json
 from edgelearn.roles import check_role
 from edgelearn.serve.registry import version_view
+from edgelearn.server.bodies import json_body
 
 router = APIRouter(tags=["registry"])
 
@@ -45,7 +46,7 @@ async def get_version(model_id: str, request: Request):
     return await asyncio.to_thread(lambda: version_view(store, store.models.get(model_id)))
 
 
-@router.post("/v1/registry/{model_id}/state", summary="Move a version to another state (champion deploys it)")
+@router.post("/v1/registry/{model_id}/state", openapi_extra=json_body(StateIn), summary="Move a version to another state (champion deploys it)")
 async def set_state(model_id: str, request: Request):
     body = parse_json(StateIn, await request.body())
     runtime = request.app.state.runtime
@@ -54,7 +55,7 @@ async def set_state(model_id: str, request: Request):
     return version_view(runtime.store, version)
 
 
-@router.post("/v1/registry/roles/{role}/rollback", summary="Roll back the role's champion to the previous one")
+@router.post("/v1/registry/roles/{role}/rollback", openapi_extra=json_body(RollbackIn), summary="Roll back the role's champion to the previous one")
 async def rollback(role: str, request: Request):
     check_role(role)
     body = parse_json(RollbackIn, await request.body())

@@ -30,6 +30,7 @@ from edgelearn.serve.providers.record import Output
 from edgelearn.serve.routing import DEFAULT_ROLE, ROUTED_PREFIX
 from edgelearn.server import escape, relay, shadow
 from edgelearn.server.app import JSON, status_for
+from edgelearn.server.bodies import json_body
 from edgelearn.server.chat import Call, keep, load_body, providers_of
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def _usage(last: Chunk) -> dict[str, int]:
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
-@router.post("/v1/chat/completions", summary="OpenAI-compatible chat completions (recorded as runs)")
+@router.post("/v1/chat/completions", openapi_extra=json_body(ChatCompletionIn), summary="OpenAI-compatible chat completions (recorded as runs)")
 async def chat_completions(request: Request):
     data = load_body(await request.body())
     try:

@@ -17,6 +17,7 @@ from edgelearn.errors import InvalidInput
 from edgelearn.record.schemas import SelectIn, parse_json
 from edgelearn.roles import ROLE_PATTERN
 from edgelearn.server.app import hot_route
+from edgelearn.server.bodies import json_body
 
 router = APIRouter(tags=["bandits"])
 
@@ -44,17 +45,13 @@ def _selector(request: Request):
     return request.app.state.runtime.services["selector"]
 
 
-def _schema(model) -> dict:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
-
-
 async def select(runtime, raw: bytes) -> tuple[int, dict]:
     body = parse_json(SelectIn, raw)
     selected = await runtime.services["selector"].aselect(body.role, body.task, body.max_cost_per_1k)
     return 200, selected.to_dict()
 
 
-@router.post("/v1/select", openapi_extra=_schema(SelectIn), summary="Choose a prompt variant and a model")
+@router.post("/v1/select", openapi_extra=json_body(SelectIn), summary="Choose a prompt variant and a model")
 async def select_route(request: Request):
     return await hot_route(select, request)
 
@@ -66,7 +63,7 @@ async def list_arms(request: Request, role: str | None = Query(None, pattern=ROL
     return {"arms": [r.to_dict() for r in reports]}
 
 
-@router.post("/v1/arms", status_code=201, openapi_extra=_schema(ArmIn), summary="Add a prompt or model arm")
+@router.post("/v1/arms", status_code=201, openapi_extra=json_body(ArmIn), summary="Add a prompt or model arm")
 async def add_arm(request: Request):
     body = parse_json(ArmIn, await request.body())
     sel = _selector(request)
@@ -82,7 +79,7 @@ async def add_arm(request: Request):
     return {"id": arm.id, "key": arm.key, "enabled": arm.enabled}
 
 
-@router.patch("/v1/arms/{ref:path}", openapi_extra=_schema(ArmPatch), summary="Enable or disable an arm")
+@router.patch("/v1/arms/{ref:path}", openapi_extra=json_body(ArmPatch), summary="Enable or disable an arm")
 async def patch_arm(ref: str, request: Request):
     body = parse_json(ArmPatch, await request.body())
     arm = await asyncio.to_thread(_selector(request).set_enabled, ref, body.enabled)

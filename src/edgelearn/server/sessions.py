@@ -11,16 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from edgelearn.errors import InvalidInput
 from edgelearn.record.schemas import FeedbackIn, SignalsIn, parse_json
 from edgelearn.roles import ROLE_PATTERN
+from edgelearn.server.bodies import json_body
 from edgelearn.sessions.credit import credit_for
 from edgelearn.sessions.examples import best_similar
 from edgelearn.sessions.insights import failure_patterns, review_queue
 from edgelearn.store.sessions import Outcome
 
 router = APIRouter(tags=["sessions"])
-
-
-def _schema(model) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
 def outcome_body(out: Outcome) -> dict[str, Any]:
@@ -60,7 +57,7 @@ class SimilarIn(BaseModel):
     max_distance: float = Field(0.5, gt=0, le=2, description="cosine distance bound of a similar task")
 
 
-@router.post("/v1/similar", openapi_extra=_schema(SimilarIn),
+@router.post("/v1/similar", openapi_extra=json_body(SimilarIn),
              summary="The k best-rewarded past runs with a task like this one (in-context examples)")
 async def similar(request: Request):
     body = parse_json(SimilarIn, await request.body())
@@ -87,7 +84,7 @@ async def get_session(session_id: str, request: Request):
     return await asyncio.to_thread(credit_for(request.app.state.runtime).detail, session_id)
 
 
-@router.post("/v1/sessions/{session_id}/signals", openapi_extra=_schema(SignalsIn),
+@router.post("/v1/sessions/{session_id}/signals", openapi_extra=json_body(SignalsIn),
              summary="Outcome signals for a session (rescores its runs by the credit rule)")
 async def add_session_signals(session_id: str, request: Request):
     body = parse_json(SignalsIn, await request.body())
@@ -96,7 +93,7 @@ async def add_session_signals(session_id: str, request: Request):
     return outcome_body(out)
 
 
-@router.post("/v1/sessions/{session_id}/feedback", openapi_extra=_schema(FeedbackIn),
+@router.post("/v1/sessions/{session_id}/feedback", openapi_extra=json_body(FeedbackIn),
              summary="Human feedback on a whole session")
 async def add_session_feedback(session_id: str, request: Request):
     body = parse_json(FeedbackIn, await request.body())

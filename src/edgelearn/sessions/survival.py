@@ -34,6 +34,10 @@ def kept_lines(written: list[str], committed: list[str]) -> int:
 def score_commit(runtime, repo: str | Path, commit: str | None = None) -> dict[str, Any]:
     """Score the newest session with unscored edits under ``repo`` against ``commit`` (HEAD);
     records its ``survival`` signal and returns ``{session, survival, kept, total, files}``."""
+    if not Path(repo).is_dir():  # git would fail to start in it (an OSError), not answer
+        raise InvalidInput(f"repo: {repo} is not a directory", field="repo")
+    if commit is not None and commit.startswith("-"):  # git would read it as an option
+        raise InvalidInput(f"commit: {commit!r} is not a commit", field="commit")
     root_text = _git(Path(repo), "rev-parse", "--show-toplevel")
     if root_text is None:
         raise InvalidInput(f"repo: {repo} is not a git repository", field="repo")
