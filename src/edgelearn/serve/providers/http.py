@@ -4,7 +4,8 @@ Not httpx on this path: its request pipeline (httpcore over anyio) cost more CPU
 rest of the gateway together (bench/RESULTS.md, gateway). What it covers is what providers need:
 http and https (certifi's roots), ``content-length``, chunked and read-until-close bodies, per-read
 timeouts, a connection limit per origin, and a stale pooled connection retried once on a fresh one.
-It does not follow redirects or use ``HTTP(S)_PROXY``. TCP_NODELAY is set on every connection.
+It does not follow redirects. ``HTTP(S)_PROXY`` and ``NO_PROXY`` are honoured (``proxy_env``).
+TCP_NODELAY is set on every connection.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 from urllib.parse import urlsplit
+
+from edgelearn.serve.providers import proxy_env
 
 READ_SIZE = 65536
 MAX_HEAD = 1 << 20
@@ -70,6 +73,10 @@ class _Origin:
     port: int
     limit: asyncio.Semaphore
     idle: deque[_Conn] = field(default_factory=deque)
+    proxy: proxy_env.Proxy | None = None
+    # an http origin behind a proxy: requests name the absolute URL and carry the proxy's credentials
+    forward: str = ""
+    proxy_lines: tuple[str, ...] = ()
 
 
 class Response:
@@ -180,12 +187,18 @@ class Pool:
     def __init__(self, max_connections: int = 100) -> None:
         self.max_connections = max_connections
         self._origins: dict[tuple[str, str, int], _Origin] = {}
+        self._proxies = proxy_env.from_environ()
 
     def _origin(self, scheme: str, host: str, port: int) -> _Origin:
         key = (scheme, host, port)
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = _Origin(scheme, host, port, asyncio.Semaphore(self.max_connections))
+            origin.proxy = self._proxies.for_origin(scheme, host, port)
+            if origin.proxy is not None and scheme == "http":
+                name = f"[{host}]" if ":" in host else host
+                authority = name if port == 80 else f"{name}:{port}"
+                origin.forward, origin.proxy_lines = f"http://{authority}", origin.proxy.header_lines()
         return origin
 
     async def request(self, method: str, url: str, headers: dict[str, str], body: bytes = b"",
@@ -199,8 +212,8 @@ class Pool:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         default_port = port == (443 if parts.scheme == "https" else 80)
         host = parts.hostname if default_port else f"{parts.hostname}:{port}"
-        lines = [f"{method} {target} HTTP/1.1", f"host: {host}", f"content-length: {len(body)}",
-                 *(f"{k}: {v}" for k, v in headers.items())]
+        lines = [f"{method} {origin.forward}{target} HTTP/1.1", f"host: {host}", f"content-length: {len(body)}",
+                 *origin.proxy_lines, *(f"{k}: {v}" for k, v in headers.items())]
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         try:
             async with asyncio.timeout(connect_timeout):
@@ -227,12 +240,18 @@ class Pool:
             conn.close()
         try:
             async with asyncio.timeout(connect_timeout):
-                reader, writer = await asyncio.open_connection(
-                    origin.host, origin.port, limit=MAX_HEAD,
-                    ssl=_tls() if origin.scheme == "https" else None,
-                    server_hostname=origin.host if origin.scheme == "https" else None)
+                if origin.proxy is not None:
+                    reader, writer = await proxy_env.open_via(origin.proxy, origin.scheme, origin.host, origin.port,
+                                                              limit=MAX_HEAD, tls=_tls())
+                else:
+                    reader, writer = await asyncio.open_connection(
+                        origin.host, origin.port, limit=MAX_HEAD,
+                        ssl=_tls() if origin.scheme == "https" else None,
+                        server_hostname=origin.host if origin.scheme == "https" else None)
         except TimeoutError as exc:
             raise Timeout(f"connecting to {origin.host}:{origin.port} took over {connect_timeout:g} s") from exc
+        except proxy_env.ProxyRefused as exc:
+            raise ConnectError(str(exc)) from exc
         except OSError as exc:
             raise ConnectError(f"cannot connect to {origin.host}:{origin.port}: {type(exc).__name__}") from exc
         sock = writer.get_extra_info("socket")
