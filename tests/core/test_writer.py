@@ -183,6 +183,9 @@ def test_the_commit_that_restarts_the_wal_goes_to_the_writer_thread(store):
 
     async def main():
         await store.awrite(_insert(100, seen=seen), inline=True)
+        writer = store.writer  # the caller wakes before the writer thread marks itself idle: wait for that
+        while writer._active or not writer._queue.empty():
+            await asyncio.sleep(0.001)
         await store.awrite(_insert(101, seen=seen), inline=True)
         return threading.get_ident()
 
