@@ -292,6 +292,7 @@ BAD = {
     "independence role": lambda c, run_id: c.independence("no spaces"),
     "independence bucket": lambda c, run_id: c.independence(bucket_s=10),
     "independence since": lambda c, run_id: c.independence(since="yesterday"),
+    "independence since after until": lambda c, run_id: c.independence(since=2e9, until=1e9),
     "pin level": lambda c, run_id: c.pin_level("coder", 7),
     "pin without teacher": lambda c, run_id: c.pin_level("coder", 1),
     "pin role": lambda c, run_id: c.pin_level("no spaces", 1),

@@ -103,10 +103,10 @@ class AsyncClient:
         """See ``Client.trigger``."""
         return await self._do(self.sync.trigger, role, reason)
 
-    async def independence(self, role: str | None = None, since: float | None = None,
+    async def independence(self, role: str | None = None, since: float | None = None, until: float | None = None,
                            bucket_s: int = 3600) -> list[Independence]:
         """See ``Client.independence``."""
-        return await self._do(self.sync.independence, role, since, bucket_s)
+        return await self._do(self.sync.independence, role, since, until, bucket_s)
 
     async def pin_level(self, role: str, level: int, reason: str = DEFAULT_REASON) -> None:
         """See ``Client.pin_level``."""

@@ -88,13 +88,13 @@ def check_range(name: str, value: Any, low: int, high: int) -> int:
     return value
 
 
-def check_since(since: Any) -> float | None:
-    """``since`` as a unix time, or None; ``InvalidInput`` naming ``since`` otherwise."""
-    if since is None:
+def check_time(value: Any, field: str) -> float | None:
+    """``value`` as a unix time, or None; ``InvalidInput`` naming ``field`` otherwise."""
+    if value is None:
         return None
-    if isinstance(since, bool) or not isinstance(since, (int, float)) or not math.isfinite(since):
-        raise InvalidInput(f"since: must be a unix time, not {since!r}", field="since")
-    return float(since)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInput(f"{field}: must be a unix time, not {value!r}", field=field)
+    return float(value)
 
 
 def json_body(fields: dict[str, Any]) -> bytes:
@@ -208,11 +208,11 @@ class Client(ABC):
 
     # --- independence (docs/independence.md) -------------------------------------------------
     @abstractmethod
-    def independence(self, role: str | None = None, since: float | None = None,
+    def independence(self, role: str | None = None, since: float | None = None, until: float | None = None,
                      bucket_s: int = 3600) -> list[Independence]:
         """Every role with a teacher (or ``role``: ``NotFound`` when it has none): levels per task
-        cluster, local share, rewards, escapes, cost saved, and per ``bucket_s`` since ``since``
-        (default: the last 24 hours) the local share and cost saved."""
+        cluster, local share, rewards, escapes, cost saved, and per ``bucket_s`` from ``since`` to
+        ``until`` (default: the last 24 hours) the local share and cost saved."""
 
     @abstractmethod
     def pin_level(self, role: str, level: int, reason: str = DEFAULT_REASON) -> None:

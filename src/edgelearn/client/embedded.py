@@ -21,7 +21,7 @@ from edgelearn.client.base import (
     check_range,
     check_session_filters,
     check_session_id,
-    check_since,
+    check_time,
     check_toggle,
     json_body,
 )
@@ -231,17 +231,17 @@ class EmbeddedClient(Client):
     def _independence(self) -> Any:
         return self._service("independence")
 
-    def independence(self, role: str | None = None, since: float | None = None,
+    def independence(self, role: str | None = None, since: float | None = None, until: float | None = None,
                      bucket_s: int = 3600) -> list[Independence]:
         from edgelearn.experiment.independence.surface import independence_view
 
         if role is not None:
             check_role(role)
-        view = independence_view(self._independence(), self.runtime.settings, role, since=check_since(since),
-                                 bucket_s=check_range("bucket_s", bucket_s, 60, 10**9))
+        view = independence_view(self._independence(), self.runtime.settings, role, since=check_time(since, "since"),
+                                 until=check_time(until, "until"), bucket_s=check_range("bucket_s", bucket_s, 60, 10**9))
         # the same JSON round trip as over HTTP, so both clients return equal values
         view = orjson.loads(orjson.dumps(view))
-        return [Independence.from_dict(r, view["bucket_s"]) for r in view["roles"]]
+        return [Independence.from_dict(r, view["bucket_s"], view["shares"]) for r in view["roles"]]
 
     def pin_level(self, role: str, level: int, reason: str = DEFAULT_REASON) -> None:
         from edgelearn.experiment.independence.surface import pin_level

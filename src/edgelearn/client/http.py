@@ -20,7 +20,7 @@ from edgelearn.client.base import (
     check_range,
     check_session_filters,
     check_session_id,
-    check_since,
+    check_time,
     check_toggle,
     json_body,
 )
@@ -199,13 +199,14 @@ class HttpClient(Client):
         self._call("POST", "/v1/learning/trigger", body={"role": role, "reason": reason})
 
     # --- independence ------------------------------------------------------------------------
-    def independence(self, role: str | None = None, since: float | None = None,
+    def independence(self, role: str | None = None, since: float | None = None, until: float | None = None,
                      bucket_s: int = 3600) -> list[Independence]:
         if role is not None:
             check_role(role)
-        params = {"role": role, "since": check_since(since), "bucket_s": check_range("bucket_s", bucket_s, 60, 10**9)}
+        params = {"role": role, "since": check_time(since, "since"), "until": check_time(until, "until"),
+                  "bucket_s": check_range("bucket_s", bucket_s, 60, 10**9)}
         data = self._call("GET", "/v1/learning/independence", params=params)
-        return [Independence.from_dict(r, data["bucket_s"]) for r in data["roles"]]
+        return [Independence.from_dict(r, data["bucket_s"], data["shares"]) for r in data["roles"]]
 
     def pin_level(self, role: str, level: int, reason: str = DEFAULT_REASON) -> None:
         self._call("POST", "/v1/learning/independence/pin", body={"role": role, "level": level, "reason": reason})

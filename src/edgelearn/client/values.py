@@ -239,7 +239,8 @@ class Independence:
     ``pin`` is the level pinned by hand (None: the rule moves each cluster); ``levels`` maps each
     cluster to the level routing uses. ``local_share``, ``escapes`` and ``cost_saved`` count the
     requests independence routed; ``series`` (oldest first, ``bucket_s`` apart) counts every run
-    of the role; ``changes`` are the level changes and pins, newest first, as event dicts."""
+    of the role; ``changes`` are the level changes and pins, newest first, as event dicts;
+    ``shares`` the local share of eligible requests at levels 1-4."""
 
     role: str
     teacher: str
@@ -257,14 +258,16 @@ class Independence:
     series: tuple[SharePoint, ...]
     bucket_s: int
     changes: tuple[dict[str, Any], ...]
+    shares: tuple[float, ...] = ()
 
     @property
     def levels(self) -> dict[int, int]:
         return {c.cluster: c.level for c in self.clusters}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], bucket_s: int) -> Independence:
-        """One role of the shape ``GET /v1/learning/independence`` answers (``bucket_s`` is the body's)."""
+    def from_dict(cls, d: dict[str, Any], bucket_s: int, shares: list[float] | tuple[float, ...] = ()) -> Independence:
+        """One role of the shape ``GET /v1/learning/independence`` answers (``bucket_s`` and
+        ``shares``, the local share at levels 1-4, are the body's)."""
         return cls(
             role=d["role"], teacher=d["teacher"], enabled=bool(d["enabled"]), pin=d.get("pin"),
             price_per_m=d.get("price_per_m"), requests=int(d.get("requests") or 0),
@@ -273,7 +276,7 @@ class Independence:
             local_share_over_time=dict(d.get("local_share_over_time") or {}),
             clusters=tuple(ClusterLevel.from_dict(c) for c in d.get("clusters") or []),
             series=tuple(SharePoint.from_dict(p) for p in d.get("series") or []), bucket_s=bucket_s,
-            changes=tuple(d.get("changes") or []))
+            changes=tuple(d.get("changes") or []), shares=tuple(shares))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -52,15 +52,18 @@ class PinIn(_Body):
 @router.get("/v1/learning/independence",
             summary="Per role with a teacher and per task cluster: level, local share, rewards, escapes, cost saved; "
                     "per role the local share and cost saved per time bucket")
-async def independence(request: Request, role: str | None = None, since: float | None = Query(None, allow_inf_nan=False),
-                       bucket_s: int = Query(3600, ge=60, le=10**9)):
+async def independence(request: Request, role: str | None = None,
+                       since: float | None = Query(None, allow_inf_nan=False, description="the chart's start (unix time)"),
+                       until: float | None = Query(None, allow_inf_nan=False, description="the chart's end (unix time)"),
+                       bucket_s: int = Query(3600, ge=60, le=10**9, description="the chart's bucket (seconds)")):
     from edgelearn.experiment.independence.surface import independence_view
 
     if role is not None:
         check_role(role, field="role")
     rt = _rt(request)
     service = _service(request, "independence")
-    return await asyncio.to_thread(independence_view, service, rt.settings, role, since=since, bucket_s=bucket_s)
+    return await asyncio.to_thread(independence_view, service, rt.settings, role, since=since, until=until,
+                                   bucket_s=bucket_s)
 
 
 @router.post("/v1/learning/independence/pin",

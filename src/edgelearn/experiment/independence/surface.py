@@ -34,27 +34,27 @@ def check_bucket(bucket_s: object) -> int:
     return bucket_s
 
 
-def check_since(since: object) -> float | None:
-    """``since`` as a unix time (None: the default window); else ``InvalidInput``."""
-    if since is None:
+def check_time(value: object, field: str) -> float | None:
+    """``value`` as a unix time, or None; else ``InvalidInput`` naming ``field``."""
+    if value is None:
         return None
-    if isinstance(since, bool) or not isinstance(since, (int, float)) or not math.isfinite(since):
-        raise InvalidInput(f"since: must be a unix time, not {since!r}", field="since")
-    return float(since)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInput(f"{field}: must be a unix time, not {value!r}", field=field)
+    return float(value)
 
 
 def share_series(store, role: str, providers, price: tuple[float, float] | None, since: float, bucket_s: int,
-                 now: float) -> list[dict[str, Any]]:
-    """Every bucket from ``since`` to ``now`` (at most ``MAX_BUCKETS``, the newest), oldest first:
+                 until: float) -> list[dict[str, Any]]:
+    """Every bucket from ``since`` to ``until`` (at most ``MAX_BUCKETS``, the newest), oldest first:
     ``{"start", "requests", "local", "local_share", "cost_saved"}`` (``local_share`` None without runs,
     ``cost_saved`` None without a teacher price). Provider models (``<provider>/<model>``) are not local."""
-    first = int(max(since, now - bucket_s * MAX_BUCKETS) // bucket_s) * bucket_s
+    first = int(max(since, until - bucket_s * MAX_BUCKETS) // bucket_s) * bucket_s
     points: dict[int, dict[str, Any]] = {
         b: {"start": b, "requests": 0, "local": 0, "tokens_in": 0, "tokens_out": 0}
-        for b in range(first, int(now // bucket_s) * bucket_s + 1, bucket_s)}
+        for b in range(first, int(until // bucket_s) * bucket_s + 1, bucket_s)}
     for start, model, n, tokens_in, tokens_out in store.experiments.served_by_bucket(role, first, bucket_s):
         point = points.get(int(start))
-        if point is None:  # a run stamped in the future
+        if point is None:  # after ``until``
             continue
         point["requests"] += n
         if model and model.partition("/")[0] not in providers:
@@ -70,19 +70,26 @@ def share_series(store, role: str, providers, price: tuple[float, float] | None,
 
 
 def independence_view(service, settings, role: str | None = None, *, since: float | None = None,
-                      bucket_s: int = DEFAULT_BUCKET_S, now: float | None = None) -> dict[str, Any]:
-    """``independence_report`` with ``bucket_s`` and, per role, ``series`` (see ``share_series``)."""
+                      until: float | None = None, bucket_s: int = DEFAULT_BUCKET_S,
+                      now: float | None = None) -> dict[str, Any]:
+    """``independence_report`` with ``bucket_s``, ``since``, ``until``, ``shares`` (the local share at
+    levels 1-4) and, per role, ``series`` (see ``share_series``) from ``since`` (default: a day
+    before ``until``) to ``until`` (default: now)."""
     if role is not None:
         check_role(role, field="role")
-    bucket_s, since = check_bucket(bucket_s), check_since(since)
+    bucket_s = check_bucket(bucket_s)
+    since, until = check_time(since, "since"), check_time(until, "until")
     now = time.time() if now is None else now
+    end = now if until is None else until
+    start = end - DEFAULT_SPAN_S if since is None else since
+    if start > end:
+        raise InvalidInput(f"since: {start} is after until ({end})", field="since")
     report = independence_report(service, settings, role, now=now)
     prices = teacher_prices(settings)
-    start = now - DEFAULT_SPAN_S if since is None else since
     for r in report["roles"]:
         r["series"] = share_series(service.store, r["role"], settings.providers, prices.get(r["role"]), start,
-                                   bucket_s, now)
-    return report | {"bucket_s": bucket_s, "since": start}
+                                   bucket_s, end)
+    return report | {"bucket_s": bucket_s, "since": start, "until": end, "shares": list(service.config().shares)}
 
 
 def _teacher(settings, role: str) -> str:
