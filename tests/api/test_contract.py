@@ -456,3 +456,20 @@ async def test_async_http(server):
         assert (await el.failure_patterns())["failed"] == 1
         with pytest.raises(NotFound):
             await el.session("nope")
+
+
+def test_pin_endpoints_name_what_is_wrong(server):
+    pin = "/v1/learning/independence/pin"
+    for body, status, param in (({"role": "coder", "level": 2, "colour": 1}, 422, "colour"),
+                                ({"role": "coder", "level": "2"}, 422, "level"),
+                                ({"role": "coder", "level": 9}, 422, "level"),
+                                ({"role": "coder", "level": 1}, 422, "role"),  # no teacher in this config
+                                ({"level": 1}, 422, "role")):
+        answer = server.client.post(pin, json=body)
+        assert (answer.status_code, answer.json()["error"]["param"]) == (status, param), body
+    assert server.client.post(pin, content=b"{nope").status_code == 400
+    assert server.client.post("/v1/learning/independence/unpin", json={"role": "coder"}).status_code == 422
+    assert server.runtime.store.independence.pins() == {}
+    assert server.runtime.store.events.list(type="independence.") == []
+    doc = server.client.get("/openapi.json").json()["paths"]
+    assert doc[pin]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] == ["role", "level"]

@@ -66,7 +66,12 @@ async def independence(request: Request, role: str | None = None,
                                    bucket_s=bucket_s)
 
 
-@router.post("/v1/learning/independence/pin",
+def _body_doc(model: type[BaseModel]) -> dict:
+    """The request body of a handler that parses its raw body, for /openapi.json."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+@router.post("/v1/learning/independence/pin", openapi_extra=_body_doc(PinIn),
              summary="Pin a role's independence level (every task cluster) until unpinned; an event with the reason")
 async def pin_level(request: Request):
     from edgelearn.experiment.independence.surface import pin_level as pin
@@ -77,7 +82,8 @@ async def pin_level(request: Request):
     return {"role": body.role, "pin": body.level}
 
 
-@router.post("/v1/learning/independence/unpin", summary="Give a role's independence levels back to the rule")
+@router.post("/v1/learning/independence/unpin", openapi_extra=_body_doc(RoleIn),
+             summary="Give a role's independence levels back to the rule")
 async def unpin_level(request: Request):
     from edgelearn.experiment.independence.surface import unpin_level as unpin
 
