@@ -44,11 +44,11 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from edgelearn.experiment.independence.report import independence_report
+    from edgelearn.experiment.independence.surface import independence_view
 
     service, settings = _service(args)
     try:
-        report = independence_report(service, settings, args.role)
+        report = independence_view(service, settings, args.role)  # what GET /v1/learning/independence answers
     finally:
         service.store.close()
     if args.json:
