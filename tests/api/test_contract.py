@@ -156,6 +156,67 @@ def test_config_and_toggles(rig):
     assert rig.client.experiments() == []
 
 
+# --- independence ----------------------------------------------------------------------------------
+TEACHER_CONFIG = ('[providers.up]\ntype = "openai"\nbase_url = "http://127.0.0.1:9/v1"\napi_key_env = "EL_NO_KEY"\n'
+                  '[providers.up.prices.big]\ninput = 2.0\noutput = 8.0\n\n[roles.coder]\nteacher = "up/big"\n')
+
+
+@pytest.fixture(params=list(OPENERS))
+def teacher_rig(request, home, monkeypatch):
+    monkeypatch.setenv("EL_NO_KEY", "sk-never-used")
+    (home / "edgelearn.toml").write_text(TEACHER_CONFIG)
+    made, close = OPENERS[request.param](home)
+    yield made
+    close()
+
+
+def test_independence_levels_series_and_pins(teacher_rig):
+    rig = teacher_rig
+    for model, tokens in (("up/big", (300, 100)), ("up/big", (200, 50)), ("base", (1000, 500))):
+        rig.client.record(role="coder", output="x", model=model, tokens_in=tokens[0], tokens_out=tokens[1])
+    service = rig.runtime.services["independence"]
+    service.observe("coder", 0, "teacher", 0.8)
+    service.observe("coder", 0, "local", 0.9, tokens_in=1000, tokens_out=500, champion="base")
+    [coder] = rig.client.independence(bucket_s=600)
+    assert (coder.role, coder.teacher, coder.pin, coder.bucket_s) == ("coder", "up/big", None, 600)
+    assert coder.levels == {0: 0} and coder.clusters[0].local_reward == pytest.approx(0.9)
+    # 1,000 input and 500 output tokens served locally at the teacher's 2 $ and 8 $ per million
+    assert coder.cost_saved == pytest.approx((1000 * 2.0 + 500 * 8.0) / 1e6)
+    assert len(coder.series) == 24 * 6 + 1 and [p.requests for p in coder.series[:-1]] == [0] * 144
+    last = coder.series[-1]
+    assert (last.requests, last.local, last.local_share) == (3, 1, pytest.approx(1 / 3))
+    assert last.cost_saved == pytest.approx(0.006)
+    assert rig.client.independence("coder") == rig.client.independence()
+
+    rig.client.pin_level("coder", 3, reason="trust it")
+    assert rig.store.independence.pins()["coder"].level == 3  # committed
+    [pinned] = rig.client.independence("coder")
+    assert pinned.pin == 3 and pinned.levels == {0: 3} and pinned.clusters[0].pinned
+    assert pinned.changes[0]["type"] == "independence.pinned" and pinned.changes[0]["reason"] == "trust it"
+    assert [(e.type, e.payload["level"]) for e in rig.client.events(type="independence.")] == [
+        ("independence.pinned", 3)]
+    assert rig.client.unpin_level("coder", reason="let the rule decide") is True
+    assert rig.client.unpin_level("coder") is False
+    assert "coder" not in rig.store.independence.pins()
+    assert rig.client.events(type="independence.unpinned")[0].payload["reason"] == "let the rule decide"
+    with pytest.raises(NotFound, match="'writer' has no teacher"):
+        rig.client.independence("writer")
+    with pytest.raises(InvalidInput, match="role: 'writer' has no teacher") as exc:
+        rig.client.pin_level("writer", 1)
+    assert exc.value.field == "role"
+    with pytest.raises(InvalidInput, match="level: 5 is not a level"):
+        rig.client.pin_level("coder", 5)
+    assert "coder" not in rig.store.independence.pins()
+
+
+@pytest.mark.anyio
+async def test_async_independence(teacher_rig):
+    el = edgelearn.client.AsyncClient(teacher_rig.client)
+    await el.pin_level("coder", 2)
+    assert [r.pin for r in await el.independence()] == [2]
+    assert await el.unpin_level("coder") is True
+
+
 # --- sessions ------------------------------------------------------------------------------------
 def test_session_outcomes_rescore_its_runs(rig):
     first = rig.client.record(role="coder", task="parse CSV", output="a", session="s1", project="/repo")
@@ -227,6 +288,15 @@ BAD = {
     "session open filter": lambda c, run_id: c.sessions(open="maybe"),
     "sessions limit": lambda c, run_id: c.sessions(limit=0),
     "review limit": lambda c, run_id: c.review_queue(limit=0),
+    "independence of a role without teacher": lambda c, run_id: c.independence("coder"),
+    "independence role": lambda c, run_id: c.independence("no spaces"),
+    "independence bucket": lambda c, run_id: c.independence(bucket_s=10),
+    "independence since": lambda c, run_id: c.independence(since="yesterday"),
+    "independence since after until": lambda c, run_id: c.independence(since=2e9, until=1e9),
+    "pin level": lambda c, run_id: c.pin_level("coder", 7),
+    "pin without teacher": lambda c, run_id: c.pin_level("coder", 1),
+    "pin role": lambda c, run_id: c.pin_level("no spaces", 1),
+    "unpin without teacher": lambda c, run_id: c.unpin_level("coder"),
 }
 
 
@@ -266,6 +336,9 @@ def test_bad_input_raises_the_same_error_through_both(tmp_path, monkeypatch):
     assert embedded["unknown session"][0] is NotFound and embedded["signals of unknown session"][0] is NotFound
     assert embedded["unknown session"][1].startswith("session_id: session 'no-such-session' not found")
     assert embedded["unknown session filter"][1].startswith("role: not a session filter")
+    assert embedded["pin level"][1].startswith("level: 7 is not a level")
+    assert embedded["pin without teacher"][1].startswith("role: 'coder' has no teacher")
+    assert embedded["independence of a role without teacher"][0] is NotFound
 
 
 # --- one store, two clients ------------------------------------------------------------------------
@@ -383,3 +456,20 @@ async def test_async_http(server):
         assert (await el.failure_patterns())["failed"] == 1
         with pytest.raises(NotFound):
             await el.session("nope")
+
+
+def test_pin_endpoints_name_what_is_wrong(server):
+    pin = "/v1/learning/independence/pin"
+    for body, status, param in (({"role": "coder", "level": 2, "colour": 1}, 422, "colour"),
+                                ({"role": "coder", "level": "2"}, 422, "level"),
+                                ({"role": "coder", "level": 9}, 422, "level"),
+                                ({"role": "coder", "level": 1}, 422, "role"),  # no teacher in this config
+                                ({"level": 1}, 422, "role")):
+        answer = server.client.post(pin, json=body)
+        assert (answer.status_code, answer.json()["error"]["param"]) == (status, param), body
+    assert server.client.post(pin, content=b"{nope").status_code == 400
+    assert server.client.post("/v1/learning/independence/unpin", json={"role": "coder"}).status_code == 422
+    assert server.runtime.store.independence.pins() == {}
+    assert server.runtime.store.events.list(type="independence.") == []
+    doc = server.client.get("/openapi.json").json()["paths"]
+    assert doc[pin]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] == ["role", "level"]

@@ -65,7 +65,7 @@ def test_a_store_file_opens_without_a_runtime(seeded, opened):
     assert main(["tui", "--store", str(seeded.path)]) == 0
     client = opened["app"].source.client
     assert isinstance(client, EmbeddedClient) and client.location == str(seeded.path)
-    assert opened["app"].runtime is None and client.runtime.services.keys() == {"experiments"}
+    assert opened["app"].runtime is None and client.runtime.services.keys() == {"experiments", "independence"}
 
 
 def test_missing_store_file_is_bad_input(home, capsys):

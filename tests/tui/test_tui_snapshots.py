@@ -6,7 +6,7 @@ Regenerate after a deliberate change: ``pytest tests/tui --snapshot-update`` and
 from __future__ import annotations
 
 import pytest
-from tui_seed import make_app, settle
+from tui_seed import make_app, seed_independence, settle, teacher_settings
 
 from edgelearn.client import EmbeddedClient
 from edgelearn.config import Settings
@@ -17,6 +17,15 @@ from edgelearn.tui.source import ClientSource
 def app(seeded, home, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # the config path reads ~/home/edgelearn.toml on every machine
     return make_app(ClientSource(EmbeddedClient.over_store(seeded, Settings(), config_file=home / "edgelearn.toml")))
+
+
+@pytest.fixture
+def teacher_app(seeded, home, tmp_path, monkeypatch):
+    """The seeded store with ``coder`` taught by ``up/big``: three clusters at levels 3, 2 and 0."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    seed_independence(seeded)
+    source = ClientSource(EmbeddedClient.over_store(seeded, teacher_settings(), config_file=home / "edgelearn.toml"))
+    return make_app(source)
 
 
 def goto(*keys: str):
@@ -50,3 +59,15 @@ def test_rollback_confirmation(snap_compare, app):
 
 def test_dashboard_wide(snap_compare, app):
     assert snap_compare(app, terminal_size=(120, 36), run_before=goto("1"))
+
+
+def test_dashboard_with_a_teacher(snap_compare, teacher_app):
+    assert snap_compare(teacher_app, terminal_size=(80, 24), run_before=goto("1"))
+
+
+def test_dashboard_with_a_teacher_wide(snap_compare, teacher_app):
+    assert snap_compare(teacher_app, terminal_size=(120, 36), run_before=goto("1"))
+
+
+def test_pin_level_dialog(snap_compare, teacher_app):
+    assert snap_compare(teacher_app, terminal_size=(80, 24), run_before=goto("l"))

@@ -184,3 +184,51 @@ def text_of(widget, width: int = 200) -> str:
     console = Console(width=width, record=True, file=io.StringIO())
     console.print(widget.content)
     return console.export_text()
+
+
+# the teacher of "coder" in the independence tests: provider "up", model "big", 2 $ / 8 $ per million tokens
+TEACHER = "up/big"
+# (cluster, level, local rewards (n, sum), teacher rewards (n, sum), requests, local requests, escapes, tokens in, out)
+CLUSTERS = [(0, 3, (140, 115.0), (150, 124.5), 900, 610, 4, 410_000, 160_000),
+            (1, 2, (120, 96.0), (130, 105.3), 700, 330, 7, 240_000, 90_000),
+            (2, 0, (0, 0.0), (90, 70.2), 300, 0, 0, 0, 0)]
+
+
+def teacher_settings():
+    """Settings where ``coder`` has the teacher ``up/big`` (a provider on a port nothing answers)."""
+    from edgelearn.config import Settings
+
+    return Settings(providers={"up": {"type": "openai", "base_url": "http://127.0.0.1:9/v1",
+                                      "prices": {"big": {"input": 2.0, "output": 8.0}}}},
+                    roles={"coder": {"teacher": TEACHER}})
+
+
+def seed_independence(store) -> None:
+    """Levels of three task clusters of ``coder``, their level changes, and an hour of teacher runs
+    whose share falls as the local model takes over (beside ``seed_store``'s local runs)."""
+    from edgelearn.store.events import EventsRepo
+    from edgelearn.store.independence import ClusterState, IndependenceRepo, Sums
+    from edgelearn.store.runs import NewRun
+
+    def clusters(conn) -> None:
+        for cluster, level, (ln, ls), (tn, ts), requests, local, escapes, t_in, t_out in CLUSTERS:
+            IndependenceRepo.save_in(conn, ClusterState(
+                "coder", cluster, level=level, champion="coder-v1", epoch=level, since=NOW - 1800,
+                local=Sums(ln, ls, ls * ls / ln if ln else 0.0), teacher=Sums(tn, ts, ts * ts / tn),
+                requests=requests, local_requests=local, escapes=escapes, local_tokens_in=t_in,
+                local_tokens_out=t_out))
+            for old in range(level):
+                EventsRepo.append_in(conn, "independence.advanced", {"old": old, "new": old + 1, "cluster": cluster},
+                                     role="coder", subject=str(cluster))
+
+    def teacher_runs(conn) -> None:
+        for i in range(40):  # ever fewer teacher runs as the hour goes on
+            store.runs.insert_in(conn, NewRun(
+                id=f"{0xe2000000 + i:024x}", created_at=NOW - 3590 + 3300 * (i / 40) ** 3, role="coder", output="ok",
+                content_hash=f"{0xe2000000 + i:064x}", task=f"teacher task {i}", model_variant=TEACHER,
+                tokens_in=900, tokens_out=300, reward=0.8))
+
+    with frozen(NOW - 1800):
+        store.write(clusters)
+    with frozen(NOW - 3650):
+        store.write(teacher_runs)

@@ -22,6 +22,7 @@ def register(sub) -> None:
     pin.set_defaults(handler=cmd_pin)
     unpin = s.add_parser("unpin", help="give a role's clusters back to the rule")
     unpin.add_argument("role")
+    unpin.add_argument("--reason", default="unpinned by hand (CLI)")
     unpin.set_defaults(handler=cmd_unpin)
     p.set_defaults(handler=cmd_show, role=None, json=False)
 
@@ -43,11 +44,11 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from edgelearn.experiment.independence.report import independence_report
+    from edgelearn.experiment.independence.surface import independence_view
 
     service, settings = _service(args)
     try:
-        report = independence_report(service, settings, args.role)
+        report = independence_view(service, settings, args.role)  # what GET /v1/learning/independence answers
     finally:
         service.store.close()
     if args.json:
@@ -75,9 +76,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_pin(args: argparse.Namespace) -> int:
-    service, _ = _service(args)
+    from edgelearn.experiment.independence.surface import pin_level
+
+    service, settings = _service(args)
     try:
-        service.pin(args.role, args.level, args.reason)
+        pin_level(service, settings, args.role, args.level, args.reason)
     finally:
         service.store.close()
     console.print(f"{args.role}: pinned at level {args.level} (a running runtime follows within a second)")
@@ -85,9 +88,11 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
 
 def cmd_unpin(args: argparse.Namespace) -> int:
-    service, _ = _service(args)
+    from edgelearn.experiment.independence.surface import unpin_level
+
+    service, settings = _service(args)
     try:
-        done = service.unpin(args.role)
+        done = unpin_level(service, settings, args.role, args.reason)
     finally:
         service.store.close()
     console.print(f"{args.role}: unpinned" if done else f"{args.role}: was not pinned")

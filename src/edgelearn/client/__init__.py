@@ -7,7 +7,18 @@ from edgelearn.client.aio import AsyncClient
 from edgelearn.client.base import Client
 from edgelearn.client.embedded import EmbeddedClient
 from edgelearn.client.http import DEFAULT_URL, HttpClient, probe, read_token
-from edgelearn.client.values import Event, Run, Selection, Session, SessionOutcome, SimilarRun
+from edgelearn.client.values import (
+    ClusterLevel,
+    Event,
+    Independence,
+    Run,
+    Selection,
+    Session,
+    SessionOutcome,
+    SharePoint,
+    SimilarRun,
+)
 
-__all__ = ["DEFAULT_URL", "AsyncClient", "Client", "EmbeddedClient", "Event", "HttpClient", "Run", "Selection",
-           "Session", "SessionOutcome", "SimilarRun", "probe", "read_token"]
+__all__ = ["DEFAULT_URL", "AsyncClient", "Client", "ClusterLevel", "EmbeddedClient", "Event", "HttpClient",
+           "Independence", "Run", "Selection", "Session", "SessionOutcome", "SharePoint", "SimilarRun", "probe",
+           "read_token"]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator
 from typing import Any, Self
 
 from edgelearn.client.base import DEFAULT_REASON, Client
-from edgelearn.client.values import Event, Run, Selection, Session, SessionOutcome, SimilarRun
+from edgelearn.client.values import Event, Independence, Run, Selection, Session, SessionOutcome, SimilarRun
 
 
 class AsyncClient:
@@ -102,6 +102,19 @@ class AsyncClient:
     async def trigger(self, role: str, reason: str = DEFAULT_REASON) -> None:
         """See ``Client.trigger``."""
         return await self._do(self.sync.trigger, role, reason)
+
+    async def independence(self, role: str | None = None, since: float | None = None, until: float | None = None,
+                           bucket_s: int = 3600) -> list[Independence]:
+        """See ``Client.independence``."""
+        return await self._do(self.sync.independence, role, since, until, bucket_s)
+
+    async def pin_level(self, role: str, level: int, reason: str = DEFAULT_REASON) -> None:
+        """See ``Client.pin_level``."""
+        return await self._do(self.sync.pin_level, role, level, reason)
+
+    async def unpin_level(self, role: str, reason: str = DEFAULT_REASON) -> bool:
+        """See ``Client.unpin_level``."""
+        return await self._do(self.sync.unpin_level, role, reason)
 
     async def sessions(self, **filters: Any) -> list[Session]:
         """See ``Client.sessions``."""

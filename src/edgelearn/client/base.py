@@ -7,13 +7,14 @@ same ``edgelearn.errors`` classes with the same messages for the same bad input.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any, Self
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edgelearn.client.values import Event, Run, Selection, Session, SessionOutcome, SimilarRun
+from edgelearn.client.values import Event, Independence, Run, Selection, Session, SessionOutcome, SimilarRun
 from edgelearn.errors import InvalidInput
 
 # the toggles the TUI's Config screen and ``set_toggle`` switch: name → dotted config key
@@ -85,6 +86,15 @@ def check_range(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidInput(f"{name}: must be a whole number from {low} to {high}, not {value!r}", field=name)
     return value
+
+
+def check_time(value: Any, field: str) -> float | None:
+    """``value`` as a unix time, or None; ``InvalidInput`` naming ``field`` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInput(f"{field}: must be a unix time, not {value!r}", field=field)
+    return float(value)
 
 
 def json_body(fields: dict[str, Any]) -> bytes:
@@ -195,6 +205,23 @@ class Client(ABC):
     @abstractmethod
     def trigger(self, role: str, reason: str = DEFAULT_REASON) -> None:
         """Start a learning cycle for ``role`` now, whatever the thresholds say."""
+
+    # --- independence (docs/independence.md) -------------------------------------------------
+    @abstractmethod
+    def independence(self, role: str | None = None, since: float | None = None, until: float | None = None,
+                     bucket_s: int = 3600) -> list[Independence]:
+        """Every role with a teacher (or ``role``: ``NotFound`` when it has none): levels per task
+        cluster, local share, rewards, escapes, cost saved, and per ``bucket_s`` from ``since`` to
+        ``until`` (default: the last 24 hours) the local share and cost saved."""
+
+    @abstractmethod
+    def pin_level(self, role: str, level: int, reason: str = DEFAULT_REASON) -> None:
+        """Route every task cluster of ``role`` at ``level`` (0-4) until unpinned; ``InvalidInput``
+        for a role without a teacher. An ``independence.pinned`` event keeps the reason."""
+
+    @abstractmethod
+    def unpin_level(self, role: str, reason: str = DEFAULT_REASON) -> bool:
+        """Give ``role``'s clusters back to the rule; False when it was not pinned."""
 
     # --- sessions (docs/sessions.md) ---------------------------------------------------------
     @abstractmethod

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from edgelearn.client.base import (
     DEFAULT_REASON,
     Client,
@@ -19,11 +21,13 @@ from edgelearn.client.base import (
     check_range,
     check_session_filters,
     check_session_id,
+    check_time,
     check_toggle,
     json_body,
 )
-from edgelearn.client.values import Event, Run, Selection, Session, SessionOutcome, SimilarRun
+from edgelearn.client.values import Event, Independence, Run, Selection, Session, SessionOutcome, SimilarRun
 from edgelearn.errors import ConfigError, InvalidInput, NotFound, SelectionError
+from edgelearn.roles import check_role
 
 
 @dataclass
@@ -97,10 +101,13 @@ class EmbeddedClient(Client):
         """A client over a bare store with no services running (a copy of edgelearn.db, or tests);
         the caller closes the store. Selection and triggers need a runtime and are refused."""
         from edgelearn.config import Settings
+        from edgelearn.experiment.independence.service import IndependenceService
         from edgelearn.experiment.service import ExperimentService
 
         detached = _Detached(store, settings or Settings(), config_file)
         detached.services["experiments"] = ExperimentService(detached)
+        # reads levels and writes pins; routes nothing (no gateway here)
+        detached.services["independence"] = IndependenceService.from_settings(store, lambda: detached.settings)
         return cls(runtime=detached)
 
     @property
@@ -219,6 +226,36 @@ class EmbeddedClient(Client):
 
         body = _body(RoleIn, {"role": role, "reason": reason})
         self._service("loop").trigger(body.role, body.reason)
+
+    # --- independence ------------------------------------------------------------------------
+    def _independence(self) -> Any:
+        return self._service("independence")
+
+    def independence(self, role: str | None = None, since: float | None = None, until: float | None = None,
+                     bucket_s: int = 3600) -> list[Independence]:
+        from edgelearn.experiment.independence.surface import independence_view
+
+        if role is not None:
+            check_role(role)
+        view = independence_view(self._independence(), self.runtime.settings, role, since=check_time(since, "since"),
+                                 until=check_time(until, "until"), bucket_s=check_range("bucket_s", bucket_s, 60, 10**9))
+        # the same JSON round trip as over HTTP, so both clients return equal values
+        view = orjson.loads(orjson.dumps(view))
+        return [Independence.from_dict(r, view["bucket_s"], view["shares"]) for r in view["roles"]]
+
+    def pin_level(self, role: str, level: int, reason: str = DEFAULT_REASON) -> None:
+        from edgelearn.experiment.independence.surface import pin_level
+        from edgelearn.record.schemas import RoleIn
+
+        body = _body(RoleIn, {"role": role, "reason": reason})
+        pin_level(self._independence(), self.runtime.settings, body.role, level, body.reason)
+
+    def unpin_level(self, role: str, reason: str = DEFAULT_REASON) -> bool:
+        from edgelearn.experiment.independence.surface import unpin_level
+        from edgelearn.record.schemas import RoleIn
+
+        body = _body(RoleIn, {"role": role, "reason": reason})
+        return unpin_level(self._independence(), self.runtime.settings, body.role, body.reason)
 
     # --- sessions ----------------------------------------------------------------------------
     def _credit(self) -> Any:

@@ -20,10 +20,11 @@ from edgelearn.client.base import (
     check_range,
     check_session_filters,
     check_session_id,
+    check_time,
     check_toggle,
     json_body,
 )
-from edgelearn.client.values import Event, Run, Selection, Session, SessionOutcome, SimilarRun
+from edgelearn.client.values import Event, Independence, Run, Selection, Session, SessionOutcome, SimilarRun
 from edgelearn.errors import (
     BackendError,
     BackendUnavailable,
@@ -196,6 +197,24 @@ class HttpClient(Client):
 
     def trigger(self, role: str, reason: str = DEFAULT_REASON) -> None:
         self._call("POST", "/v1/learning/trigger", body={"role": role, "reason": reason})
+
+    # --- independence ------------------------------------------------------------------------
+    def independence(self, role: str | None = None, since: float | None = None, until: float | None = None,
+                     bucket_s: int = 3600) -> list[Independence]:
+        if role is not None:
+            check_role(role)
+        params = {"role": role, "since": check_time(since, "since"), "until": check_time(until, "until"),
+                  "bucket_s": check_range("bucket_s", bucket_s, 60, 10**9)}
+        data = self._call("GET", "/v1/learning/independence", params=params)
+        # a runtime of an earlier version answers without the chart: its roles come with an empty series
+        return [Independence.from_dict(r, data.get("bucket_s", bucket_s), data.get("shares") or ())
+                for r in data["roles"]]
+
+    def pin_level(self, role: str, level: int, reason: str = DEFAULT_REASON) -> None:
+        self._call("POST", "/v1/learning/independence/pin", body={"role": role, "level": level, "reason": reason})
+
+    def unpin_level(self, role: str, reason: str = DEFAULT_REASON) -> bool:
+        return self._call("POST", "/v1/learning/independence/unpin", body={"role": role, "reason": reason})["unpinned"]
 
     # --- sessions ----------------------------------------------------------------------------
     def sessions(self, **filters: Any) -> list[Session]:

@@ -177,3 +177,106 @@ class SessionOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ClusterLevel:
+    """One task cluster of a role with a teacher (``cluster`` -1: tasks not clustered yet).
+
+    ``level`` is the one routing uses (a pin wins), ``cluster_level`` the cluster's own;
+    ``share`` the local share of eligible requests at ``level``. Rewards are means of the
+    current level's runs; ``cost_saved`` is None when the teacher has no price."""
+
+    cluster: int
+    level: int
+    cluster_level: int
+    pinned: bool
+    share: float
+    requests: int
+    local_requests: int
+    local_share: float | None
+    eligible_share: float | None
+    local_reward: float | None
+    teacher_reward: float | None
+    shadow_agreement: float | None
+    escapes: int
+    escape_rate: float | None
+    cost_saved: float | None
+    champion: str | None
+    since: float
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ClusterLevel:
+        return cls(**{f.name: d.get(f.name) for f in dataclasses.fields(cls)})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SharePoint:
+    """One time bucket of a role's runs: how many, how many a local model served, and what those
+    local tokens would have cost at the teacher's price (None without a price)."""
+
+    start: float
+    requests: int
+    local: int
+    local_share: float | None
+    cost_saved: float | None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SharePoint:
+        return cls(**{f.name: d.get(f.name) for f in dataclasses.fields(cls)})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Independence:
+    """How far one role with a teacher has moved to the local model (docs/independence.md).
+
+    ``pin`` is the level pinned by hand (None: the rule moves each cluster); ``levels`` maps each
+    cluster to the level routing uses. ``local_share``, ``escapes`` and ``cost_saved`` count the
+    requests independence routed; ``series`` (oldest first, ``bucket_s`` apart) counts every run
+    of the role; ``changes`` are the level changes and pins, newest first, as event dicts;
+    ``shares`` the local share of eligible requests at levels 1-4."""
+
+    role: str
+    teacher: str
+    enabled: bool
+    pin: int | None
+    price_per_m: dict[str, float] | None
+    requests: int
+    local_requests: int
+    local_share: float | None
+    eligible_share: float | None
+    escapes: int
+    cost_saved: float | None
+    local_share_over_time: dict[str, float | None]
+    clusters: tuple[ClusterLevel, ...]
+    series: tuple[SharePoint, ...]
+    bucket_s: int
+    changes: tuple[dict[str, Any], ...]
+    shares: tuple[float, ...] = ()
+
+    @property
+    def levels(self) -> dict[int, int]:
+        return {c.cluster: c.level for c in self.clusters}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], bucket_s: int, shares: list[float] | tuple[float, ...] = ()) -> Independence:
+        """One role of the shape ``GET /v1/learning/independence`` answers (``bucket_s`` and
+        ``shares``, the local share at levels 1-4, are the body's)."""
+        return cls(
+            role=d["role"], teacher=d["teacher"], enabled=bool(d["enabled"]), pin=d.get("pin"),
+            price_per_m=d.get("price_per_m"), requests=int(d.get("requests") or 0),
+            local_requests=int(d.get("local_requests") or 0), local_share=d.get("local_share"),
+            eligible_share=d.get("eligible_share"), escapes=int(d.get("escapes") or 0), cost_saved=d.get("cost_saved"),
+            local_share_over_time=dict(d.get("local_share_over_time") or {}),
+            clusters=tuple(ClusterLevel.from_dict(c) for c in d.get("clusters") or []),
+            series=tuple(SharePoint.from_dict(p) for p in d.get("series") or []), bucket_s=bucket_s,
+            changes=tuple(d.get("changes") or []), shares=tuple(shares))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

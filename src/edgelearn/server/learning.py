@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from edgelearn.errors import InvalidInput, NotFound
 from edgelearn.record.schemas import ModelIn, RoleIn, parse_json
+<<<<<<< HEAD
 from edgelearn.roles import check_role
 from edgelearn.server.bodies import json_body
+=======
+from edgelearn.roles import ROLE_PATTERN, check_role
+>>>>>>> h/indeptui
 
 router = APIRouter(tags=["learning"])
 
@@ -44,16 +48,54 @@ async def status(request: Request):
     return await asyncio.to_thread(learning_status, _rt(request))
 
 
+class PinIn(_Body):
+    role: str = Field(pattern=ROLE_PATTERN)
+    level: StrictInt = Field(description="0 (teacher only) to 4")
+    reason: str = Field("requested over HTTP", max_length=500)
+
+
 @router.get("/v1/learning/independence",
-            summary="Per role with a teacher and per task cluster: level, local share, rewards, escapes, cost saved")
-async def independence(request: Request, role: str | None = None):
-    from edgelearn.experiment.independence.report import independence_report
+            summary="Per role with a teacher and per task cluster: level, local share, rewards, escapes, cost saved; "
+                    "per role the local share and cost saved per time bucket")
+async def independence(request: Request, role: str | None = None,
+                       since: float | None = Query(None, allow_inf_nan=False, description="the chart's start (unix time)"),
+                       until: float | None = Query(None, allow_inf_nan=False, description="the chart's end (unix time)"),
+                       bucket_s: int = Query(3600, ge=60, le=10**9, description="the chart's bucket (seconds)")):
+    from edgelearn.experiment.independence.surface import independence_view
 
     if role is not None:
         check_role(role, field="role")
     rt = _rt(request)
     service = _service(request, "independence")
-    return await asyncio.to_thread(independence_report, service, rt.settings, role)
+    return await asyncio.to_thread(independence_view, service, rt.settings, role, since=since, until=until,
+                                   bucket_s=bucket_s)
+
+
+def _body_doc(model: type[BaseModel]) -> dict:
+    """The request body of a handler that parses its raw body, for /openapi.json."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+@router.post("/v1/learning/independence/pin", openapi_extra=_body_doc(PinIn),
+             summary="Pin a role's independence level (every task cluster) until unpinned; an event with the reason")
+async def pin_level(request: Request):
+    from edgelearn.experiment.independence.surface import pin_level as pin
+
+    body = parse_json(PinIn, await request.body())
+    rt = _rt(request)
+    await asyncio.to_thread(pin, _service(request, "independence"), rt.settings, body.role, body.level, body.reason)
+    return {"role": body.role, "pin": body.level}
+
+
+@router.post("/v1/learning/independence/unpin", openapi_extra=_body_doc(RoleIn),
+             summary="Give a role's independence levels back to the rule")
+async def unpin_level(request: Request):
+    from edgelearn.experiment.independence.surface import unpin_level as unpin
+
+    body = parse_json(RoleIn, await request.body())
+    rt = _rt(request)
+    done = await asyncio.to_thread(unpin, _service(request, "independence"), rt.settings, body.role, body.reason)
+    return {"role": body.role, "unpinned": done}
 
 
 @router.get("/v1/events", summary="The event log, newest first (or oldest first after after_id)")

@@ -251,3 +251,11 @@ class ExperimentsRepo:
         return self.store.query(
             "select model_variant, count(*), avg(reward), sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)) "
             f"from runs{clause} group by model_variant", params)
+
+    def served_by_bucket(self, role: str, since: float, bucket_s: int) -> list[tuple]:
+        """(bucket start, model_variant, runs, tokens in, tokens out) of ``role``'s runs since ``since``,
+        per time bucket of ``bucket_s`` seconds and served model (the independence chart)."""
+        return self.store.query(
+            "select cast(created_at / ? as integer) * ? as b, model_variant, count(*), sum(coalesce(tokens_in, 0)), "
+            "sum(coalesce(tokens_out, 0)) from runs where role = ? and created_at >= ? group by b, model_variant "
+            "order by b", (bucket_s, bucket_s, role, since))

@@ -27,3 +27,14 @@ def pick_trend_window(counts: Iterable[tuple[int, int, int]]) -> tuple[int, int]
         if runs >= TREND_MIN_RUNS:
             return window, bucket
     return last
+
+SPARK_BUCKETS = 24  # glyphs of the independence charts: 24 fit beside each other at 80 columns
+
+
+def cumulative(values: Iterable[float | None]) -> list[float]:
+    """Running totals (None adds nothing): cost saved so far, bucket by bucket."""
+    out, total = [], 0.0
+    for v in values:
+        total += v or 0.0
+        out.append(total)
+    return out

@@ -84,3 +84,26 @@ def text_of(value: Any) -> str:
                 parts.append(str(m))
         return "\n".join(parts)
     return "" if value is None else str(value)
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def spark(values: list[float | None], top: float = 1.0) -> str:
+    """One glyph per value on a fixed 0..``top`` scale (so 90% always looks high, unlike a chart
+    scaled to its own minimum and maximum); a space where there is no value."""
+    glyphs = []
+    for v in values:
+        if v is None:
+            glyphs.append(" ")
+            continue
+        frac = min(max(v / top, 0.0), 1.0) if top > 0 else 0.0
+        glyphs.append(SPARK[round(frac * (len(SPARK) - 1))])
+    return "".join(glyphs)
+
+
+def money(value: float | None) -> str:
+    """``$1.23`` (``$0.0042`` below a cent); n/a for None."""
+    if value is None:
+        return NA
+    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"

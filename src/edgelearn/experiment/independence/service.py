@@ -324,10 +324,10 @@ class IndependenceService:
         check_level(level)
         self._repin(role, level, reason)
 
-    def unpin(self, role: str) -> bool:
+    def unpin(self, role: str, reason: str = "unpinned") -> bool:
         """Give ``role``'s clusters back to the rule; False when it was not pinned."""
         check_role(role)
-        return self._repin(role, None, "unpinned")
+        return self._repin(role, None, reason)
 
     def _repin(self, role: str, level: int | None, reason: str) -> bool:
         def fn(conn):

@@ -1,8 +1,10 @@
 """Dashboard: the loop at a glance (stage, throughput, champions, progress, job, trend, log).
 
-Two reads, one after the other: the cheap one (throughput, trend, activity) paints first; then
+Three reads, one after the other: the cheap one (throughput, trend, activity) paints first; then
 the loop's status (champions, thresholds, experiments, independence), which costs more on a big
-store, fills the roles table. One after the other, so the first paint does not share the cores.
+store, fills the roles table; then the roles with a teacher fill the independence panel (hidden,
+and its pin key too, while no role has one). One after the other, so the first paint does not
+share the cores.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 
 from edgelearn.tui import fmt
 from edgelearn.tui.screens.base import DataScreen
+from edgelearn.tui.screens.pin import PinScreen
 from edgelearn.tui.widgets.dashboard import JobPanel, LogPanel, RewardTrend, RolesTable, Summary
+from edgelearn.tui.widgets.independence import IndependencePanel
 
 # event types worth a line in the activity log when no demo writes its own
 ACTIVITY = ("loop.", "model.", "job.", "experiment.", "drift.", "dataset.", "config.")
@@ -25,16 +30,19 @@ ACTIVITY = ("loop.", "model.", "job.", "experiment.", "drift.", "dataset.", "con
 
 class DashboardScreen(DataScreen):
     MODE = "dashboard"
+    BINDINGS = [Binding("l", "pin_level", "Pin level")]
 
     def __init__(self) -> None:
         super().__init__()
         self.status: dict[str, Any] = {}
         self.overview: dict[str, Any] = {}
         self.status_at: float | None = None  # perf_counter of the first status shown (bench/tui.py)
+        self.teachers = False  # whether any role has a teacher (the pin key shows only then)
 
     def compose_body(self) -> ComposeResult:
         yield Summary(id="summary")
         yield RolesTable("loading…", id="roles")
+        yield IndependencePanel(id="independence")
         with Horizontal(id="lower"):
             yield RewardTrend(id="trend")
             with Vertical(id="side"):
@@ -88,3 +96,48 @@ class DashboardScreen(DataScreen):
         self.query_one(JobPanel).update_from(status)
         if self.status_at is None:
             self.status_at = time.perf_counter()
+        self._load_independence()
+
+    # independence ---------------------------------------------------------------------------
+    @work(exclusive=True, group="independence", exit_on_error=False)
+    async def _load_independence(self) -> None:
+        window = float(self.overview.get("window_s") or 3600)
+        try:
+            roles = await self.app.fetch(self.app.source.independence, self.app.clock(), window)
+        except Exception as exc:  # noqa: BLE001 - shown as a notification; the panel keeps what it had
+            self.app.report("independence", exc)
+            return
+        self.app.report("independence", None)
+        self.query_one(IndependencePanel).update_from(roles, window)
+        if self.teachers != bool(roles):
+            self.teachers = bool(roles)
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pin_level":
+            return self.teachers  # hidden from the footer while no role has a teacher
+        return True
+
+    def action_pin_level(self) -> None:
+        role = self.query_one(IndependencePanel).selected()
+        if role is None:
+            return
+        name = role["role"]
+
+        def done(choice: tuple[int | None, str] | None) -> None:
+            if choice is None:
+                return
+            level, reason = choice
+            if level is None:
+                self.act("unpin level", self.app.source.unpin_level, name, reason)
+            else:
+                self.act("pin level", self.app.source.pin_level, name, level, reason,
+                         done=f"{name}: pinned at level {level}")
+
+        self.app.push_screen(PinScreen(role), done)
+
+    def after_action(self, what: str, result: Any) -> None:
+        if what == "unpin level" and result is not None:
+            self.app.notify(f"{result['role']}: " + ("unpinned; the rule sets each cluster's level again"
+                                                     if result["unpinned"] else "was not pinned"),
+                            title=what, markup=False)

@@ -43,6 +43,11 @@ class ClientSource:
         return {"runs_total": total, "runs_per_min": recent * 60.0 / derive.RATE_WINDOW_S, "window_s": window,
                 "bucket_s": bucket, "trend": stats["over_time"], "window": stats["total"]}
 
+    def independence(self, now: float, window_s: float) -> list[dict[str, Any]]:
+        """Every role with a teacher, its chart over ``window_s`` in ``derive.SPARK_BUCKETS`` buckets."""
+        bucket = max(60, int(window_s // derive.SPARK_BUCKETS))
+        return [r.to_dict() for r in self.client.independence(since=now - window_s, until=now, bucket_s=bucket)]
+
     # --- lists and details ------------------------------------------------------------------
     def runs(self, flt: RunFilter, limit: int = 200) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self.client.runs(**flt.params(), limit=limit)]
@@ -106,6 +111,14 @@ class ClientSource:
     def retire(self, model_id: str, reason: str) -> dict[str, Any]:
         self.client.retire(model_id, reason)
         return {"model": model_id, "state": "retired"}
+
+    def pin_level(self, role: str, level: int, reason: str) -> dict[str, Any]:
+        self.client.pin_level(role, level, reason)
+        return {"role": role, "pin": level}
+
+    def unpin_level(self, role: str, reason: str) -> dict[str, Any]:
+        """``unpinned`` is False when the role was not pinned (nothing changed)."""
+        return {"role": role, "unpinned": self.client.unpin_level(role, reason)}
 
     def rollback(self, role: str, reason: str) -> dict[str, Any]:
         """Roll back the role's champion; ``restored`` is what serves the role afterwards."""

@@ -78,7 +78,16 @@ class RolesTable(Static):
 class RewardTrend(PlotextPlot):
     """Mean reward per time bucket over the window the overview chose."""
 
+    FIVE_TICKS_HEIGHT = 14  # below this, five y ticks share rows and which one shows is up to plotext
+
+    overview: dict[str, Any] | None = None
+
+    def on_resize(self) -> None:
+        if self.overview is not None:
+            self.update_from(self.overview)
+
     def update_from(self, overview: dict[str, Any]) -> None:
+        self.overview = overview
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -91,7 +100,7 @@ class RewardTrend(PlotextPlot):
             xs = [(p["start"] + bucket - end) / scale for p in points]
             plt.plot(xs, [p["mean_reward"] for p in points], marker="braille")
         plt.ylim(0, 1)
-        plt.yticks([0, 0.25, 0.5, 0.75, 1.0])
+        plt.yticks([0, 0.25, 0.5, 0.75, 1.0] if self.size.height >= self.FIVE_TICKS_HEIGHT else [0, 0.5, 1.0])
         plt.xlabel(f"{unit} ago")
         plt.title("" if points else "no scored runs yet")
         self.refresh()
@@ -134,4 +143,8 @@ class LogPanel(Log):
             self.clear()
             self.write_lines(lines)
         # the newest line must be in view, also when this runs before the first layout
+        self.call_after_refresh(self.scroll_end, animate=False)
+
+    def on_resize(self) -> None:
+        # the panel shrinks when the independence panel appears above it: keep the newest line in view
         self.call_after_refresh(self.scroll_end, animate=False)
