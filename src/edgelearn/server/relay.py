@@ -29,7 +29,7 @@ from edgelearn.serve.providers.registry import cost
 from edgelearn.server.app import JSON
 from edgelearn.server.chat import Call, keep
 
-DONE = b"data: [DONE]\n\n"
+DONE_LINE = b"data: [DONE]"
 
 
 def _error_body(message: str, type_: str, code: str | None, **extra: Any) -> dict[str, Any]:
@@ -130,7 +130,9 @@ async def _plain(call: Call, messages: list[dict[str, Any]], upstream: Upstream)
 
 async def _record(call: Call, messages, upstream: Upstream, output: Output, status: str, error: str | None) -> None:
     pinned = call.pinned
+    # a stream's run commits on the writer thread: the loop relays the other streams meanwhile
     await call.record(messages, output, backend=f"provider:{pinned.provider}", status=status, error=error,
+                      inline=not call.stream,
                       cost=cost(pinned.settings, pinned.model, output.tokens_in, output.tokens_out),
                       extra=_upstream_meta(call, upstream, upstream.attempts, upstream.response.status_code,
                                            output),
@@ -149,32 +151,58 @@ def _upstream_meta(call: Call, upstream: Upstream | None, attempts: int, status:
     return meta
 
 
+def done_at(out: bytes) -> int | None:
+    """Where the ``data: [DONE]`` line starts when it is the last line of ``out`` (else None)."""
+    end = len(out.rstrip(b"\r\n"))
+    start = end - len(DONE_LINE)
+    if start >= 0 and out.startswith(DONE_LINE, start) and (start == 0 or out[start - 1] in b"\r\n"):
+        return start
+    return None
+
+
+def whole_lines(out: bytes, partial: bytes) -> tuple[bytes, bytes]:
+    """``partial + out`` cut after its last line end: (what can be sent, the start of a line still coming)."""
+    if partial:
+        out = partial + out
+    if not out or out[-1] in b"\r\n":
+        return out, b""
+    cut = max(out.rfind(b"\n"), out.rfind(b"\r")) + 1
+    return out[:cut], out[cut:]
+
+
 async def _relay(call: Call, messages, upstream: Upstream,
                  translator: anthropic.StreamTranslator | None) -> AsyncIterator[bytes]:
     relayed: list[bytes] = []  # what the client got, parsed for the run once the stream ended
     status, error, recorded = "cancelled", None, False
+    partial = b""
     try:
         piece = upstream.first
-        while True:
-            out = translator.feed(piece) if translator is not None else piece
-            if out.endswith(DONE):
-                # the run commits before the stream's end: a client holding the whole answer can
-                # attach signals at once
-                head = out[:-len(DONE)]
-                if head:
-                    relayed.append(head)
-                    yield head
+        while piece is not None:
+            # what arrived together goes out in one write; a line's start waits for its end, so
+            # that the [DONE] line is seen whole
+            out, partial = whole_lines(translator.feed(piece) if translator is not None else piece, partial)
+            at = None if recorded else done_at(out)
+            if at is not None:
+                # the run commits before [DONE] goes out: a client holding the whole answer can attach
+                # signals at once. The commit is the writer thread's, so other streams go on meanwhile.
+                if at:
+                    relayed.append(out[:at])
+                    yield out[:at]
                 status, recorded = "ok", True
                 await _record_stream(call, messages, upstream, b"".join(relayed))
-                yield DONE
+                yield out[at:]
             elif out:
                 relayed.append(out)
                 yield out
             piece = await anext(upstream.pieces, None)
-            if piece is None:
-                break
+        if partial:  # a last line without its line end
+            relayed.append(partial)
+            yield partial
         status = "ok"
     except (HTTPError, anthropic.UpstreamStreamError, ValueError) as exc:  # ValueError: a torn event
+        if isinstance(exc, anthropic.UpstreamStreamError) and exc.before:
+            relayed.append(exc.before)
+            yield exc.before
         status = "error"
         error = f"provider {call.pinned.provider!r} stream broke: {type(exc).__name__}: {exc}"[:500]
         yield b"data: " + orjson.dumps(_error_body(error, "provider_error", "stream_error",
@@ -187,7 +215,7 @@ async def _relay(call: Call, messages, upstream: Upstream,
         else:
             # the client went away (this code may run under a cancelled scope, where every await
             # raises) or the provider failed mid-stream: close and keep what was produced in a task
-            keep(_close_and_record(call, messages, upstream, b"".join(relayed), status, error))
+            keep(close_and_record(call, messages, upstream, from_stream(b"".join(relayed)), status, error))
 
 
 async def _record_stream(call: Call, messages, upstream: Upstream, relayed: bytes) -> None:
@@ -199,7 +227,8 @@ async def _record_stream(call: Call, messages, upstream: Upstream, relayed: byte
         await _record(call, messages, upstream, output, "ok", None)
 
 
-async def _close_and_record(call: Call, messages, upstream: Upstream, relayed: bytes, status: str,
-                            error: str | None) -> None:
+async def close_and_record(call: Call, messages, upstream: Upstream, output: Output, status: str,
+                           error: str | None) -> None:
+    """Close the provider's stream and record the run as it ended (``cancelled`` or ``error``)."""
     await upstream.response.aclose()
-    await _record(call, messages, upstream, from_stream(relayed), status, error)
+    await _record(call, messages, upstream, output, status, error)

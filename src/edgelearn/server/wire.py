@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from edgelearn.serve.providers.client import ProviderError, Upstream, send
 from edgelearn.serve.providers.http import HTTPError
-from edgelearn.serve.providers.record import Output
+from edgelearn.serve.providers.record import Output, split_events
 from edgelearn.server import proxy, relay
 from edgelearn.server.app import JSON
 from edgelearn.server.chat import Call, keep
@@ -68,12 +68,8 @@ async def chunks(response: StreamingResponse) -> AsyncIterator[dict[str, Any]]:
     yielded as it is (the stream ends after it)."""
     buffer = b""
     async for piece in response.body_iterator:
-        buffer += piece if isinstance(piece, bytes) else piece.encode()
-        while b"\n\n" in buffer:
-            event, buffer = buffer.split(b"\n\n", 1)
-            payload = b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
-            if not payload:
-                continue
+        payloads, buffer = split_events(buffer + (piece if isinstance(piece, bytes) else piece.encode()))
+        for payload in payloads:
             if payload == b"[DONE]":
                 continue  # the answer's stream ends right after: read on, so it finishes normally
             try:
@@ -135,17 +131,19 @@ def _chat_form(call: Call, record_as: Callable[[], dict[str, Any]]) -> list[dict
     return call.data["messages"]
 
 
-async def passthrough(call: Call, record_as: Callable[[], dict[str, Any]], settings, payload: bytes,
-                      native: Native) -> Response:
+async def passthrough(call: Call, record_as: Callable[[], dict[str, Any]], payload: bytes, native: Native,
+                      headers: dict[str, str] | None = None) -> Response:
     """Send ``payload`` to the call's provider as it is, relay the answer as it comes (a stream event
     by event), and record the run from a copy: the chat pass-through's rules (server/relay.py) for
     another wire API. ``record_as()`` gives the request in chat completions form, for the run; it is
-    called only when the run is recorded, off the path to the first event."""
+    called only when the run is recorded, off the path to the first event. ``headers``: the client's
+    own that the provider gets too."""
     pinned = call.pinned
     assert pinned is not None
     backend = f"provider:{pinned.provider}"
     try:
-        upstream = await send(call.providers.pool(), pinned.provider, settings, native.path, payload, call.stream)
+        upstream = await send(call.providers.pool(), pinned.provider, pinned.settings, native.path, payload,
+                              call.stream, headers)
     except ProviderError as exc:
         await call.record(_chat_form(call, record_as), Output(), backend=backend, status="error", error=str(exc),
                           extra=relay._upstream_meta(call, None, exc.attempts, exc.upstream_status))
@@ -197,11 +195,5 @@ async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: 
         else:
             # the client went away (every await may raise here) or the provider broke off: close and
             # keep what was produced, in a task of its own
-            keep(_close_and_record(call, _chat_form(call, record_as), upstream, native.stream(b"".join(relayed)),
-                                   status, error))
-
-
-async def _close_and_record(call: Call, messages, upstream: Upstream, output: Output, status: str,
-                            error: str | None) -> None:
-    await upstream.response.aclose()
-    await relay._record(call, messages, upstream, output, status, error)
+            keep(relay.close_and_record(call, _chat_form(call, record_as), upstream,
+                                        native.stream(b"".join(relayed)), status, error))
