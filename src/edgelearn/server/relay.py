@@ -83,10 +83,26 @@ async def forward(call: Call) -> Response:
     return _Relayed(_relay(call, messages, upstream, translator), media_type="text/event-stream", headers=headers)
 
 
+class Last(bytes):
+    """A relayed stream's last piece: it goes out with the end of the response, in one write."""
+
+
 class _Relayed(StreamingResponse):
     """A relayed stream, sent piece by piece; a client that goes away cancels it. The disconnect is
     watched by one plain asyncio task rather than StreamingResponse's anyio task group: less work
     per stream on the gateway's hot path (bench/RESULTS.md, gateway)."""
+
+    async def stream_response(self, send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for piece in self.body_iterator:
+            if isinstance(piece, Last):
+                await send({"type": "http.response.body", "body": piece, "more_body": False})
+                # the relay has nothing more to send: it closes its provider stream, without a
+                # further turn of the loop (where the finished response would read as a disconnect)
+                await self.body_iterator.aclose()
+                return
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def __call__(self, scope, receive, send) -> None:
         task = asyncio.current_task()
@@ -190,7 +206,8 @@ async def _relay(call: Call, messages, upstream: Upstream,
                     yield out[:at]
                 status, recorded = "ok", True
                 await _record_stream(call, messages, upstream, b"".join(relayed))
-                yield out[at:]
+                # the usual end: [DONE] and the end of the provider's body in one read, so they go out in one write
+                yield Last(out[at:]) if upstream.response.ended and not partial else out[at:]
             elif out:
                 relayed.append(out)
                 yield out

@@ -180,7 +180,8 @@ async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: 
                                     native.stream(b"".join(relayed) + piece), "ok", None)
             relayed.append(piece)
             tail = piece[-64:]
-            yield piece
+            # the recorded end and the end of the provider's body, in one write
+            yield relay.Last(piece) if recorded and upstream.response.ended else piece
             piece = await anext(upstream.pieces, None)
         status = "ok"
     except HTTPError as exc:

@@ -93,6 +93,11 @@ class Response:
     def is_closed(self) -> bool:
         return self._conn is None
 
+    @property
+    def ended(self) -> bool:
+        """The whole body has arrived: the piece last taken from ``aiter_raw`` was its end."""
+        return self._done
+
     async def aread(self) -> bytes:
         """The whole body, decoded when the server compressed it although asked not to."""
         content = b"".join([piece async for piece in self.aiter_raw()])
@@ -168,6 +173,7 @@ class Response:
                         break
                     if len(buffer) > end:  # bytes after the body's end: the connection is not reused
                         self._keep = False
+                    self._done = True  # known before the last piece is taken (``ended``)
                     if out:
                         yield b"".join(out)
                     return
