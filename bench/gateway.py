@@ -114,7 +114,7 @@ def edgelearn_child(home: str, port_file: str) -> None:
 
     def ready(server) -> None:
         if os.environ.get("EDGELEARN_BENCH_STALLS"):
-            _watch_stalls(Path(os.environ["EDGELEARN_BENCH_STALLS"]))
+            _watch_stalls(Path(f"{os.environ['EDGELEARN_BENCH_STALLS']}.{Path(home).name}"))
         Path(port_file).write_text(str(server.servers[0].sockets[0].getsockname()[1]))
 
     serve(runtime, port=0, ready=ready)
@@ -572,7 +572,8 @@ async def concurrent_streams(targets: list[Target], n: int, rounds: int) -> dict
     """``n`` streams at once from the paced stand-in, per target: the gaps between events."""
     out: dict = {}
     for t in targets:
-        out[t.name] = {"gaps": [], "failed": 0, "streams": 0, "errors": {}}
+        out[t.name] = {"gaps": [], "failed": 0, "streams": 0, "errors": {}, "longest_last": 0, "done_gaps": [],
+                       "inner_gaps": []}
     for r in range(rounds):
         for t in targets[r % len(targets):] + targets[:r % len(targets)]:
             pool = Pool(t.host, t.port)
@@ -588,13 +589,19 @@ async def concurrent_streams(targets: list[Target], n: int, rounds: int) -> dict
                     row["errors"][x.error] = row["errors"].get(x.error, 0) + 1
                     continue
                 # the first gap (role chunk to first content) is the stand-in's, not a relay's
-                row["gaps"] += [(b - a) * 1000 for a, b in zip(x.events[1:], x.events[2:])]
+                gaps = [(b - a) * 1000 for a, b in zip(x.events[1:], x.events[2:])]
+                row["gaps"] += gaps
+                row["longest_last"] += bool(gaps) and gaps.index(max(gaps)) == len(gaps) - 1
+                row["done_gaps"] += gaps[-1:]
+                row["inner_gaps"] += gaps[:-1]
     summary = {}
     for name, row in out.items():
         gaps = row["gaps"]
         summary[name] = {"streams": row["streams"], "failed": row["failed"], "gaps": len(gaps),
                          "p50": pct(gaps, 50), "p99": pct(gaps, 99), "max": max(gaps) if gaps else None,
-                         "over_pace_plus_5ms": sum(g > PACE_S * 1000 + 5 for g in gaps), "errors": row["errors"]}
+                         "over_pace_plus_5ms": sum(g > PACE_S * 1000 + 5 for g in gaps), "errors": row["errors"],
+                         "longest_last": row["longest_last"], "done_p99": pct(row["done_gaps"], 99),
+                         "before_done_p99": pct(row["inner_gaps"], 99)}
     base = summary.get("direct")
     for name, row in summary.items():
         if base is not None and name != "direct":
@@ -701,12 +708,14 @@ def report(result: dict) -> str:
     c = result["concurrent"]
     lines += [f"## {result['streams']} concurrent streams, one event per {PACE_S * 1000:g} ms from the stand-in", "",
               "| target | streams | failed | gaps | gap p50 ms | gap p99 ms | gap max ms | added p99 | added max | "
-              f"gaps > {PACE_S * 1000 + 5:g} ms |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              f"gaps > {PACE_S * 1000 + 5:g} ms | longest gap at [DONE] | p99 of gaps before [DONE] | "
+              "p99 of gaps to [DONE] |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, row in c.items():
         lines.append(f"| {name} | {row['streams']} | {row['failed']} | {row['gaps']} | {_f(row['p50'])} | "
                      f"{_f(row['p99'])} | {_f(row['max'])} | {_f(row.get('added_p99'))} | "
-                     f"{_f(row.get('added_max'))} | {row['over_pace_plus_5ms']} |")
+                     f"{_f(row.get('added_max'))} | {row['over_pace_plus_5ms']} | {row.get('longest_last', '–')} | "
+                     f"{_f(row.get('before_done_p99'))} | {_f(row.get('done_p99'))} |")
     failures = [f"{name}: " + ", ".join(f"{n} x {why}" for why, n in row["errors"].items())
                 for name, row in c.items() if row["errors"]]
     if failures:
