@@ -45,6 +45,12 @@ def load_body(raw: bytes) -> dict[str, Any]:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedJSON(f"malformed JSON: {exc}") from exc
+    return checked(data)
+
+
+def checked(data: Any) -> dict[str, Any]:
+    """``data`` when it is a chat completions request: an object with a ``model`` and a non-empty
+    ``messages`` list (raises ``InvalidInput`` naming the field)."""
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object")
     model = data.get("model")

@@ -21,24 +21,12 @@ from edgelearn.serve.providers.http import HTTPError
 from edgelearn.serve.providers.record import Output, split_events
 from edgelearn.server import proxy, relay
 from edgelearn.server.app import JSON
-from edgelearn.server.chat import Call, keep
-
-
-class Translated:
-    """The original request with a translated body: what ``proxy.chat_completions`` reads of it."""
-
-    def __init__(self, request, body: dict[str, Any]) -> None:
-        self.app = request.app
-        self.headers = request.headers
-        self._body = orjson.dumps(body)
-
-    async def body(self) -> bytes:
-        return self._body
+from edgelearn.server.chat import Call, checked, keep
 
 
 async def chat(request, body: dict[str, Any]) -> Response:
     """``body`` (an OpenAI chat completions request) answered as ``/v1/chat/completions`` would."""
-    return await proxy.chat_completions(Translated(request, body))
+    return await proxy.answer(request, checked(body))
 
 
 def edgelearn_headers(response: Response) -> dict[str, str]:
