@@ -130,7 +130,7 @@ class _Local:
 
     async def record(self, output: Output, status: str = "ok", error: str | None = None) -> None:
         await self.call.record(self.messages, output, backend=self.served.backend.name, status=status,
-                               error=error, backend_ms=self.served.backend_ms)
+                               error=error, backend_ms=self.served.backend_ms, inline=not self.call.stream)
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> bytes:
         call = self.call

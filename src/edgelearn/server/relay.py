@@ -2,9 +2,12 @@
 
 OpenAI type: the body goes on unchanged except ``model`` (fields edgelearn does not know included),
 and the answer comes back unchanged plus the ``x-edgelearn-*`` headers; a stream is relayed as the
-bytes arrive, and a copy is parsed for the run only after it ended. Anthropic type: translated both
-ways (serve/providers/anthropic.py). The run commits before the response ends: before a plain
-answer is sent, and before a stream's ``data: [DONE]``.
+bytes arrive (what arrived together in one write; a line cut between two reads waits for its end),
+and a copy is parsed for the run only after it ended. Anthropic type: translated both ways
+(serve/providers/anthropic.py). The run commits before the response ends: before a plain answer is
+sent (on the event loop's thread when the store's writer is idle), and before a stream's
+``data: [DONE]`` (on the writer thread, grouped with other commits: the loop relays the other
+streams meanwhile). So a client that got the whole answer can read the run and attach signals at once.
 
 Failures: retries happen in serve/providers/client.py while nothing reached the client; then 502
 (504 for a timeout) in OpenAI's error shape, naming the provider and the upstream status. A

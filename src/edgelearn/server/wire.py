@@ -2,7 +2,7 @@
 own handler, and the OpenAI answer read back (plain, streamed or an error) for translation.
 
 ``/v1/messages`` and ``/v1/responses`` translate their request into a chat completions body and hand
-it to ``proxy.chat_completions``, which routes it, answers it (a local model or a provider) and
+it to ``proxy.answer`` (the handler of ``/v1/chat/completions``, given the parsed body), which routes it, answers it (a local model or a provider) and
 records the run, exactly as for a chat client: so every wire's runs read alike. The endpoint then
 translates the answer back into its own wire format. A provider that speaks the wire API itself
 gets the request as it is instead (``passthrough``), with the chat pass-through's rules.
