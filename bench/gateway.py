@@ -1,10 +1,16 @@
 """What the gateway adds in front of a provider: the stand-in called directly and through edgelearn.
 
-Run: ``PYTHONPATH=src .venv/bin/python bench/gateway.py [--quick] [--no-anchors] [--profile]``
-(about 7 minutes with the anchors; ``--quick`` about 2). Writes ``bench/results/gateway.md`` (raw
-numbers in ``bench/out/gateway.json``; ``--render JSON`` writes the report again from them). The
-anchors' venvs are made on first use (pip, a few minutes); one that does not install is reported
-as not measured.
+Run: ``PYTHONPATH=src .venv/bin/python bench/gateway.py [--quick] [--no-anchors] [--profile [KIND]]
+[--against REV] [--only KINDS]`` (about 7 minutes with the anchors; ``--quick`` about 2). Writes
+``bench/results/gateway.md`` (raw numbers in ``bench/out/gateway.json``; ``--render JSON`` writes the
+report again from them). The anchors' venvs are made on first use (pip, a few minutes); one that
+does not install is reported as not measured. ``--against REV`` serves git revision REV's
+``src/`` (``git archive``) as one more target, in every kind, alternating with this tree's: an A/B
+in one run. ``--only plain@200,stream@200,messages-stream@200,concurrent`` runs only those kinds.
+For a diagnosis, the edgelearn children record their garbage collections' pauses
+(``EDGELEARN_BENCH_GC=FILE``) and where their event loop was when it stalled over 3 ms
+(``EDGELEARN_BENCH_STALLS=PREFIX``: a watchdog thread samples the loop thread's stack; one file per
+child).
 
 Method (the one issue 16 names for the anchors): an open-loop client (requests sent on a fixed
 schedule, whatever the answers do) calls the stand-in provider (``tests/standin.py``) directly and

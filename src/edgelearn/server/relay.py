@@ -61,14 +61,11 @@ async def forward(call: Call) -> Response:
         upstream = await send(call.providers.pool(), pinned.provider, pinned.settings, path,
                               orjson.dumps(payload), call.stream)
     except ProviderError as exc:
-        await call.record(messages, Output(), backend=f"provider:{pinned.provider}", status="error", error=str(exc),
-                          extra=_upstream_meta(call, None, exc.attempts, exc.upstream_status))
+        await record_failure(call, messages, exc)
         return JSON(provider_error(exc), status_code=504 if exc.timeout else 502, headers=call.headers)
     response = upstream.response
     if response.status_code >= 400:  # a 4xx the provider means: its status and body, as sent
-        await call.record(messages, Output(), backend=f"provider:{pinned.provider}", status="error",
-                          error=f"provider {pinned.provider!r} answered {response.status_code}",
-                          extra=_upstream_meta(call, upstream, upstream.attempts, response.status_code))
+        await record_failure(call, messages, upstream)
         if pinned.settings.type == "anthropic":
             return JSON(anthropic.error_to_openai(response.content), status_code=response.status_code,
                         headers=call.headers)
@@ -145,6 +142,18 @@ async def _plain(call: Call, messages: list[dict[str, Any]], upstream: Upstream)
     output = from_completion(parsed)
     await _record(call, messages, upstream, output, "ok", None)
     return Response(content, status_code=200, headers=call.headers, media_type="application/json")
+
+
+async def record_failure(call: Call, messages, failure: ProviderError | Upstream) -> None:
+    """Record a call its provider did not answer: it failed after its retries (``ProviderError``), or
+    refused it with a 4xx (the ``Upstream`` holding that answer)."""
+    provider = call.pinned.provider
+    if isinstance(failure, ProviderError):
+        error, meta = str(failure), _upstream_meta(call, None, failure.attempts, failure.upstream_status)
+    else:
+        status = failure.response.status_code
+        error, meta = f"provider {provider!r} answered {status}", _upstream_meta(call, failure, failure.attempts, status)
+    await call.record(messages, Output(), backend=f"provider:{provider}", status="error", error=error, extra=meta)
 
 
 async def _record(call: Call, messages, upstream: Upstream, output: Output, status: str, error: str | None) -> None:

@@ -128,29 +128,26 @@ async def passthrough(call: Call, record_as: Callable[[], dict[str, Any]], paylo
     own that the provider gets too."""
     pinned = call.pinned
     assert pinned is not None
-    backend = f"provider:{pinned.provider}"
     try:
         upstream = await send(call.providers.pool(), pinned.provider, pinned.settings, native.path, payload,
                               call.stream, headers)
     except ProviderError as exc:
-        await call.record(_chat_form(call, record_as), Output(), backend=backend, status="error", error=str(exc),
-                          extra=relay._upstream_meta(call, None, exc.attempts, exc.upstream_status))
+        await relay.record_failure(call, _chat_form(call, record_as), exc)
         return JSON(native.error(str(exc)), status_code=504 if exc.timeout else 502, headers=call.headers)
     response = upstream.response
     if response.status_code >= 400:  # the provider's own error, status and body as sent
-        await call.record(_chat_form(call, record_as), Output(), backend=backend, status="error",
-                          error=f"provider {pinned.provider!r} answered {response.status_code}",
-                          extra=relay._upstream_meta(call, upstream, upstream.attempts, response.status_code))
+        await relay.record_failure(call, _chat_form(call, record_as), upstream)
         return Response(response.content, status_code=response.status_code, headers=call.headers,
                         media_type=response.headers.get("content-type", "application/json"))
     if not call.stream:
         await relay._record(call, _chat_form(call, record_as), upstream, native.plain(response.content), "ok", None)
         return Response(response.content, status_code=200, headers=call.headers, media_type="application/json")
     call.first_token_at = upstream.first_at
-    headers = {**call.headers, "cache-control": "no-cache"}
+    answer_headers = {**call.headers, "cache-control": "no-cache"}
     if response.headers.get("content-encoding"):  # relayed as sent: the client decodes (identity was asked for)
-        headers["content-encoding"] = response.headers["content-encoding"]
-    return relay._Relayed(_relay(call, record_as, upstream, native), media_type="text/event-stream", headers=headers)
+        answer_headers["content-encoding"] = response.headers["content-encoding"]
+    return relay._Relayed(_relay(call, record_as, upstream, native), media_type="text/event-stream",
+                          headers=answer_headers)
 
 
 async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: Upstream,
