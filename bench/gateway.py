@@ -1,10 +1,16 @@
 """What the gateway adds in front of a provider: the stand-in called directly and through edgelearn.
 
-Run: ``PYTHONPATH=src .venv/bin/python bench/gateway.py [--quick] [--no-anchors] [--profile]``
-(about 7 minutes with the anchors; ``--quick`` about 2). Writes ``bench/results/gateway.md`` (raw
-numbers in ``bench/out/gateway.json``; ``--render JSON`` writes the report again from them). The
-anchors' venvs are made on first use (pip, a few minutes); one that does not install is reported
-as not measured.
+Run: ``PYTHONPATH=src .venv/bin/python bench/gateway.py [--quick] [--no-anchors] [--profile [KIND]]
+[--against REV] [--only KINDS]`` (about 7 minutes with the anchors; ``--quick`` about 2). Writes
+``bench/results/gateway.md`` (raw numbers in ``bench/out/gateway.json``; ``--render JSON`` writes the
+report again from them). The anchors' venvs are made on first use (pip, a few minutes); one that
+does not install is reported as not measured. ``--against REV`` serves git revision REV's
+``src/`` (``git archive``) as one more target, in every kind, alternating with this tree's: an A/B
+in one run. ``--only plain@200,stream@200,messages-stream@200,concurrent`` runs only those kinds.
+For a diagnosis, the edgelearn children record their garbage collections' pauses
+(``EDGELEARN_BENCH_GC=FILE``) and where their event loop was when it stalled over 3 ms
+(``EDGELEARN_BENCH_STALLS=PREFIX``: a watchdog thread samples the loop thread's stack; one file per
+child).
 
 Method (the one issue 16 names for the anchors): an open-loop client (requests sent on a fixed
 schedule, whatever the answers do) calls the stand-in provider (``tests/standin.py``) directly and
@@ -108,9 +114,72 @@ def edgelearn_child(home: str, port_file: str) -> None:
     from edgelearn.runtime import Runtime
     from edgelearn.server.app import serve
 
+    if os.environ.get("EDGELEARN_BENCH_GC"):
+        _watch_gc(Path(os.environ["EDGELEARN_BENCH_GC"]))
     runtime = Runtime(home=Path(home), embed=False)
-    serve(runtime, port=0, ready=lambda server: Path(port_file).write_text(
-        str(server.servers[0].sockets[0].getsockname()[1])))
+
+    def ready(server) -> None:
+        if os.environ.get("EDGELEARN_BENCH_STALLS"):
+            _watch_stalls(Path(f"{os.environ['EDGELEARN_BENCH_STALLS']}.{Path(home).name}"))
+        Path(port_file).write_text(str(server.servers[0].sockets[0].getsockname()[1]))
+
+    serve(runtime, port=0, ready=ready)
+
+
+def _watch_stalls(out: Path, over_ms: float = 3.0) -> None:
+    """Where the event loop was when it did not run a 1 ms timer for over ``over_ms`` (called on the
+    loop's thread): a watchdog thread samples the loop thread's stack; counts by stack to ``out``."""
+    import traceback
+
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
+    beat = [time.perf_counter()]
+    stacks: dict[str, int] = {}
+
+    def tick() -> None:
+        beat[0] = time.perf_counter()
+        loop.call_later(0.001, tick)
+
+    def watch() -> None:
+        last_dump = time.perf_counter()
+        while True:
+            time.sleep(0.001)
+            now = time.perf_counter()
+            if (now - beat[0]) * 1000 > over_ms:
+                frame = sys._current_frames().get(loop_thread)
+                if frame is not None:
+                    key = " <- ".join(f"{f.name} ({Path(f.filename).name}:{f.lineno})"
+                                      for f in reversed(traceback.extract_stack(frame)[-8:]))
+                    stacks[key] = stacks.get(key, 0) + 1
+                beat[0] = now  # one sample per stall
+            if now - last_dump > 1.0:
+                out.write_text(json.dumps(sorted(stacks.items(), key=lambda kv: -kv[1])[:40], indent=1))
+                last_dump = now
+
+    tick()
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _watch_gc(out: Path) -> None:
+    """Record every garbage collection's pause in this process (``--gc``): written to ``out`` each second."""
+    import gc
+
+    pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    began = [0.0]
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            pauses[info["generation"]].append((time.perf_counter() - began[0]) * 1000)
+
+    def dump() -> None:
+        while True:
+            time.sleep(1.0)
+            out.write_text(json.dumps(pauses))
+
+    gc.callbacks.append(callback)
+    threading.Thread(target=dump, daemon=True).start()
 
 
 TENSORZERO_CHILD = """
@@ -175,21 +244,31 @@ def start_standin(tmp: Path) -> tuple[subprocess.Popen, dict[str, int]]:
     return proc, json.loads(_wait_file(port_file, proc, "the stand-in"))
 
 
-def start_edgelearn(tmp: Path, ports: dict[str, int]) -> Target:
-    home = tmp / "edgelearn-home"
+def start_edgelearn(tmp: Path, ports: dict[str, int], name: str = "edgelearn", src: Path = ROOT / "src") -> Target:
+    """edgelearn from ``src`` (this tree's, or ``--against``'s export of another revision) in front of the stand-ins."""
+    home = tmp / f"{name}-home"
     home.mkdir()
     (home / "edgelearn.toml").write_text(
         "\n".join(f'[providers.{name}]\ntype = "openai"\nbase_url = "http://127.0.0.1:{port}/v1"\n'
                   f'models = ["small"]\n' for name, port in ports.items())
         + f'\n[providers.claude]\ntype = "anthropic"\nbase_url = "http://127.0.0.1:{ports["fast"]}"\n'
           f'models = ["small"]\n')
-    port_file = tmp / "edgelearn.port"
-    env = {**os.environ, "EDGELEARN_HOME": str(home), "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1"}
+    port_file = tmp / f"{name}.port"
+    env = {**os.environ, "EDGELEARN_HOME": str(home), "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, __file__, "--edgelearn-child", str(home), str(port_file)], env=env)
     port = int(_wait_file(port_file, proc, "edgelearn"))
     token = (home / "token").read_text().strip()
-    return Target("edgelearn", "127.0.0.1", port, "/v1/chat/completions", "fast/small", "paced/small",
+    return Target(name, "127.0.0.1", port, "/v1/chat/completions", "fast/small", "paced/small",
                   {"authorization": f"Bearer {token}"}, proc)
+
+
+def export_revision(rev: str, tmp: Path) -> Path:
+    """``src/`` of git revision ``rev`` (``git archive``, no worktree made), for ``--against``."""
+    out = tmp / f"rev-{rev}"
+    out.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out / "src"
 
 
 def ensure_venv(name: str, requirements: list[str], probe: str) -> Path:
@@ -423,7 +502,8 @@ async def open_loop(pool: Pool, target: Target, stream: bool, rate: float, secon
 # --- the runs ------------------------------------------------------------------------------------
 async def run_blocks(targets: list[Target], standin: subprocess.Popen, rates: list[int], rounds: int,
                      block_s: float, skip: dict[tuple[str, int], str], profile: Path | None = None,
-                     messages: list[Target] | None = None) -> dict:
+                     messages: list[Target] | None = None, profile_kind: str | None = None,
+                     only: set[str] | None = None) -> dict:
     """The blocks of every kind; ``messages`` (the /v1/messages targets, same names and hosts as their
     chat ones, so the same pools) add the ``MESSAGES_KIND`` blocks."""
     pools = {t.name: Pool(t.host, t.port) for t in targets}
@@ -432,10 +512,13 @@ async def run_blocks(targets: list[Target], standin: subprocess.Popen, rates: li
             await open_loop(pools[t.name], t, stream, 50, 1.0)
     out: dict = {}
     if profile is not None:  # warm, before any block has grown a pool or left a backlog
-        out["profile"] = await profile_edgelearn(next(t for t in targets if t.name == "edgelearn"), 10, profile)
+        kind = profile_kind or "plain"
+        spied = next(t for t in (messages if kind == "messages" else targets) if t.name == "edgelearn")
+        out["profile"] = {**await profile_edgelearn(spied, 10, profile, kind != "plain"), "kind": kind}
     kinds = [(f"{'stream' if stream else 'plain'}@{rate}", targets, rate, stream)
              for rate in rates for stream in (False, True)]
     kinds += [(MESSAGES_KIND, messages, 200, True)] if messages else []
+    kinds = [k for k in kinds if only is None or k[0] in only]
     for kind, kind_targets, rate, stream in kinds:
         rows: dict[str, dict] = {}
         for r in range(rounds):
@@ -495,7 +578,8 @@ async def concurrent_streams(targets: list[Target], n: int, rounds: int) -> dict
     """``n`` streams at once from the paced stand-in, per target: the gaps between events."""
     out: dict = {}
     for t in targets:
-        out[t.name] = {"gaps": [], "failed": 0, "streams": 0, "errors": {}}
+        out[t.name] = {"gaps": [], "failed": 0, "streams": 0, "errors": {}, "longest_last": 0, "done_gaps": [],
+                       "inner_gaps": []}
     for r in range(rounds):
         for t in targets[r % len(targets):] + targets[:r % len(targets)]:
             pool = Pool(t.host, t.port)
@@ -511,13 +595,19 @@ async def concurrent_streams(targets: list[Target], n: int, rounds: int) -> dict
                     row["errors"][x.error] = row["errors"].get(x.error, 0) + 1
                     continue
                 # the first gap (role chunk to first content) is the stand-in's, not a relay's
-                row["gaps"] += [(b - a) * 1000 for a, b in zip(x.events[1:], x.events[2:])]
+                gaps = [(b - a) * 1000 for a, b in zip(x.events[1:], x.events[2:])]
+                row["gaps"] += gaps
+                row["longest_last"] += bool(gaps) and gaps.index(max(gaps)) == len(gaps) - 1
+                row["done_gaps"] += gaps[-1:]
+                row["inner_gaps"] += gaps[:-1]
     summary = {}
     for name, row in out.items():
         gaps = row["gaps"]
         summary[name] = {"streams": row["streams"], "failed": row["failed"], "gaps": len(gaps),
                          "p50": pct(gaps, 50), "p99": pct(gaps, 99), "max": max(gaps) if gaps else None,
-                         "over_pace_plus_5ms": sum(g > PACE_S * 1000 + 5 for g in gaps), "errors": row["errors"]}
+                         "over_pace_plus_5ms": sum(g > PACE_S * 1000 + 5 for g in gaps), "errors": row["errors"],
+                         "longest_last": row["longest_last"], "done_p99": pct(row["done_gaps"], 99),
+                         "before_done_p99": pct(row["inner_gaps"], 99)}
     base = summary.get("direct")
     for name, row in summary.items():
         if base is not None and name != "direct":
@@ -527,19 +617,20 @@ async def concurrent_streams(targets: list[Target], n: int, rounds: int) -> dict
 
 
 # --- profile -------------------------------------------------------------------------------------
-async def profile_edgelearn(target: Target, seconds: float, out: Path) -> dict:
-    """py-spy (in its own venv) on the edgelearn child during ``seconds`` of plain calls at 200/s: where
-    its threads spend their samples, by package and function (self) and by edgelearn function (inclusive)."""
+async def profile_edgelearn(target: Target, seconds: float, out: Path, stream: bool = False) -> dict:
+    """py-spy (in its own venv, 500 samples/s) on the edgelearn child during ``seconds`` of calls at 200/s
+    (``target.path`` says which API): where its threads spend their samples, by package and function
+    (self) and by edgelearn function (inclusive)."""
     try:
         python = ensure_venv("pyspy", ["py-spy"], "import shutil, sys; sys.exit(not shutil.which('py-spy'))")
     except (RuntimeError, subprocess.SubprocessError) as exc:
         return {"error": f"py-spy unavailable: {exc}"}
     out.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([str(python.parent / "py-spy"), "record", "--pid", str(target.proc.pid), "--duration",
-                             str(int(seconds)), "--format", "raw", "--output", str(out), "--nonblocking"],
+                             str(int(seconds)), "--rate", "500", "--format", "raw", "--output", str(out), "--nonblocking"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     await asyncio.sleep(1.0)  # py-spy attaches
-    await open_loop(Pool(target.host, target.port), target, False, 200, seconds - 2)
+    await open_loop(Pool(target.host, target.port), target, stream, 200, seconds - 2)
     await asyncio.to_thread(proc.wait, 60)
     if not out.exists():
         return {"error": f"py-spy wrote nothing (exit {proc.returncode})"}
@@ -623,12 +714,14 @@ def report(result: dict) -> str:
     c = result["concurrent"]
     lines += [f"## {result['streams']} concurrent streams, one event per {PACE_S * 1000:g} ms from the stand-in", "",
               "| target | streams | failed | gaps | gap p50 ms | gap p99 ms | gap max ms | added p99 | added max | "
-              f"gaps > {PACE_S * 1000 + 5:g} ms |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              f"gaps > {PACE_S * 1000 + 5:g} ms | longest gap at [DONE] | p99 of gaps before [DONE] | "
+              "p99 of gaps to [DONE] |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, row in c.items():
         lines.append(f"| {name} | {row['streams']} | {row['failed']} | {row['gaps']} | {_f(row['p50'])} | "
                      f"{_f(row['p99'])} | {_f(row['max'])} | {_f(row.get('added_p99'))} | "
-                     f"{_f(row.get('added_max'))} | {row['over_pace_plus_5ms']} |")
+                     f"{_f(row.get('added_max'))} | {row['over_pace_plus_5ms']} | {row.get('longest_last', '–')} | "
+                     f"{_f(row.get('before_done_p99'))} | {_f(row.get('done_p99'))} |")
     failures = [f"{name}: " + ", ".join(f"{n} x {why}" for why, n in row["errors"].items())
                 for name, row in c.items() if row["errors"]]
     if failures:
@@ -638,8 +731,8 @@ def report(result: dict) -> str:
         lines.append(f"- {line}")
     profile = result.get("profile")
     if profile:
-        lines += ["", "## Where edgelearn's CPU goes (py-spy, plain at 200/s after the warm-up, before the blocks; "
-                  "non-idle samples)", ""]
+        lines += ["", f"## Where edgelearn's CPU goes (py-spy, {profile.get('kind', 'plain')} at 200/s after the "
+                  "warm-up, before the blocks; non-idle samples)", ""]
         if "error" in profile:
             lines.append(profile["error"])
         else:
@@ -701,7 +794,12 @@ def main() -> None:
     parser.add_argument("--block-s", type=float, help="seconds per block (default 10; --quick 3)")
     parser.add_argument("--streams", type=int, help="concurrent streams (default 100; --quick 50)")
     parser.add_argument("--no-anchors", action="store_true", help="only direct and edgelearn")
-    parser.add_argument("--profile", action="store_true", help="py-spy the edgelearn child at 200/s plain")
+    parser.add_argument("--against", metavar="REV", help="also serve git revision REV's edgelearn as a second target "
+                        "(named REV), alternating with this tree's in every kind")
+    parser.add_argument("--profile", nargs="?", const="plain", choices=("plain", "stream", "messages"),
+                        help="py-spy the edgelearn child at 200/s, plain calls (default), streams or /v1/messages streams")
+    parser.add_argument("--only", metavar="KINDS", help="comma-separated kinds to run (plain@50, stream@200, "
+                        f"{MESSAGES_KIND}, concurrent, ...; default all)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gateway.md")
     parser.add_argument("--render", type=Path, metavar="JSON", help="only write --out again from a saved run's JSON")
     parser.add_argument("--standin-child", metavar="PORT_FILE", help=argparse.SUPPRESS)
@@ -716,6 +814,7 @@ def main() -> None:
         saved["skipped"] = {tuple(k.split("@")): v for k, v in saved["skipped"].items()}
         args.out.write_text(report(saved))
         return None
+    only = set(args.only.split(",")) if args.only else None
     rounds = args.rounds or (1 if args.quick else 2)
     block_s = args.block_s or (3.0 if args.quick else 10.0)
     streams = args.streams or (50 if args.quick else 100)
@@ -733,6 +832,10 @@ def main() -> None:
             edgelearn = start_edgelearn(tmp, ports)
             procs.append(edgelearn.proc)
             targets.append(edgelearn)
+            if args.against:
+                other = start_edgelearn(tmp, ports, args.against, export_revision(args.against, tmp))
+                procs.append(other.proc)
+                targets.append(other)
             if not args.no_anchors:
                 for name, start in (("litellm", start_litellm), ("tensorzero", start_tensorzero)):
                     try:
@@ -751,10 +854,13 @@ def main() -> None:
                 spy = ROOT / "bench" / "out" / "gateway.pyspy.txt" if args.profile else None
                 messages = [Target(t.name, t.host, t.port, "/v1/messages", model, model,
                                    {**t.headers, **ANTHROPIC_VERSION}, t.proc)
-                            for t, model in ((targets[0], "small"), (edgelearn, "claude/small"))]
-                blocks = runner.run(run_blocks(targets, standin, rates, rounds, block_s, skip, spy, messages))
+                            for t, model in ((targets[0], "small"), (edgelearn, "claude/small"),
+                                             *((t, "claude/small") for t in targets if t.name == args.against))]
+                blocks = runner.run(run_blocks(targets, standin, rates, rounds, block_s, skip, spy, messages,
+                                               args.profile, only))
                 profile = blocks.pop("profile", None)
-                concurrent = runner.run(_concurrent(targets, ports, streams, rounds))
+                concurrent = (runner.run(_concurrent(targets, ports, streams, rounds))
+                              if only is None or "concurrent" in only else {})
         finally:
             for proc in reversed(procs):
                 stop(proc)

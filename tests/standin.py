@@ -68,6 +68,7 @@ class Reply:
     drop_after: int | None = None     # close the connection after this many stream chunks
     pause_after: int | None = None    # after this many stream chunks, wait for ``StandIn.release()``
     error_after: int | None = None    # after this many stream chunks, send the protocol's error event and end
+    rechunk: int | None = None        # the stream in HTTP chunks of this many bytes, events cut anywhere, 1 ms apart
 
     def content(self) -> str:
         return self.text if self.text is not None else ("" if self.tool_calls else "ok")
@@ -268,6 +269,15 @@ class StandIn:
     async def _stream(self, writer: asyncio.StreamWriter, reply: Reply, events: list[bytes], anthropic: bool) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
                      b"transfer-encoding: chunked\r\n\r\n")
+        if reply.rechunk:
+            data = b"".join(events)
+            for i in range(0, len(data), reply.rechunk):
+                writer.write(b"%x\r\n%s\r\n" % (len(data[i:i + reply.rechunk]), data[i:i + reply.rechunk]))
+                await writer.drain()
+                await asyncio.sleep(0.001)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            return
         for i, event in enumerate(events):
             if reply.drop_after is not None and i >= reply.drop_after:
                 await writer.drain()

@@ -115,3 +115,15 @@ def test_an_error_event_mid_stream_becomes_an_openai_error_event_and_an_error_ru
     run = wait_for(lambda: _run_or_none(gw, run_id))
     assert run.status == "error" and run.output == "".join(received) == "half of "
     assert len(gw.claude.completions()) == 1
+
+
+def test_a_stream_cut_anywhere_into_http_chunks_is_translated_whole(gateway):
+    gw = gateway
+    gw.claude.script(Reply(text="pieces of text", reasoning="think", chunk_chars=2, rechunk=5))
+    with gw.client.chat.completions.with_streaming_response.create(
+            model="claude/sonnet", messages=ASK, stream=True) as response:
+        run_id = response.headers["x-edgelearn-run-id"]
+        text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
+    run = gw.run(run_id)
+    assert text == run.output == "pieces of text" and run.status == "ok"
+    assert run.metadata["chat"]["output"]["reasoning_content"] == "think"

@@ -49,7 +49,7 @@ def test_framings_keep_alive_and_a_stale_connection_retried():
         first = await pool.request("POST", url + "/v1/x?q=1", {"authorization": "Bearer k"}, b'{"a": 1}')
         assert (first.status_code, await first.aread()) == (200, b"hello")
         chunked = await pool.request("POST", url + "/v1/x", {}, b"{}")
-        assert [p async for p in chunked.aiter_raw()] == [b"abc", b"de"]
+        assert b"".join([p async for p in chunked.aiter_raw()]) == b"abcde"  # chunks that came together: one piece
         limited = await pool.request("POST", url + "/v1/x", {}, b"{}")
         assert limited.status_code == 429 and limited.headers["retry-after"] == "0" and await limited.aread() == b"{}"
         last = await pool.request("GET", url + "/v1/models", {}, b"")
@@ -101,6 +101,40 @@ def test_a_compressed_body_is_decoded():
         pool = Pool(2)
         response = await pool.request("POST", url, {}, b"")
         assert await response.aread() == b'{"ok": true}' and "content-encoding" not in response.headers
+        server.close()
+        await pool.aclose()
+
+    asyncio.run(go())
+
+
+def test_a_chunked_body_cut_at_every_byte_is_decoded_and_trailing_bytes_end_the_connection():
+    async def go():
+        body = b"5\r\nhello\r\n1;x=y\r\n \r\nA\r\n0123456789\r\n0\r\nx-trailer: 1\r\n\r\n"
+        head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+
+        async def handle(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(head)
+            for i in range(len(body)):  # one byte a write: every read ends somewhere else
+                writer.write(body[i:i + 1])
+                await writer.drain()
+                await asyncio.sleep(0.001)
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(head + body + b"garbage")  # bytes after the body's end
+            await writer.drain()
+            await asyncio.sleep(0.2)
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        pool = Pool(2)
+        first = await pool.request("POST", url, {}, b"")
+        pieces = [p async for p in first.aiter_raw()]
+        assert b"".join(pieces) == b"hello 0123456789" and len(pieces) > 3 and first.ended
+        second = await pool.request("POST", url, {}, b"")
+        assert b"".join([p async for p in second.aiter_raw()]) == b"hello 0123456789"
+        origin = next(iter(pool._origins.values()))
+        assert not origin.idle  # not kept: its next bytes were not a response
         server.close()
         await pool.aclose()
 

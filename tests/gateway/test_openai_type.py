@@ -287,3 +287,24 @@ def test_an_error_event_from_the_provider_is_relayed_as_sent(gateway):
     run = wait_for(lambda: _run_or_none(gw, run_id))
     assert run.output == "some text " and run.status == "error"  # relayed as sent, recorded as what it was
     assert "stand-in failure mid-stream" in run.metadata["error"]
+
+
+def test_a_stream_cut_anywhere_into_http_chunks_is_relayed_whole_and_committed_before_done(gateway):
+    # pieces that arrived together go out together, and a line cut between two reads ("data: [DO" +
+    # "NE]") is held until its end: the [DONE] line is still seen, and the run committed before it
+    gw = gateway
+    reply = Reply(text="cut anywhere at all", tool_calls=[CALL], chunk_chars=3, rechunk=7)
+    gw.up.script(reply, reply)
+    body = {"model": "small", "messages": ASK, "stream": True, "stream_options": {"include_usage": True}}
+    direct = httpx.post(f"{gw.up.openai_base}/chat/completions", json=body,
+                        headers={"authorization": f"Bearer {gw.up.key}"}).content
+    with gw.server.client.stream("POST", "/v1/chat/completions", json={**body, "model": "up/small"}) as response:
+        run_id = response.headers["x-edgelearn-run-id"]
+        relayed = response.read()
+    assert relayed.count(b"data: ") == direct.count(b"data: ")
+    assert relayed.endswith(b"data: [DONE]\n\n")
+    run = gw.run(run_id)  # read at once: committed before [DONE] went out
+    output = run.metadata["chat"]["output"]
+    assert run.status == "ok" and output["content"] == "cut anywhere at all"
+    assert [c["function"]["name"] for c in output["tool_calls"]] == ["run_shell_command"]
+    assert run.tokens_in == 11 and run.metadata["proxy"]["finish_reason"] == "tool_calls"

@@ -192,3 +192,18 @@ def test_images_thinking_and_tool_errors_translate_for_an_openai_provider(wire, 
     with pytest.raises(anthropic.APIStatusError) as local:  # a local model reads text only
         client.messages.create(model="local-x", max_tokens=5, messages=[{"role": "user", "content": [image]}])
     assert local.value.status_code == 422 and "text parts only" in local.value.body["error"]["message"]
+
+
+def test_anthropic_provider_stream_cut_anywhere_is_relayed_whole_and_recorded_once_read(wire, client):
+    # the provider's events cut into 5-byte HTTP chunks: the client still gets every event, and the
+    # run (read from the relayed copy in one pass) keeps text, thinking, stop reason and usage
+    wire.claude.script(Reply(text="all of it", reasoning="hmm", chunk_chars=2, rechunk=5))
+    with client.messages.stream(model="claude-sonnet-4-5", max_tokens=100,
+                                messages=[{"role": "user", "content": "say it"}]) as stream:
+        final = stream.get_final_message()
+        run_id = stream.response.headers["x-edgelearn-run-id"]
+    assert [b.type for b in final.content] == ["thinking", "text"] and final.content[1].text == "all of it"
+    run = wire.run(run_id)  # read at once: committed before message_stop went out
+    output = run.metadata["chat"]["output"]
+    assert run.status == "ok" and output["content"] == "all of it" and output["reasoning_content"] == "hmm"
+    assert run.metadata["proxy"]["finish_reason"] == "stop" and (run.tokens_in, run.tokens_out) == (11, 7)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Collection, Mapping, NamedTuple, Protocol, runtime_checkable
 
 import orjson
 
@@ -198,23 +198,40 @@ def _fallback(models, role: str, pick: tuple[str, str | None, str | None] | None
         return Route(champion.id, role, "champion")
     return Route("base", role, "base")
 
-def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
-          session: str | None = None, task: str | None = None, providers: Collection[str] = (),
-          teaching: Teaching | None = None) -> Route:
-    """The model that answers a request for ``requested`` (see the module docstring); ``providers``
-    are the configured provider names, ``teaching`` the roles' teachers."""
+class _Opened(NamedTuple):
+    role: str
+    teacher: str | None
+
+
+def _open(requested: str, services: Mapping[str, Any], models, role_hint: str | None, session: str | None,
+          providers: Collection[str], teaching: Teaching | None) -> Route | _Opened:
+    """What ``route`` and ``aroute`` do alike, before anything that may wait: a pinned model, else the
+    role and its teacher; without a teacher, an experiment's assignment."""
     pinned = _pinned(requested, models, role_hint, providers)
     if pinned is not None:
         return pinned
     role = check_role(requested[len(ROUTED_PREFIX):], field="model")
     teacher = _teacher(teaching, role, providers)
+    if teacher is None:
+        assigned = _assigned(services, role, session)
+        if assigned is not None:
+            return assigned
+    return _Opened(role, teacher)
+
+
+def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
+          session: str | None = None, task: str | None = None, providers: Collection[str] = (),
+          teaching: Teaching | None = None) -> Route:
+    """The model that answers a request for ``requested`` (see the module docstring); ``providers``
+    are the configured provider names, ``teaching`` the roles' teachers."""
+    opened = _open(requested, services, models, role_hint, session, providers, teaching)
+    if isinstance(opened, Route):
+        return opened
+    role, teacher = opened
     if teacher is not None:
         assert teaching is not None
         context = _context(services, role, task, teaching.eligible)
         return _independent(services, models, role, teacher, session, teaching.eligible, context)
-    assigned = _assigned(services, role, session)
-    if assigned is not None:
-        return assigned
     pick = None
     selector = services.get("selector")
     if isinstance(selector, ModelSelector):
@@ -224,23 +241,20 @@ def route(requested: str, *, services: Mapping[str, Any], models, role_hint: str
             pick = None
     return _fallback(models, role, pick, providers)
 
+
 async def aroute(requested: str, *, services: Mapping[str, Any], models, role_hint: str | None = None,
                  session: str | None = None, task: str | None = None, providers: Collection[str] = (),
                  teaching: Teaching | None = None) -> Route:
     """``route`` for asyncio: a selector's ``aselect_model`` is awaited (its selection is a store write),
     else its ``select_model`` runs in a worker thread; so does the task's cluster (an embedding)."""
-    pinned = _pinned(requested, models, role_hint, providers)
-    if pinned is not None:
-        return pinned
-    role = check_role(requested[len(ROUTED_PREFIX):], field="model")
-    teacher = _teacher(teaching, role, providers)
+    opened = _open(requested, services, models, role_hint, session, providers, teaching)
+    if isinstance(opened, Route):
+        return opened
+    role, teacher = opened
     if teacher is not None:
         assert teaching is not None
         context = await asyncio.to_thread(_context, services, role, task, teaching.eligible)
         return _independent(services, models, role, teacher, session, teaching.eligible, context)
-    assigned = _assigned(services, role, session)
-    if assigned is not None:
-        return assigned
     pick = None
     selector = services.get("selector")
     if isinstance(selector, ModelSelector):

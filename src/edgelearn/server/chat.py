@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from edgelearn.errors import EdgelearnError, InvalidInput, MalformedJSON
-from edgelearn.record.recorder import new_run_id
+from edgelearn.record.recorder import LARGE_RUN_CHARS, new_run_id, run_chars
 from edgelearn.record.schemas import Message, RecordIn
 from edgelearn.roles import check_role
 from edgelearn.serve.base import local_context
@@ -45,6 +45,12 @@ def load_body(raw: bytes) -> dict[str, Any]:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedJSON(f"malformed JSON: {exc}") from exc
+    return checked(data)
+
+
+def checked(data: Any) -> dict[str, Any]:
+    """``data`` when it is a chat completions request: an object with a ``model`` and a non-empty
+    ``messages`` list (raises ``InvalidInput`` naming the field)."""
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object")
     model = data.get("model")
@@ -143,8 +149,13 @@ class Call:
     async def record(self, messages: list[dict[str, Any]] | None, output: Output, *, backend: str,
                      status: str = "ok", error: str | None = None, cost: float | None = None,
                      extra: dict[str, Any] | None = None, backend_ms: float | None = None,
-                     signals: dict[str, Any] | None = None) -> None:
-        """Store the call as a run; a failure here is logged, never turned into a failed answer."""
+                     signals: dict[str, Any] | None = None, inline: bool = True) -> None:
+        """Store the call as a run; a failure here is logged, never turned into a failed answer.
+
+        Returns once the run is committed. ``inline``: a small run may commit on the event loop's
+        thread (no thread hand-off: a plain answer waits for it); otherwise the writer thread commits
+        it, grouped with whatever else is queued, while the loop serves other requests (a stream's
+        ``[DONE]`` waits for it, the other streams do not)."""
         latency_ms = (time.perf_counter() - self.started) * 1000
         proxy: dict[str, Any] = {
             "requested_model": self.data["model"], "route": self.route.source, "backend": backend,
@@ -174,8 +185,16 @@ class Call:
                            latency_ms=latency_ms, status=status, tokens_in=output.tokens_in,
                            tokens_out=output.tokens_out, cost=cost, metadata=metadata, run_id=self.route.run_id,
                            signals=signals or {})
-            # a long agent prompt is redacted on a worker thread: the event loop keeps serving meanwhile
-            await self.runtime.recorder.arecord(rec, run_id=self.run_id)
+            recorder = self.runtime.recorder
+            if inline:
+                # a long agent prompt is redacted on a worker thread: the event loop keeps serving meanwhile
+                await recorder.arecord(rec, run_id=self.run_id)
+                return
+            run = (await asyncio.to_thread(recorder.prepare, rec) if run_chars(rec) > LARGE_RUN_CHARS
+                   else recorder.prepare(rec))
+            run.id, run.minted = self.run_id, False
+            store = self.runtime.store
+            await store.awrite(lambda c: store.runs.insert_in(c, run))
         except Exception:
             log.exception("recording proxied run %s failed", self.run_id)
 

@@ -25,7 +25,7 @@ from edgelearn.record.schemas import parse_json
 from edgelearn.roles import check_role
 from edgelearn.serve.backends import Chunk, GenerateRequest
 from edgelearn.serve.providers.fim import fim_format
-from edgelearn.serve.providers.record import Output
+from edgelearn.serve.providers.record import Output, sse_objects
 from edgelearn.server import wire
 from edgelearn.server.app import JSON, status_for
 from edgelearn.server.bodies import json_body
@@ -221,14 +221,7 @@ def _plain_output(content: bytes) -> Output:
 
 def _stream_output(raw: bytes) -> Output:
     out = Output()
-    for event in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
-        payload = b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
-        try:
-            data = orjson.loads(payload) if payload and payload != b"[DONE]" else None
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(data, dict):
-            continue
+    for data in sse_objects(raw):
         out.take_usage(data.get("usage"))
         for choice in data.get("choices") or ():
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
@@ -252,5 +245,5 @@ async def _passthrough(call: Call, raw: bytes, prompt: str):
                            "completions endpoint; use a local model or an OpenAI-type provider", field="model")
     data = orjson.loads(raw)
     recorded = call.data
-    return await wire.passthrough(call, lambda: recorded, pinned.settings,
+    return await wire.passthrough(call, lambda: recorded,
                                   orjson.dumps({**data, "model": pinned.model}), NATIVE)

@@ -30,7 +30,7 @@ from edgelearn.serve.providers.messages_wire import (
     request_to_openai,
     session_of,
 )
-from edgelearn.serve.providers.record import Output, from_completion, from_stream
+from edgelearn.serve.providers.record import Output, from_completion
 from edgelearn.server import wire
 from edgelearn.server.app import JSON, status_for
 from edgelearn.server.chat import Call, providers_of
@@ -90,7 +90,6 @@ async def messages(request: Request):
                              headers={**headers, "cache-control": "no-cache"})
 
 
-
 @router.post("/v1/messages/count_tokens", **_schema("Anthropic token count (estimated for non-Anthropic models)"))
 async def count_tokens(request: Request):
     try:
@@ -110,9 +109,9 @@ async def count_tokens(request: Request):
     if pinned is not None:
         payload = {k: v for k, v in data.items() if k != "max_tokens"}
         try:
-            upstream = await send(providers_of(request.app.state.runtime).pool(), pinned.provider,
-                                  _forwarding(pinned.settings, request), "/v1/messages/count_tokens",
-                                  orjson.dumps({**payload, "model": pinned.model}), False)
+            upstream = await send(providers_of(request.app.state.runtime).pool(), pinned.provider, pinned.settings,
+                                  "/v1/messages/count_tokens", orjson.dumps({**payload, "model": pinned.model}),
+                                  False, _forwarded(request))
         except ProviderError as exc:
             return JSON(error_body(str(exc), "api_error"), status_code=504 if exc.timeout else 502)
         return Response(upstream.response.content, status_code=upstream.response.status_code,
@@ -122,27 +121,9 @@ async def count_tokens(request: Request):
     return {"input_tokens": math.ceil(len(text) / 4)}
 
 
-def _forwarding(settings, request: Request):
-    """The provider settings with the client's ``anthropic-version``/``anthropic-beta`` headers on top."""
-    extra = tuple((name, request.headers[name]) for name in FORWARDED if name in request.headers)
-    return _with_headers(settings, extra) if extra else settings
-
-
-_copies: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[Any, Any]] = {}
-
-
-def _with_headers(settings, extra: tuple[tuple[str, str], ...]):
-    # kept: a copy per request would be made on the path to the first event (the settings object
-    # is kept beside its copy, so a reused id of a reloaded config never matches)
-    key = (id(settings), extra)
-    held = _copies.get(key)
-    if held is not None and held[0] is settings:
-        return held[1]
-    if len(_copies) > 64:
-        _copies.clear()
-    copy = settings.model_copy(update={"headers": {**settings.headers, **dict(extra)}})
-    _copies[key] = (settings, copy)
-    return copy
+def _forwarded(request: Request) -> dict[str, str]:
+    """The client's ``anthropic-version``/``anthropic-beta`` headers, which the provider gets too."""
+    return {name: request.headers[name] for name in FORWARDED if name in request.headers}
 
 
 def _plain_output(body: bytes) -> Output:
@@ -150,14 +131,6 @@ def _plain_output(body: bytes) -> Output:
         return from_completion(anthropic.response_to_openai(orjson.loads(body)))
     except (orjson.JSONDecodeError, AttributeError):
         return Output()
-
-
-def _stream_output(relayed: bytes) -> Output:
-    try:
-        return from_stream(anthropic.StreamTranslator(include_usage=True).feed(relayed + b"\n\n"))
-    except (anthropic.UpstreamStreamError, ValueError):
-        return Output()
-
 
 
 async def _passthrough(request: Request, data: dict[str, Any], model: str) -> Response:
@@ -176,8 +149,8 @@ async def _passthrough(request: Request, data: dict[str, Any], model: str) -> Re
                     "stream": bool(data.get("stream"))}
 
     path = "/v1/messages" + ("?beta=true" if request.query_params.get("beta") == "true" else "")
-    native = wire.Native(path, _plain_output, _stream_output, b"message_stop",
+    native = wire.Native(path, _plain_output, anthropic.output_from_events, b"message_stop",
                          lambda message: error_body(message, "api_error"),
                          lambda message: sse("error", error_body(message, "api_error")))
-    return await wire.passthrough(call, record_as, _forwarding(call.pinned.settings, request),
-                                  orjson.dumps({**data, "model": call.pinned.model}), native)
+    return await wire.passthrough(call, record_as, orjson.dumps({**data, "model": call.pinned.model}), native,
+                                  _forwarded(request))

@@ -20,11 +20,11 @@ from typing import Any, AsyncIterator
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import StreamingResponse
 
 from edgelearn.errors import BackendUnavailable, EdgelearnError, InvalidInput, NotFound
-from edgelearn.record.schemas import parse_json
+from edgelearn.record.schemas import describe_validation
 from edgelearn.serve.backends import Chunk, GenerateRequest
 from edgelearn.serve.providers.record import Output
 from edgelearn.serve.routing import DEFAULT_ROLE, ROUTED_PREFIX
@@ -116,7 +116,10 @@ class _Local:
             raise BackendUnavailable("serving is not installed in this runtime")
         self.call = call
         self.engine = serving.engine
-        self.body = body = parse_json(ChatCompletionIn, orjson.dumps(call.data))
+        try:  # the body is parsed already: validated as it is, not written out and read again
+            self.body = body = ChatCompletionIn.model_validate(call.data)
+        except ValidationError as exc:
+            raise describe_validation(exc) from exc
         self.messages = call.apply_prompt(_messages(body))
         deploy = runtime.settings.deploy
         stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
@@ -128,7 +131,7 @@ class _Local:
 
     async def record(self, output: Output, status: str = "ok", error: str | None = None) -> None:
         await self.call.record(self.messages, output, backend=self.served.backend.name, status=status,
-                               error=error, backend_ms=self.served.backend_ms)
+                               error=error, backend_ms=self.served.backend_ms, inline=not self.call.stream)
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> bytes:
         call = self.call
@@ -155,7 +158,13 @@ def _usage(last: Chunk) -> dict[str, int]:
 
 @router.post("/v1/chat/completions", openapi_extra=json_body(ChatCompletionIn), summary="OpenAI-compatible chat completions (recorded as runs)")
 async def chat_completions(request: Request):
-    data = load_body(await request.body())
+    return await answer(request, load_body(await request.body()))
+
+
+async def answer(request, data: dict[str, Any]):
+    """``data``, a chat completions request (``chat.checked``), routed, answered and recorded: the
+    handler of ``POST /v1/chat/completions``, and of the other wire APIs' translated requests.
+    ``request`` gives the app and the headers."""
     try:
         call = Call(request, data)
         await call.resolve()

@@ -109,5 +109,5 @@ async def _passthrough(request: Request, data: dict[str, Any], body: dict[str, A
     call = Call(request, body)
     await call.resolve()
     assert call.pinned is not None
-    return await wire.passthrough(call, lambda: body, call.pinned.settings,
+    return await wire.passthrough(call, lambda: body,
                                   orjson.dumps({**data, "model": call.pinned.model}), NATIVE)

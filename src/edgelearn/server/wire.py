@@ -2,7 +2,7 @@
 own handler, and the OpenAI answer read back (plain, streamed or an error) for translation.
 
 ``/v1/messages`` and ``/v1/responses`` translate their request into a chat completions body and hand
-it to ``proxy.chat_completions``, which routes it, answers it (a local model or a provider) and
+it to ``proxy.answer`` (the handler of ``/v1/chat/completions``, given the parsed body), which routes it, answers it (a local model or a provider) and
 records the run, exactly as for a chat client: so every wire's runs read alike. The endpoint then
 translates the answer back into its own wire format. A provider that speaks the wire API itself
 gets the request as it is instead (``passthrough``), with the chat pass-through's rules.
@@ -18,27 +18,15 @@ from starlette.responses import Response, StreamingResponse
 
 from edgelearn.serve.providers.client import ProviderError, Upstream, send
 from edgelearn.serve.providers.http import HTTPError
-from edgelearn.serve.providers.record import Output
+from edgelearn.serve.providers.record import Output, split_events
 from edgelearn.server import proxy, relay
 from edgelearn.server.app import JSON
-from edgelearn.server.chat import Call, keep
-
-
-class Translated:
-    """The original request with a translated body: what ``proxy.chat_completions`` reads of it."""
-
-    def __init__(self, request, body: dict[str, Any]) -> None:
-        self.app = request.app
-        self.headers = request.headers
-        self._body = orjson.dumps(body)
-
-    async def body(self) -> bytes:
-        return self._body
+from edgelearn.server.chat import Call, checked, keep
 
 
 async def chat(request, body: dict[str, Any]) -> Response:
     """``body`` (an OpenAI chat completions request) answered as ``/v1/chat/completions`` would."""
-    return await proxy.chat_completions(Translated(request, body))
+    return await proxy.answer(request, checked(body))
 
 
 def edgelearn_headers(response: Response) -> dict[str, str]:
@@ -68,12 +56,8 @@ async def chunks(response: StreamingResponse) -> AsyncIterator[dict[str, Any]]:
     yielded as it is (the stream ends after it)."""
     buffer = b""
     async for piece in response.body_iterator:
-        buffer += piece if isinstance(piece, bytes) else piece.encode()
-        while b"\n\n" in buffer:
-            event, buffer = buffer.split(b"\n\n", 1)
-            payload = b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
-            if not payload:
-                continue
+        payloads, buffer = split_events(buffer + (piece if isinstance(piece, bytes) else piece.encode()))
+        for payload in payloads:
             if payload == b"[DONE]":
                 continue  # the answer's stream ends right after: read on, so it finishes normally
             try:
@@ -135,36 +119,35 @@ def _chat_form(call: Call, record_as: Callable[[], dict[str, Any]]) -> list[dict
     return call.data["messages"]
 
 
-async def passthrough(call: Call, record_as: Callable[[], dict[str, Any]], settings, payload: bytes,
-                      native: Native) -> Response:
+async def passthrough(call: Call, record_as: Callable[[], dict[str, Any]], payload: bytes, native: Native,
+                      headers: dict[str, str] | None = None) -> Response:
     """Send ``payload`` to the call's provider as it is, relay the answer as it comes (a stream event
     by event), and record the run from a copy: the chat pass-through's rules (server/relay.py) for
     another wire API. ``record_as()`` gives the request in chat completions form, for the run; it is
-    called only when the run is recorded, off the path to the first event."""
+    called only when the run is recorded, off the path to the first event. ``headers``: the client's
+    own that the provider gets too."""
     pinned = call.pinned
     assert pinned is not None
-    backend = f"provider:{pinned.provider}"
     try:
-        upstream = await send(call.providers.pool(), pinned.provider, settings, native.path, payload, call.stream)
+        upstream = await send(call.providers.pool(), pinned.provider, pinned.settings, native.path, payload,
+                              call.stream, headers)
     except ProviderError as exc:
-        await call.record(_chat_form(call, record_as), Output(), backend=backend, status="error", error=str(exc),
-                          extra=relay._upstream_meta(call, None, exc.attempts, exc.upstream_status))
+        await relay.record_failure(call, _chat_form(call, record_as), exc)
         return JSON(native.error(str(exc)), status_code=504 if exc.timeout else 502, headers=call.headers)
     response = upstream.response
     if response.status_code >= 400:  # the provider's own error, status and body as sent
-        await call.record(_chat_form(call, record_as), Output(), backend=backend, status="error",
-                          error=f"provider {pinned.provider!r} answered {response.status_code}",
-                          extra=relay._upstream_meta(call, upstream, upstream.attempts, response.status_code))
+        await relay.record_failure(call, _chat_form(call, record_as), upstream)
         return Response(response.content, status_code=response.status_code, headers=call.headers,
                         media_type=response.headers.get("content-type", "application/json"))
     if not call.stream:
         await relay._record(call, _chat_form(call, record_as), upstream, native.plain(response.content), "ok", None)
         return Response(response.content, status_code=200, headers=call.headers, media_type="application/json")
     call.first_token_at = upstream.first_at
-    headers = {**call.headers, "cache-control": "no-cache"}
+    answer_headers = {**call.headers, "cache-control": "no-cache"}
     if response.headers.get("content-encoding"):  # relayed as sent: the client decodes (identity was asked for)
-        headers["content-encoding"] = response.headers["content-encoding"]
-    return relay._Relayed(_relay(call, record_as, upstream, native), media_type="text/event-stream", headers=headers)
+        answer_headers["content-encoding"] = response.headers["content-encoding"]
+    return relay._Relayed(_relay(call, record_as, upstream, native), media_type="text/event-stream",
+                          headers=answer_headers)
 
 
 async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: Upstream,
@@ -182,7 +165,8 @@ async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: 
                                     native.stream(b"".join(relayed) + piece), "ok", None)
             relayed.append(piece)
             tail = piece[-64:]
-            yield piece
+            # the recorded end and the end of the provider's body, in one write
+            yield relay.Last(piece) if recorded and upstream.response.ended else piece
             piece = await anext(upstream.pieces, None)
         status = "ok"
     except HTTPError as exc:
@@ -197,11 +181,5 @@ async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: 
         else:
             # the client went away (every await may raise here) or the provider broke off: close and
             # keep what was produced, in a task of its own
-            keep(_close_and_record(call, _chat_form(call, record_as), upstream, native.stream(b"".join(relayed)),
-                                   status, error))
-
-
-async def _close_and_record(call: Call, messages, upstream: Upstream, output: Output, status: str,
-                            error: str | None) -> None:
-    await upstream.response.aclose()
-    await relay._record(call, messages, upstream, output, status, error)
+            keep(relay.close_and_record(call, _chat_form(call, record_as), upstream,
+                                        native.stream(b"".join(relayed)), status, error))

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from edgelearn.serve.providers.record import Output, split_events, sse_objects
+
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; OpenAI clients often leave it out
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length",
                 "pause_turn": "stop", "refusal": "content_filter"}
@@ -177,13 +179,14 @@ class StreamTranslator:
 
     def feed(self, data: bytes) -> bytes:
         """The OpenAI SSE bytes for the complete events in ``data`` (and what was left over before)."""
-        self._buffer += data.replace(b"\r\n", b"\n")
+        payloads, self._buffer = split_events(self._buffer + data.replace(b"\r\n", b"\n"))
         out = []
-        while b"\n\n" in self._buffer:
-            raw, self._buffer = self._buffer.split(b"\n\n", 1)
-            payload = b"".join(line[5:].strip() for line in raw.split(b"\n") if line.startswith(b"data:"))
-            if payload:
+        for payload in payloads:
+            try:
                 out.extend(self._event(orjson.loads(payload)))
+            except UpstreamStreamError as exc:
+                exc.before = b"".join(out)  # the events that came before it in the same read
+                raise
         return b"".join(out)
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -233,9 +236,49 @@ class StreamTranslator:
         return []  # ping, content_block_stop, signature deltas
 
 
+def output_from_events(raw: bytes) -> Output:
+    """What a run keeps of a relayed Anthropic Messages stream, however much of it arrived, read once:
+    text, thinking and tool calls apart, the stop reason and usage in OpenAI's terms, an error event."""
+    out = Output()
+    text, reasoning = [], []
+    calls: dict[int, dict[str, Any]] = {}  # content block index -> the tool call
+    usage: dict[str, Any] = {}
+    for event in sse_objects(raw):
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            dtype = delta.get("type")
+            if dtype == "text_delta":
+                text.append(delta.get("text", ""))
+            elif dtype == "thinking_delta":
+                reasoning.append(delta.get("thinking", ""))
+            elif dtype == "input_json_delta" and event.get("index", 0) in calls:
+                calls[event.get("index", 0)]["function"]["arguments"] += delta.get("partial_json", "")
+        elif kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                calls[event.get("index", 0)] = {"id": block.get("id", ""), "type": "function",
+                                                "function": {"name": block.get("name", ""), "arguments": ""}}
+        elif kind == "message_start":
+            message = event.get("message") or {}
+            out.model = message.get("model")
+            usage.update(message.get("usage") or {})
+        elif kind == "message_delta":
+            usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+            out.finish_reason = STOP_REASONS.get((event.get("delta") or {}).get("stop_reason") or "end_turn", "stop")
+        elif kind == "error":
+            out.error = str((event.get("error") or {}).get("message") or "error event")[:500]
+    out.text, out.reasoning = "".join(text), "".join(reasoning)
+    out.tool_calls = [calls[i] for i in sorted(calls)]
+    if usage:
+        out.take_usage(usage_to_openai(usage))
+    return out
+
+
 class UpstreamStreamError(Exception):
     """An ``error`` event inside an Anthropic stream."""
 
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
+        self.before = b""  # what the translator made of the events before it

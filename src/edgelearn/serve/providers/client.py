@@ -85,11 +85,16 @@ def _retryable(status: int) -> bool:
 
 
 async def send(pool: Pool, name: str, settings: ProviderSettings, path: str, body: bytes,
-               stream: bool) -> Upstream:
+               stream: bool, extra_headers: dict[str, str] | None = None) -> Upstream:
     """POST ``body`` to ``base_url + path``, retrying what may be retried; a plain answer is read
-    whole, a stream up to its first bytes. Raises ``ProviderError`` when the retries run out."""
+    whole, a stream up to its first bytes. ``extra_headers`` (a client's ``anthropic-version``, ...)
+    go on top of the provider's. Raises ``ProviderError`` when the retries run out."""
     url = settings.base_url + path
     headers = auth_headers(name, settings)
+    if extra_headers:
+        if any("\r" in v or "\n" in v for v in extra_headers.values()):
+            raise ProviderError(f"provider {name!r}: a forwarded header value holds a line break", provider=name)
+        headers.update(extra_headers)
     headers["accept-encoding"] = "identity"  # relayed as the provider sent them
     timeout, connect_timeout = settings.timeout_s, min(settings.timeout_s, 10.0)
     started = time.perf_counter()

@@ -100,6 +100,11 @@ class Response:
     def is_closed(self) -> bool:
         return self._conn is None
 
+    @property
+    def ended(self) -> bool:
+        """The whole body has arrived: the piece last taken from ``aiter_raw`` was its end."""
+        return self._done
+
     async def aread(self) -> bytes:
         """The whole body, decoded when the server compressed it although asked not to."""
         content = b"".join([piece async for piece in self.aiter_raw()])
@@ -114,27 +119,16 @@ class Response:
         return content
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
-        """The body's bytes as they arrive (chunked framing removed)."""
+        """The body's bytes as they arrive, chunked framing removed: one piece per network read, so
+        chunks that arrived together come as one (a relay then writes them to its client at once)."""
         conn = self._conn
         if conn is None:
             return
         reader = conn.reader
         try:
             if self._chunked:
-                while True:
-                    line = await self._read(reader.readuntil(b"\r\n"))
-                    size = int(line.split(b";", 1)[0].strip() or b"0", 16)
-                    if size == 0:
-                        while (await self._read(reader.readuntil(b"\r\n"))) != b"\r\n":
-                            pass  # trailers
-                        break
-                    while size:
-                        piece = await self._read(reader.read(min(size, READ_SIZE)))
-                        if not piece:
-                            raise ProtocolError("the provider closed the connection inside a chunk")
-                        size -= len(piece)
-                        yield piece
-                    await self._read(reader.readexactly(2))
+                async for piece in self._dechunked(reader):
+                    yield piece
             elif self._left > 0:
                 while self._left:
                     piece = await self._read(reader.read(min(self._left, READ_SIZE)))
@@ -153,6 +147,60 @@ class Response:
             raise ProtocolError(f"connection lost: {type(exc).__name__}") from exc
         finally:
             self._release()
+
+    async def _dechunked(self, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+        """A chunked body's data, decoded from whatever each read brought (raises ValueError on bad framing)."""
+        buffer = b""
+        left = 0         # data bytes of the current chunk still to come
+        crlf = False     # the CRLF closing a chunk's data is next
+        trailers = False  # the last chunk was read: trailer lines up to an empty one are next
+        while True:
+            out, at = [], 0
+            while True:
+                if left:
+                    data = buffer[at:at + left]
+                    out.append(data)
+                    left -= len(data)
+                    at += len(data)
+                    if left:
+                        break
+                    crlf = True
+                if crlf:
+                    if len(buffer) - at < 2:
+                        break
+                    if buffer[at:at + 2] != b"\r\n":
+                        raise ValueError("a chunk longer than its size")
+                    at, crlf = at + 2, False
+                if trailers:
+                    if buffer.startswith(b"\r\n", at):
+                        end = at + 2
+                    elif (end := buffer.find(b"\r\n\r\n", at)) >= 0:
+                        end += 4
+                    else:
+                        break
+                    if len(buffer) > end:  # bytes after the body's end: the connection is not reused
+                        self._keep = False
+                    self._done = True  # known before the last piece is taken (``ended``)
+                    if out:
+                        yield b"".join(out)
+                    return
+                end = buffer.find(b"\r\n", at)
+                if end < 0:
+                    break
+                left = int(buffer[at:end].split(b";", 1)[0].strip() or b"0", 16)
+                if left < 0:
+                    raise ValueError("a negative chunk size")
+                at = end + 2
+                trailers = left == 0
+            buffer = buffer[at:]
+            if len(buffer) > MAX_HEAD:
+                raise ValueError("a chunk size line or trailers without end")
+            if out and (piece := b"".join(out)):
+                yield piece
+            more = await self._read(reader.read(READ_SIZE))
+            if not more:
+                raise ProtocolError("the provider closed the connection inside a chunked body")
+            buffer += more
 
     async def _read(self, awaitable):
         try:

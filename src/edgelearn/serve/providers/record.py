@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 
@@ -91,6 +91,33 @@ def last_user_text(messages: Any) -> str | None:
     return None
 
 
+def event_data(event: bytes) -> bytes:
+    """The payload of one SSE event (``\\n`` line ends): its ``data:`` lines' values, joined."""
+    return b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
+
+
+def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """The payloads of the complete SSE events in ``buffer`` (``\\n`` line ends; those without data
+    left out), and the start of the next event, still incomplete."""
+    *events, rest = buffer.split(b"\n\n")
+    return [payload for event in events if (payload := event_data(event))], rest
+
+
+def sse_objects(raw: bytes) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a relayed SSE stream, however much of it arrived: ``[DONE]``, a torn last
+    event and anything not an object are left out."""
+    for event in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
+        payload = event_data(event)
+        if not payload or payload == b"[DONE]":
+            continue
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            continue  # a torn last event of a dropped stream
+        if isinstance(data, dict):
+            yield data
+
+
 def from_completion(body: Any) -> Output:
     """The output of a ``chat.completion`` (the first choice; others stay in the provider's answer)."""
     out = Output()
@@ -114,16 +141,7 @@ def from_stream(raw: bytes) -> Output:
     out = Output()
     text, reasoning = [], []
     calls: dict[int, dict[str, Any]] = {}
-    for event in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
-        payload = b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
-        if not payload or payload == b"[DONE]":
-            continue
-        try:
-            chunk = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            continue  # a torn last event of a dropped stream
-        if not isinstance(chunk, dict):
-            continue
+    for chunk in sse_objects(raw):
         if isinstance(chunk.get("error"), dict):
             out.error = str(chunk["error"].get("message") or "error event")[:500]
             continue

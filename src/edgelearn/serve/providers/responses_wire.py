@@ -15,10 +15,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
-
 from edgelearn.errors import InvalidInput
-from edgelearn.serve.providers.record import Output
+from edgelearn.serve.providers.record import Output, sse_objects
 
 ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
 TEXT_PARTS = frozenset({"input_text", "output_text", "text", "summary_text"})
@@ -264,14 +262,7 @@ def output_from_events(raw: bytes) -> Output:
     ``.failed``) event's response, else the output items that were done."""
     items: list[dict[str, Any]] = []
     final: dict[str, Any] | None = None
-    for event in raw.replace(b"\r\n", b"\n").split(b"\n\n"):
-        payload = b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
-        try:
-            data = orjson.loads(payload) if payload else None
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(data, dict):
-            continue
+    for data in sse_objects(raw):
         if data.get("type") == "response.output_item.done" and isinstance(data.get("item"), dict):
             items.append(data["item"])
         elif data.get("type") in ("response.completed", "response.incomplete", "response.failed"):
