@@ -149,15 +149,17 @@ class Recorder:
         run = self.prepare(rec)
         return self.store.write(lambda c: self.store.runs.insert_in(c, run))
 
-    async def arecord(self, rec: RecordIn, run_id: str | None = None) -> tuple[str, float | None]:
+    async def arecord(self, rec: RecordIn, run_id: str | None = None,
+                      inline: bool = True) -> tuple[str, float | None]:
         """``record`` for the event loop. A run over ``LARGE_RUN_CHARS`` is prepared on a worker
         thread and committed by the writer thread, so the loop keeps serving meanwhile; a smaller
-        one is prepared here and may commit inline. ``run_id`` overrides the stored id."""
+        one is prepared here and may commit inline (``inline=False``: always on the writer thread).
+        ``run_id`` overrides the stored id."""
         large = run_chars(rec) > LARGE_RUN_CHARS
         run = await asyncio.to_thread(self.prepare, rec) if large else self.prepare(rec)
         if run_id is not None:
             run.id, run.minted = run_id, False
-        return await self.store.awrite(lambda c: self.store.runs.insert_in(c, run), inline=not large)
+        return await self.store.awrite(lambda c: self.store.runs.insert_in(c, run), inline=inline and not large)
 
     def _batch_fn(self, recs: list[RecordIn]) -> Callable:
         runs = []

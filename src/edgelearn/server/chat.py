@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from edgelearn.errors import EdgelearnError, InvalidInput, MalformedJSON
-from edgelearn.record.recorder import LARGE_RUN_CHARS, new_run_id, run_chars
+from edgelearn.record.recorder import new_run_id
 from edgelearn.record.schemas import Message, RecordIn
 from edgelearn.roles import check_role
 from edgelearn.serve.base import local_context
@@ -185,16 +185,8 @@ class Call:
                            latency_ms=latency_ms, status=status, tokens_in=output.tokens_in,
                            tokens_out=output.tokens_out, cost=cost, metadata=metadata, run_id=self.route.run_id,
                            signals=signals or {})
-            recorder = self.runtime.recorder
-            if inline:
-                # a long agent prompt is redacted on a worker thread: the event loop keeps serving meanwhile
-                await recorder.arecord(rec, run_id=self.run_id)
-                return
-            run = (await asyncio.to_thread(recorder.prepare, rec) if run_chars(rec) > LARGE_RUN_CHARS
-                   else recorder.prepare(rec))
-            run.id, run.minted = self.run_id, False
-            store = self.runtime.store
-            await store.awrite(lambda c: store.runs.insert_in(c, run))
+            # a long agent prompt is redacted on a worker thread: the event loop keeps serving meanwhile
+            await self.runtime.recorder.arecord(rec, run_id=self.run_id, inline=inline)
         except Exception:
             log.exception("recording proxied run %s failed", self.run_id)
 

@@ -9,12 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from edgelearn.errors import InvalidInput, NotFound
 from edgelearn.record.schemas import ModelIn, RoleIn, parse_json
-<<<<<<< HEAD
-from edgelearn.roles import check_role
-from edgelearn.server.bodies import json_body
-=======
 from edgelearn.roles import ROLE_PATTERN, check_role
->>>>>>> h/indeptui
+from edgelearn.server.bodies import json_body
 
 router = APIRouter(tags=["learning"])
 
