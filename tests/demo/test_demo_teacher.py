@@ -1,0 +1,76 @@
+"""The demo's teacher server, driven by the official ``openai`` client over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import openai
+import pytest
+
+from edgelearn.demo.pack import load_pack
+from edgelearn.demo.teacher import TeacherServer, pack_answerer
+from edgelearn.demo.tool_pack import TOOLS, load_tool_pack
+
+KEY = "sk-demo-test"
+
+
+@pytest.fixture
+def teacher():
+    tasks = [t for t in load_pack() if t.split == "train"]
+    tool_tasks = [t for t in load_tool_pack() if t.split == "train"]
+    with TeacherServer(pack_answerer(tasks, tool_tasks), key=KEY, model="tidekit-reference") as server:
+        server.tasks, server.tool_tasks = tasks, tool_tasks
+        yield server
+
+
+def _client(teacher, key=KEY):
+    return openai.OpenAI(base_url=teacher.base_url, api_key=key, max_retries=0)
+
+
+def test_plain_answer_is_the_reference_solution(teacher):
+    task = teacher.tasks[0]
+    r = _client(teacher).chat.completions.create(model="tidekit-reference",
+                                                 messages=[{"role": "user", "content": task.prompt}])
+    assert r.choices[0].message.content == f"```python\n{task.reference.strip()}\n```"
+    assert r.choices[0].finish_reason == "stop" and r.usage.completion_tokens > 0
+    assert teacher.requests == 1
+
+
+def test_streamed_answer_joins_to_the_same_text_with_usage(teacher):
+    task = teacher.tasks[1]
+    stream = _client(teacher).chat.completions.create(
+        model="tidekit-reference", messages=[{"role": "user", "content": task.prompt}], stream=True,
+        stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == f"```python\n{task.reference.strip()}\n```"
+    assert len([c for c in chunks if c.choices]) > 2  # really streamed in pieces
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 0
+
+
+def test_tool_task_answers_with_a_real_tool_call(teacher):
+    task = teacher.tool_tasks[0]
+    client = _client(teacher)
+    r = client.chat.completions.create(model="tidekit-reference", messages=task.messages(), tools=TOOLS)
+    msg = r.choices[0].message
+    assert r.choices[0].finish_reason == "tool_calls" and not msg.content
+    assert [(c.function.name, c.function.arguments) for c in msg.tool_calls] == [
+        (task.expected["name"], json.dumps(task.expected["arguments"]))]
+    streamed = list(client.chat.completions.create(model="tidekit-reference", messages=task.messages(),
+                                                   tools=TOOLS, stream=True))
+    calls = [tc for c in streamed if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert [c.function.name for c in calls] == [task.expected["name"]]
+
+
+def test_wrong_key_and_bad_bodies_are_4xx_naming_what_is_wrong(teacher):
+    with pytest.raises(openai.AuthenticationError):
+        _client(teacher, key="sk-wrong").chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    r = httpx.post(teacher.base_url + "/chat/completions", content=b"{not json",
+                   headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 400 and "not JSON" in r.json()["error"]["message"]
+    r = httpx.post(teacher.base_url + "/chat/completions", json={"model": "m"}, headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 400 and "messages" in r.json()["error"]["message"]
+    assert teacher.requests == 0
+    assert [m.id for m in _client(teacher).models.list()] == ["tidekit-reference"]
