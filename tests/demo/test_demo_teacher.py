@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 import httpx
 import openai
@@ -74,3 +75,22 @@ def test_wrong_key_and_bad_bodies_are_4xx_naming_what_is_wrong(teacher):
     assert r.status_code == 400 and "messages" in r.json()["error"]["message"]
     assert teacher.requests == 0
     assert [m.id for m in _client(teacher).models.list()] == ["tidekit-reference"]
+
+
+def test_demo_settings_name_the_teacher_as_a_provider_and_write_no_key(tmp_path, monkeypatch):
+    from edgelearn.config import Settings
+    from edgelearn.config_toml import write_settings
+    from edgelearn.demo import teaching
+    from edgelearn.demo.runner import DemoOptions, demo_settings
+
+    monkeypatch.setenv(teaching.KEY_ENV, "sk-demo-SECRET-never-written")
+    settings = demo_settings(Settings(), 98, DemoOptions(), teacher_url="http://127.0.0.1:9/v1")
+    path = tmp_path / "edgelearn.toml"
+    write_settings(settings, path)
+    text = path.read_text()
+    assert "sk-demo-SECRET" not in text and f'api_key_env = "{teaching.KEY_ENV}"' in text
+    again = Settings.model_validate(tomllib.loads(text))
+    provider = again.providers[teaching.PROVIDER]
+    assert (provider.type, provider.base_url) == ("openai", "http://127.0.0.1:9/v1")
+    assert (provider.prices[teaching.MODEL].input, provider.prices[teaching.MODEL].output) == (3.0, 15.0)
+    assert again.roles["coder"].teacher == teaching.TEACHER and again.independence.min_samples == 8
