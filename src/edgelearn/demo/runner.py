@@ -266,7 +266,9 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log, teacher) -> DemoRes
         agent.close()
     result = DemoResult(before=before, after=after, heldout=len(heldout), champion=champion,
                         wall_s=time.monotonic() - started, cycle_s=cycle_s,
-                        events=[e.type for e in reversed(runtime.store.events.list(limit=200))], answers=answers,
+                        events=[e.type for e in reversed(runtime.store.events.list(limit=10_000))
+                                if e.type != "reward.updated"],  # one per run: the loop's would drown
+                        answers=answers,
                         tools_before=tools_before, tools_after=tools_after, tools_heldout=len(tool_heldout),
                         tool_answers=tool_answers, teacher_requests=teacher.requests,
                         independence={"line": indep.line(), "requests": indep.requests, "local": indep.local,
