@@ -94,3 +94,57 @@ def test_demo_settings_name_the_teacher_as_a_provider_and_write_no_key(tmp_path,
     assert (provider.type, provider.base_url) == ("openai", "http://127.0.0.1:9/v1")
     assert (provider.prices[teaching.MODEL].input, provider.prices[teaching.MODEL].output) == (3.0, 15.0)
     assert again.roles["coder"].teacher == teaching.TEACHER and again.independence.min_samples == 8
+
+
+def test_demo_stages_with_a_perfect_local_model_promote_it_on_shadows_and_advance_its_level(tmp_path, home):
+    """The demo's stages 4 and 5 without training: a registered stand-in adapter whose (fake) backend
+    answers with the reference solutions, the base with nonsense, the teacher over HTTP."""
+    import random
+
+    from elsupport import start_server
+
+    from edgelearn.config import Settings
+    from edgelearn.demo import runner, teaching
+    from edgelearn.runtime import Runtime
+    from edgelearn.serve import registry
+    from edgelearn.serve.backends import FakeBackend
+
+    train = [t for t in load_pack() if t.split == "train"]
+    by_prompt = {t.prompt: t for t in train}
+    opts = runner.DemoOptions(min_samples=4, timeout_s=600)
+    with teaching.start_teacher(train, []) as teacher:
+        settings = runner.demo_settings(Settings(), len(train), opts, teacher_url=teacher.base_url)
+        settings.export.auto_export = False  # no training here
+        rt = Runtime(settings, home=home, embed=False)
+        server, stop = start_server(rt)
+        try:
+            def local(target, request):
+                task = by_prompt.get(request.messages[-1]["content"])
+                good = target.model_id != "base" and task is not None
+                return f"```python\n{task.reference.strip()}\n```" if good else "I do not know tidekit."
+
+            rt.services["serving"].engine.use_backend(FakeBackend(local))
+            rt.services["independence"].check = teaching.pack_check(train, [])
+            folder = tmp_path / "v1"
+            folder.mkdir()
+            (tmp_path / "base.gguf").write_bytes(b"GGUF stand-in base")
+            (folder / "adapter.gguf").write_bytes(b"GGUF v1")
+            (folder / "report.json").write_text(json.dumps({"base_model": str(tmp_path / "base.gguf")}))
+            challenger = registry.register(rt.store, "coder", folder, home=rt.home)
+            exp_id = rt.services["experiments"].start_experiment("coder", challenger, traffic=0.5)
+            agent = runner.Agent(server.url, rt.token)
+            rng, lines = random.Random(0), []
+            champion = runner._run_experiment(rt, agent, rt.store.experiments.get(exp_id), train, opts, rng,
+                                              lines.append)
+            assert champion == challenger
+            stats = rt.services["experiments"].variant_stats(exp_id)
+            assert stats["challenger"].mean == 1.0 and stats["champion"].mean == 0.0  # all from shadows
+            assert {r.model_variant for r in rt.store.runs.list(limit=1000)} == {teaching.TEACHER}
+            out = teaching.run_independence(rt, agent, train, "coder", opts, rng, runner._solve, lines.append,
+                                            target_level=2)
+            agent.close()
+        finally:
+            stop()
+    assert out.levels == {-1: 2} and [c.split(" on ")[1] for c in out.changes] == ["shadow evidence", "local evidence"]
+    assert 0 < out.local < out.requests and out.cost_saved > 0
+    assert teacher.requests >= out.requests - out.local

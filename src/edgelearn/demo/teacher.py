@@ -68,11 +68,15 @@ class TeacherServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def start(self) -> "TeacherServer":
+        """Serve from a background thread (once; a started server is returned as is)."""
+        if self._thread is not None:
+            return self
         self._thread = threading.Thread(target=self._server.serve_forever, name="edgelearn-demo-teacher", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
