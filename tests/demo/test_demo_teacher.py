@@ -140,7 +140,7 @@ def test_demo_stages_with_a_perfect_local_model_promote_it_on_shadows_and_advanc
             stats = rt.services["experiments"].variant_stats(exp_id)
             assert stats["challenger"].mean == 1.0 and stats["champion"].mean == 0.0  # all from shadows
             assert {r.model_variant for r in rt.store.runs.list(limit=1000)} == {teaching.TEACHER}
-            out = teaching.run_independence(rt, agent, train, "coder", opts, rng, runner._solve, lines.append,
+            out = teaching.run_independence(rt, agent, train, "coder", opts, rng, runner._paced, lines.append,
                                             target_level=2)
             agent.close()
         finally:

@@ -39,6 +39,7 @@ ROLE = "coder"
 EXTERNAL_MODEL = "external/reference"
 
 Log = Callable[[str], None]
+SHADOW_WAIT_S = 60.0  # the longest the agent waits for a shadow answer between two requests
 
 
 @dataclass
@@ -255,7 +256,7 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log, teacher) -> DemoRes
             "live share advances it on the non-inferiority test (demo-sized: 8 runs a side, margin 0.05)")
         # one learning cycle is the demo: the requests of this stage must not start another
         agent.http.post("/v1/config/toggles", json={"name": "auto_export", "value": False}).raise_for_status()
-        indep = run_independence(runtime, agent, train + tool_train, ROLE, opts, rng, _solve, log)
+        indep = run_independence(runtime, agent, train + tool_train, ROLE, opts, rng, _paced, log)
         log("      " + indep.line())
 
         log(f"[6/6] {champion} on the same {len(heldout)} held-out tasks")
@@ -324,6 +325,20 @@ def _solve(agent: Agent, task: Task | ToolTask, model: str, session: str, max_to
     return agent.solve(task, model, session, max_tokens)
 
 
+def _paced(agent: Agent, task: Task | ToolTask, model: str, session: str, max_tokens: int) -> tuple[str, bool]:
+    """``_solve``, then wait while a shadow answer of it is generated: an agent pauses between
+    requests (reading, running tests) and shadows fill those pauses; the demo's simulated agent
+    does not, so without the wait it would send hundreds of requests per shadow."""
+    from edgelearn.server import shadow
+
+    out = _solve(agent, task, model, session, max_tokens)
+    deadline = time.monotonic() + SHADOW_WAIT_S
+    time.sleep(0.3)  # the shadow starts once the teacher's run is read back
+    while shadow.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return out
+
+
 def _run_experiment(runtime, agent: Agent, exp, train: list[Task | ToolTask], opts: DemoOptions, rng: random.Random,
                     log: Log) -> str:
     deadline = time.monotonic() + opts.timeout_s
@@ -335,10 +350,10 @@ def _run_experiment(runtime, agent: Agent, exp, train: list[Task | ToolTask], op
             break
         task = rng.choice(train)
         n += 1
-        _solve(agent, task, f"edgelearn/{ROLE}", f"exp-session-{n}", opts.max_tokens)
+        _paced(agent, task, f"edgelearn/{ROLE}", f"exp-session-{n}", opts.max_tokens)
         stats = runtime.services["experiments"].variant_stats(exp.id)
         counted = sum(v.n for v in stats.values())
-        if counted != logged and counted % 4 == 0:
+        if counted != logged and counted % 4 == 0 or n % 25 == 0:
             logged = counted
             log(f"      {n} requests: " + ", ".join(f"{k} {v.n} answers, reward {v.mean:.2f}" for k, v in stats.items()))
         runtime.services["loop"].wake()

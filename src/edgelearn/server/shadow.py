@@ -41,6 +41,11 @@ def idle(max_load: float = IDLE_LOAD) -> bool:
     return _running == 0 and load < max_load * (os.cpu_count() or 1)
 
 
+def running() -> int:
+    """Shadow answers being generated now (the demo's agent waits for them between requests)."""
+    return _running
+
+
 def start(call: Call) -> None:
     """Answer ``call`` locally in the background once its teacher run exists (see the module docstring)."""
     keep(_shadow(call))
