@@ -280,6 +280,8 @@ class IndependenceSettings(_Section):
     """Share of teacher-served requests the local champion also answers in the background while idle (never returned)."""
     shadow_can_advance: bool = True
     """Whether shadow answers alone may advance a cluster from level 0 to 1 (without live local traffic)."""
+    shadow_idle_load: float = Field(0.5, gt=0)
+    """Shadow answers run only while the 1-minute load average per core is under this (the machine counts as idle)."""
     min_confidence: float = Field(0.5, ge=0, le=1)
     """A request goes local only when the local model's confidence on it (when known) reaches this."""
 

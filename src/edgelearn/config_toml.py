@@ -104,6 +104,10 @@ def write_settings(settings: Settings, path: Path) -> None:
                 emit(value, _table(table, name))
             elif value is None:
                 table.pop(name, None)
+            elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
+                named = _table(table, name)  # e.g. a provider's prices: one table per model
+                for key, entry in value.items():
+                    emit(entry, _table(named, key))
             else:
                 table[name] = value
 

@@ -25,6 +25,15 @@ def test_demo_runs_one_whole_cycle_and_reports_before_and_after(home):
     for earlier, later in [("loop.triggered", "dataset.created"), ("dataset.created", "job.succeeded"),
                            ("job.succeeded", "experiment.started"), ("experiment.started", "experiment.promoted")]:
         assert events.index(earlier) < events.index(later)
+    # the teacher is a provider over HTTP: it answered every training task, and the experiment (fed by
+    # shadow answers while the level was 0) promoted before any level moved
+    assert result["teacher_requests"] >= 98
+    assert events.index("experiment.promoted") < events.index("independence.advanced")
+    indep = result["independence"]
+    assert max(indep["levels"].values()) >= 1 and indep["changes"]
+    assert 0 < indep["local"] < indep["requests"] and indep["local_share"] > 0
+    assert indep["cost_saved"] > 0 and indep["report"]["price_per_m"] == {"input": 3.0, "output": 15.0}
+    assert "local share " in out and "cost saved $" in out
     # every held-out answer was checked, for the base and for the promoted adapter
     assert [a["model"] for a in result["answers"]] == ["base"] * 8 + ["coder-v1"] * 8
     # the demo ran in its own home inside the user's: the user's store is untouched

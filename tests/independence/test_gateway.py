@@ -245,7 +245,7 @@ def test_a_shadow_answer_is_never_returned_and_counts_once_the_teacher_is_scored
     from edgelearn.server import shadow
 
     t = teaching
-    monkeypatch.setattr(shadow, "idle", lambda: True)  # the shared test machine is rarely idle
+    monkeypatch.setattr(shadow, "idle", lambda *_: True)  # the shared test machine is rarely idle
     t.teacher.script(Reply(text="echo: list the files"))  # what the local model will say too
     raw, answer = ask(t, "shadowed")
     assert answer.choices[0].message.content == "echo: list the files"
@@ -267,7 +267,7 @@ def test_no_shadow_answer_while_the_machine_is_busy(teaching, monkeypatch):
     from edgelearn.server import chat, shadow
 
     t = teaching
-    monkeypatch.setattr(shadow, "idle", lambda: False)
+    monkeypatch.setattr(shadow, "idle", lambda *_: False)
     raw, _ = ask(t, "busy")
     wait_for(lambda: not chat._pending)  # the background tasks the gateway keeps, the shadow's included
     assert t.local.calls == [] and t.service.agreement == {}
@@ -320,7 +320,7 @@ def test_shadow_answers_advance_a_cluster_from_level_0_only_when_they_agree(teac
     from edgelearn.server import shadow
 
     t = teaching
-    monkeypatch.setattr(shadow, "idle", lambda: True)
+    monkeypatch.setattr(shadow, "idle", lambda *_: True)
     # the local model echoes the task; the teacher says the same, or something else entirely
     t.teacher.default = Reply(text="echo: list the files" if agrees else "use os.listdir on the folder")
     for i in range(40):
@@ -337,3 +337,37 @@ def test_shadow_answers_advance_a_cluster_from_level_0_only_when_they_agree(teac
     else:
         assert t.service.level("coder", None) == 0 and events == []
         assert t.service.report("coder")[0]["shadow_reward"] == 0.0
+
+
+@pytest.mark.parametrize("teaching", ["shadow_share = 1.0"], indirect=True)
+@pytest.mark.parametrize("checked", [True, False])
+def test_at_level_0_a_running_experiment_is_fed_by_shadow_answers_of_both_variants(teaching, tmp_path, monkeypatch,
+                                                                                    checked):
+    from edgelearn.server import chat, shadow
+
+    t = teaching
+    rt = t.server.runtime
+    monkeypatch.setattr(shadow, "idle", lambda *_: True)
+    challenger = _register(rt, tmp_path, "v1")
+    exp_id = rt.services["experiments"].start_experiment("coder", challenger, traffic=0.5)
+    # the challenger answers like the teacher, the champion (base) does not
+    t.local.handler = lambda target, request: "ok" if target.model_id == challenger else "something else entirely"
+    if checked:  # a replayable check that disagrees with the teacher: it wins over agreement
+        t.service.check = lambda messages, text, calls: text != "ok" and messages[-1]["content"] == "list the files"
+    warmed = len(t.local.calls)  # starting the experiment warms both variants
+    for i in range(3):
+        raw, answer = ask(t, f"shadowed-{i}")
+        assert raw.headers["x-edgelearn-model"] == "up/big" and answer.choices[0].message.content == "ok"
+        t.server.client.post(f"/v1/runs/{raw.headers['x-edgelearn-run-id']}/signals",
+                             json={"signals": {"compile": True}})
+        wait_for(lambda: not chat._pending)
+    stats = rt.services["experiments"].variant_stats(exp_id)
+    assert (stats["champion"].n, stats["challenger"].n) == (3, 3)
+    good, bad = ("champion", "challenger") if checked else ("challenger", "champion")
+    assert stats[good].mean == 1.0 and stats[bad].mean == 0.0
+    assert stats["challenger"].mean_latency_ms is None  # a background answer has no serving latency
+    # only the champion's answers count on the level's shadow side; the shadows are no runs
+    row = t.service.report("coder")[0]
+    assert row["shadow_n"] == 3 and row["shadow_reward"] == (1.0 if checked else 0.0) and row["level"] == 0
+    assert {r.model_variant for r in rt.store.runs.list(limit=50)} == {"up/big"}
+    assert len(t.local.calls) - warmed == 6

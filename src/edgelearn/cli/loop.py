@@ -18,7 +18,8 @@ console = Console()
 def cmd_demo(args) -> int:
     from edgelearn.config_toml import write_settings
     from edgelearn.demo.pack import load_pack
-    from edgelearn.demo.runner import DemoOptions, demo_home, demo_settings, run_demo
+    from edgelearn.demo.runner import DemoOptions, demo_home, demo_settings
+    from edgelearn.demo.teaching import start_teacher
     from edgelearn.demo.tool_pack import load_tool_pack
     from edgelearn.runtime import Runtime
     from edgelearn.server.app import serve_in_thread
@@ -32,42 +33,52 @@ def cmd_demo(args) -> int:
             shutil.rmtree(dhome / sub, ignore_errors=True)
     opts = DemoOptions(epochs=args.epochs, learning_rate=args.learning_rate, min_samples=args.min_samples,
                        eval_limit=args.eval_limit, max_tokens=args.max_tokens, timeout_s=args.timeout, tools=args.tools)
-    tool_pack = load_tool_pack() if args.tools else []
-    n_train = sum(1 for t in [*load_pack(), *tool_pack] if t.split == "train")  # teacher runs, both families
-    cfg_file = dhome / "edgelearn.toml"
-    demo_cfg = demo_settings(settings, n_train, opts)
-    write_settings(demo_cfg, cfg_file)  # so hot reload (and the TUI's toggles) keep the demo's thresholds
-    runtime = Runtime(demo_cfg, home=dhome, config_file=cfg_file)
-    url, stop = serve_in_thread(runtime, port=0)
-    headless = args.headless or not sys.stdout.isatty()
+    train = [t for t in load_pack() if t.split == "train"]
+    tool_train = [t for t in load_tool_pack() if t.split == "train"] if args.tools else []
+    teacher = start_teacher(train, tool_train)  # the role's teacher: an OpenAI-compatible server on loopback
     try:
-        if headless:
-            started = time.monotonic()
-
-            def log(line: str) -> None:
-                console.print(f"[dim]{time.monotonic() - started:6.0f}s[/dim] {line}", highlight=False)
-
-            console.print(f"edgelearn demo: runtime at {url}, home {dhome}")
-            result = run_demo(runtime, url, opts, log)
-        else:
-            from edgelearn.tui.app import run_tui
-
-            holder: dict = {}
-
-            def background(rt, log) -> None:
-                holder["result"] = run_demo(rt, url, opts, log)
-
-            run_tui(runtime, title="edgelearn demo", background=background)
-            result = holder.get("result")
-            if result is None:
-                console.print("demo stopped before it finished")
-                return 1
-        console.print(f"[bold]{result.line()}[/bold]  (held-out tasks: {result.heldout}, champion {result.champion}, "
-                      f"cycle {result.cycle_s / 60:.1f} min, total {result.wall_s / 60:.1f} min)")
-        if args.json:
-            print_json(result.__dict__)
+        cfg_file = dhome / "edgelearn.toml"
+        demo_cfg = demo_settings(settings, len(train) + len(tool_train), opts, teacher_url=teacher.base_url)
+        write_settings(demo_cfg, cfg_file)  # so hot reload (and the TUI's toggles) keep the demo's thresholds
+        runtime = Runtime(demo_cfg, home=dhome, config_file=cfg_file)
+        url, stop = serve_in_thread(runtime, port=0)
+        try:
+            return _demo(args, runtime, url, opts, teacher, dhome)
+        finally:
+            stop()
     finally:
-        stop()
+        teacher.stop()
+
+
+def _demo(args, runtime, url: str, opts, teacher, dhome) -> int:
+    from edgelearn.demo.runner import run_demo
+
+    headless = args.headless or not sys.stdout.isatty()
+    if headless:
+        started = time.monotonic()
+
+        def log(line: str) -> None:
+            console.print(f"[dim]{time.monotonic() - started:6.0f}s[/dim] {line}", highlight=False)
+
+        console.print(f"edgelearn demo: runtime at {url}, home {dhome}, teacher at {teacher.base_url}")
+        result = run_demo(runtime, url, opts, log, teacher)
+    else:
+        from edgelearn.tui.app import run_tui
+
+        holder: dict = {}
+
+        def background(rt, log) -> None:
+            holder["result"] = run_demo(rt, url, opts, log, teacher)
+
+        run_tui(runtime, title="edgelearn demo", background=background)
+        result = holder.get("result")
+        if result is None:
+            console.print("demo stopped before it finished")
+            return 1
+    console.print(f"[bold]{result.line()}[/bold]  (held-out tasks: {result.heldout}, champion {result.champion}, "
+                  f"cycle {result.cycle_s / 60:.1f} min, total {result.wall_s / 60:.1f} min)")
+    if args.json:
+        print_json(result.__dict__)
     return 0
 
 

@@ -5,14 +5,20 @@ cannot know) over edgelearn's OpenAI-compatible proxy, and reports real compile 
 signals from running each answer's code in a subprocess:
 
 1. before: the base model answers the held-out tasks (never used in training);
-2. teacher runs: an "external model" arm, a stand-in for a paid API that returns the pack's
-   reference solutions, solves the training tasks; every call is recorded and scored;
+2. teacher runs: the role ``coder`` has a teacher, a real OpenAI-compatible HTTP server on
+   loopback configured as a provider (``demo/teacher.py``, a stand-in for a paid API that returns
+   the pack's reference solutions); at independence level 0 every ``edgelearn/coder`` request
+   goes to it over HTTP, and every call is recorded and scored;
 3. the loop (thresholds scaled down) curates a dataset, trains a LoRA adapter in a child
    process, exports both GGUFs, gates them for parity, registers the adapter and starts an
    experiment against the base;
-4. the agent keeps working through ``edgelearn/coder``; the experiment routes sessions to the
-   champion or the challenger and promotes the winner;
-5. after: the new champion answers the same held-out tasks: ``before: N% → after: M%``.
+4. the agent keeps working through ``edgelearn/coder``; at level 0 every request still goes to
+   the teacher, so the experiment is fed by shadow answers: the champion and the challenger both
+   answer teacher-served requests in the background, scored by the pack's tests; it promotes;
+5. independence: the new champion's shadow answers advance the cluster 0 → 1, then its live
+   share (20 %, 50 %, ...) advances it further on the non-inferiority test (demo-sized);
+6. after: the new champion answers the same held-out tasks: ``before: N% → after: M%``, with the
+   local share of the last stage and the cost saved at made-up teacher prices.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ ROLE = "coder"
 EXTERNAL_MODEL = "external/reference"
 
 Log = Callable[[str], None]
+SHADOW_WAIT_S = 60.0  # the longest the agent waits for a shadow answer between two requests
 
 
 @dataclass
@@ -65,16 +72,21 @@ class DemoResult:
     tools_after: float | None = None
     tools_heldout: int = 0
     tool_answers: list[dict] = field(default_factory=list)  # every held-out tool task, before and after
+    teacher_requests: int = 0          # completions the teacher server received over HTTP
+    independence: dict = field(default_factory=dict)  # the last stage: requests, local share, levels, cost saved
 
     def line(self) -> str:
         line = f"before: {self.before:.0%} → after: {self.after:.0%}"
         if self.tools_before is not None and self.tools_after is not None:
             line += f"; tool calls before: {self.tools_before:.0%} → after: {self.tools_after:.0%}"
+        if self.independence:
+            line += "; " + self.independence["line"]
         return line
 
 
-def demo_settings(base: Settings, n_teacher_runs: int, opts: DemoOptions) -> Settings:
-    """``base`` with the loop's thresholds scaled to the demo's size."""
+def demo_settings(base: Settings, n_teacher_runs: int, opts: DemoOptions, teacher_url: str | None = None) -> Settings:
+    """``base`` with the loop's thresholds scaled to the demo's size; with ``teacher_url`` the role has
+    the demo's teacher (``demo.teaching``) and independence levels sized to the demo."""
     data = base.model_dump()
     # 90%: a check that times out on a loaded machine must not keep the trigger from firing
     # a small pack: one run in ten for validation leaves more to learn from
@@ -89,11 +101,15 @@ def demo_settings(base: Settings, n_teacher_runs: int, opts: DemoOptions) -> Set
     data["loop"].update(interval_s=1.0)
     # the demo's own agent: its requests take the bandit's prompt variants (agents' requests do not by default)
     data["roles"] = {**data.get("roles", {}), ROLE: {"apply_prompt_variants": True}}
+    if teacher_url is not None:
+        from edgelearn.demo.teaching import teacher_settings
+
+        teacher_settings(data, teacher_url, ROLE)
     return Settings.model_validate(data)
 
 
 def reference_handler(tasks: list[Task], tool_tasks: list[ToolTask] = ()):
-    """The external arm: answers a task with the pack's reference solution (labeled as such), a tool
+    """An in-process teacher for tests that need no HTTP (the demo serves ``demo.teacher`` instead): answers a task with the pack's reference solution (labeled as such), a tool
     task with its call (written as a model writes one; the engine parses it into ``tool_calls``)."""
     by_prompt = {t.prompt: t for t in tasks}
     tools_by_prompt = {t.prompt: t for t in tool_tasks}
@@ -115,14 +131,15 @@ class Agent:
 
     def __init__(self, url: str, token: str) -> None:
         self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600)
+        self.last_model = ""  # the model that answered the last request (x-edgelearn-model)
 
     def solve(self, task: Task, model: str, session: str, max_tokens: int) -> tuple[str, bool]:
         body = {"model": model, "temperature": 0, "max_tokens": max_tokens, "user": session,
                 "messages": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": task.prompt}]}
         r = self.http.post("/v1/chat/completions", json=body, headers={"x-edgelearn-role": ROLE})
         r.raise_for_status()
-        run_id = r.headers["x-edgelearn-run-id"]
-        answer = r.json()["choices"][0]["message"]["content"]
+        run_id, self.last_model = r.headers["x-edgelearn-run-id"], r.headers.get("x-edgelearn-model", "")
+        answer = r.json()["choices"][0]["message"]["content"] or ""
         result = check(task, answer)
         signals = {"compile": result.compiled, "tests": {"passed": result.passed, "total": max(result.total, 1)}}
         self.http.post(f"/v1/runs/{run_id}/signals", json={"signals": signals, "source": "demo-agent"}).raise_for_status()
@@ -134,6 +151,7 @@ class Agent:
                 "messages": task.messages(), "tools": TOOLS}
         r = self.http.post("/v1/chat/completions", json=body, headers={"x-edgelearn-role": ROLE})
         r.raise_for_status()
+        self.last_model = r.headers.get("x-edgelearn-model", "")
         calls = r.json()["choices"][0]["message"].get("tool_calls") or []
         return r.headers["x-edgelearn-run-id"], check_calls(task, calls)
 
@@ -187,9 +205,10 @@ def evaluate_tools(agent: Agent, model_id: str, tasks: list[ToolTask], max_token
     return right / len(tasks) if tasks else 0.0
 
 
-def run_demo(runtime, url: str, opts: DemoOptions, log: Log) -> DemoResult:
-    """Drive one full cycle against a started runtime serving at ``url``; returns the figures."""
-    from edgelearn.serve.backends import FakeBackend
+def run_demo(runtime, url: str, opts: DemoOptions, log: Log, teacher) -> DemoResult:
+    """Drive one full cycle against a started runtime serving at ``url`` whose role has ``teacher``
+    (a started ``demo.teacher.TeacherServer``, see ``demo.teaching``); returns the figures."""
+    from edgelearn.demo.teaching import TEACHER, pack_check, run_independence
 
     started = time.monotonic()
     rng = random.Random(opts.seed)
@@ -199,13 +218,12 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log) -> DemoResult:
     tool_pack = load_tool_pack() if opts.tools else []
     tool_train = [t for t in tool_pack if t.split == "train"]
     tool_heldout = [t for t in tool_pack if t.split == "heldout"]
-    serving = runtime.services["serving"]
-    serving.engine.register_external(EXTERNAL_MODEL, FakeBackend(reference_handler(train, tool_train)))
+    runtime.services["independence"].check = pack_check(train, tool_train)
     agent = Agent(url, runtime.token)
     answers: list[dict] = []
     tool_answers: list[dict] = []
     try:
-        log(f"[1/5] base model on {len(heldout)} held-out tasks (never used in training)")
+        log(f"[1/6] base model on {len(heldout)} held-out tasks (never used in training)")
         before = evaluate(runtime, "base", heldout, opts.max_tokens, log, answers)
         tools_before = tools_after = None
         if tool_heldout:
@@ -214,23 +232,34 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log) -> DemoResult:
         else:
             log(f"      base solves {before:.0%}")
 
-        log(f"[2/5] teacher runs: {EXTERNAL_MODEL} (stand-in for a paid API) solves {len(train)} training tasks"
+        log(f"[2/6] teacher runs: edgelearn/{ROLE} at independence level 0 goes to its teacher {TEACHER} "
+            f"(an OpenAI-compatible server on loopback, stand-in for a paid API) for {len(train)} training tasks"
             + (f" and {len(tool_train)} tool tasks" if tool_train else ""))
         cycle_start = time.monotonic()
         for p in range(opts.teacher_passes):
             for i, task in enumerate(rng.sample(train + tool_train, len(train) + len(tool_train)), 1):
-                _solve(agent, task, EXTERNAL_MODEL, f"teacher-{p}-{i}", opts.max_tokens)
-        log(f"      {runtime.store.runs.count_runs()} runs recorded and scored")
+                _solve(agent, task, f"edgelearn/{ROLE}", f"teacher-{p}-{i}", opts.max_tokens)
+        log(f"      {runtime.store.runs.count_runs()} runs recorded and scored; the teacher got {teacher.requests} "
+            "requests over HTTP")
 
-        log("[3/5] the loop: curate → train (child process) → GGUF → parity gate → register → experiment")
+        log("[3/6] the loop: curate → train (child process) → GGUF → parity gate → register → experiment")
         exp = _wait_for_experiment(runtime, opts, log)
-        log(f"      {exp.challenger} races {exp.champion} on {opts.challenger_traffic:.0%} of sessions ({exp.id})")
+        log(f"      {exp.challenger} races {exp.champion} ({exp.id})")
 
-        log("[4/5] the agent keeps working through edgelearn/coder; the experiment decides")
+        log(f"[4/6] the agent keeps working through edgelearn/{ROLE}; at level 0 every request still goes to "
+            "the teacher, so the experiment is fed by shadow answers: both variants answer in the background, "
+            "scored by the pack's tests, never returned")
         champion = _run_experiment(runtime, agent, exp, train + tool_train, opts, rng, log)
         cycle_s = time.monotonic() - cycle_start
 
-        log(f"[5/5] {champion} on the same {len(heldout)} held-out tasks")
+        log(f"[5/6] independence: {champion}'s shadow answers may take a cluster from level 0 to 1, then its "
+            "live share advances it on the non-inferiority test (demo-sized: 8 runs a side, margin 0.05)")
+        # one learning cycle is the demo: the requests of this stage must not start another
+        agent.http.post("/v1/config/toggles", json={"name": "auto_export", "value": False}).raise_for_status()
+        indep = run_independence(runtime, agent, train + tool_train, ROLE, opts, rng, _paced, log)
+        log("      " + indep.line())
+
+        log(f"[6/6] {champion} on the same {len(heldout)} held-out tasks")
         after = evaluate(runtime, champion, heldout, opts.max_tokens, log, answers)
         if tool_heldout:
             tools_after = evaluate_tools(agent, champion, tool_heldout, opts.max_tokens, log, tool_answers)
@@ -238,9 +267,15 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log) -> DemoResult:
         agent.close()
     result = DemoResult(before=before, after=after, heldout=len(heldout), champion=champion,
                         wall_s=time.monotonic() - started, cycle_s=cycle_s,
-                        events=[e.type for e in reversed(runtime.store.events.list(limit=200))], answers=answers,
+                        events=[e.type for e in reversed(runtime.store.events.list(limit=10_000))
+                                if e.type != "reward.updated"],  # one per run: the loop's would drown
+                        answers=answers,
                         tools_before=tools_before, tools_after=tools_after, tools_heldout=len(tool_heldout),
-                        tool_answers=tool_answers)
+                        tool_answers=tool_answers, teacher_requests=teacher.requests,
+                        independence={"line": indep.line(), "requests": indep.requests, "local": indep.local,
+                                      "local_share": indep.local_share, "levels": indep.levels,
+                                      "changes": indep.changes, "cost_saved": indep.cost_saved,
+                                      "report": indep.report})
     log(result.line())
     return result
 
@@ -290,10 +325,24 @@ def _solve(agent: Agent, task: Task | ToolTask, model: str, session: str, max_to
     return agent.solve(task, model, session, max_tokens)
 
 
+def _paced(agent: Agent, task: Task | ToolTask, model: str, session: str, max_tokens: int) -> tuple[str, bool]:
+    """``_solve``, then wait while a shadow answer of it is generated: an agent pauses between
+    requests (reading, running tests) and shadows fill those pauses; the demo's simulated agent
+    does not, so without the wait it would send hundreds of requests per shadow."""
+    from edgelearn.server import shadow
+
+    out = _solve(agent, task, model, session, max_tokens)
+    deadline = time.monotonic() + SHADOW_WAIT_S
+    time.sleep(0.3)  # the shadow starts once the teacher's run is read back
+    while shadow.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return out
+
+
 def _run_experiment(runtime, agent: Agent, exp, train: list[Task | ToolTask], opts: DemoOptions, rng: random.Random,
                     log: Log) -> str:
     deadline = time.monotonic() + opts.timeout_s
-    n = 0
+    n = logged = 0
     while time.monotonic() < deadline:
         current = runtime.store.experiments.get(exp.id)
         if current.state != "running":
@@ -301,10 +350,12 @@ def _run_experiment(runtime, agent: Agent, exp, train: list[Task | ToolTask], op
             break
         task = rng.choice(train)
         n += 1
-        _solve(agent, task, f"edgelearn/{ROLE}", f"exp-session-{n}", opts.max_tokens)
-        if n % 5 == 0:
-            stats = runtime.services["experiments"].variant_stats(exp.id)
-            log("      " + ", ".join(f"{k} {v.n} runs, reward {v.mean:.2f}" for k, v in stats.items()))
+        _paced(agent, task, f"edgelearn/{ROLE}", f"exp-session-{n}", opts.max_tokens)
+        stats = runtime.services["experiments"].variant_stats(exp.id)
+        counted = sum(v.n for v in stats.values())
+        if counted != logged and counted % 4 == 0 or n % 25 == 0:
+            logged = counted
+            log(f"      {n} requests: " + ", ".join(f"{k} {v.n} answers, reward {v.mean:.2f}" for k, v in stats.items()))
         runtime.services["loop"].wake()
     else:
         raise RuntimeError(f"{exp.id} undecided after {opts.timeout_s:.0f} s")

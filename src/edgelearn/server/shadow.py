@@ -32,13 +32,18 @@ def wanted(call: Call) -> bool:
     return bool(mark and mark.get("side") == "teacher" and mark.get("shadow"))
 
 
-def idle() -> bool:
-    """No shadow running and the load average under ``IDLE_LOAD`` per core."""
+def idle(max_load: float = IDLE_LOAD) -> bool:
+    """No shadow running and the load average under ``max_load`` per core (``[independence] shadow_idle_load``)."""
     try:
         load = os.getloadavg()[0]
     except OSError:  # no load average on this platform: only one shadow at a time
         load = 0.0
-    return _running == 0 and load < IDLE_LOAD * (os.cpu_count() or 1)
+    return _running == 0 and load < max_load * (os.cpu_count() or 1)
+
+
+def running() -> int:
+    """Shadow answers being generated now (the demo's agent waits for them between requests)."""
+    return _running
 
 
 def start(call: Call) -> None:
@@ -62,20 +67,19 @@ async def _shadow(call: Call) -> None:
 
     service = call.runtime.services.get("independence")
     run = await _teacher_run(call)
-    if service is None or run is None or run.status != "ok" or not idle():
+    if service is None or run is None or run.status != "ok" or not idle(service.config().shadow_idle_load):
         return
     _running += 1
     try:
-        champion = call.runtime.store.models.champion(call.route.role)
-        call.route = replace(call.route, model_id=champion.id if champion is not None else "base")
-        local = _Local(call)
-        text, last = await local.engine.acomplete(local.served, local.request)
-        from edgelearn.experiment.independence.signals import agreement
-
-        teacher = (run.metadata or {}).get("chat", {}).get("output", {})
-        score = agreement(text, run.output or "", list(last.tool_calls), teacher.get("tool_calls"))
-        await asyncio.to_thread(service.shadow_answered, run.id, call.route.role,
-                                call.route.independence.get("cluster"), score)
+        role, cluster = call.route.role, call.route.independence.get("cluster")
+        # the champion, and both variants of a running experiment (it sees no live traffic at level 0)
+        models = await asyncio.to_thread(service.shadow_models, role)
+        for model_id in models:
+            call.route = replace(call.route, model_id=model_id)
+            local = _Local(call)
+            text, last = await local.engine.acomplete(local.served, local.request)
+            await asyncio.to_thread(service.shadow_answer, run, role, cluster, model_id, text,
+                                    list(last.tool_calls), local.request.messages)
     except Exception:  # a shadow is best effort: the agent already has its answer
         log.warning("shadow answer for run %s failed", call.run_id, exc_info=True)
     finally:

@@ -5,6 +5,7 @@
     state      how one (role, cluster) level moves: advance, fall back, reset
     scheduler  local or teacher for one request; sticky sessions; the escape hatch
     service    levels in the store, events, pins, the report (IndependenceService)
+    shadows    shadow answers counted for the levels and for a running experiment's variants
     signals    shadow agreement and per-request confidence
     settings   the [independence] settings section (config.py imports it, so this file imports
                nothing of the package eagerly)

@@ -51,6 +51,7 @@ class IndependenceConfig:
     min_samples: int = 100
     shadow_share: float = 0.1
     shadow_can_advance: bool = True
+    shadow_idle_load: float = 0.5
     min_confidence: float = 0.5
     drift_window: int = 20
     drift_min_drop: float = 0.05
@@ -71,6 +72,7 @@ class IndependenceConfig:
             and self.min_samples >= 2,
             "shadow_share": _number(self.shadow_share) and 0.0 <= self.shadow_share <= 1.0,
             "min_confidence": _number(self.min_confidence) and 0.0 <= self.min_confidence <= 1.0,
+            "shadow_idle_load": _number(self.shadow_idle_load) and self.shadow_idle_load > 0,
             "drift_window": isinstance(self.drift_window, int) and self.drift_window >= 2,
             "drift_min_drop": _number(self.drift_min_drop) and 0.0 <= self.drift_min_drop <= 1.0,
             "tau_scale": _number(self.tau_scale) and self.tau_scale > 0,
@@ -89,6 +91,7 @@ class IndependenceConfig:
         s = settings.independence
         return cls(enabled=s.enabled, shares=tuple(s.shares), max_gap=s.max_gap, confidence=s.confidence,
                    min_samples=s.min_samples, shadow_share=s.shadow_share, shadow_can_advance=s.shadow_can_advance,
+                   shadow_idle_load=s.shadow_idle_load,
                    min_confidence=s.min_confidence, drift_window=settings.drift.window,
                    drift_min_drop=settings.drift.min_drop)
 

@@ -23,12 +23,12 @@ from edgelearn.experiment.independence import state as rule
 from edgelearn.experiment.independence.evidence import cost_saved
 from edgelearn.experiment.independence.levels import IndependenceConfig, check_cluster, check_level
 from edgelearn.experiment.independence.scheduler import RouteChoice, Scheduler
+from edgelearn.experiment.independence.shadows import PendingShadow, ShadowCounting
 from edgelearn.roles import check_role
 from edgelearn.store.events import EventsRepo
 from edgelearn.store.independence import ClusterState
 
 log = logging.getLogger(__name__)
-MAX_PENDING_SHADOWS = 10_000
 FLUSH_S = 5.0  # how often the request counters reach the store (the report lags by this much)
 
 METADATA_KEY = "independence"  # run metadata: {"cluster": int | None, "side": "local" | "teacher" | "shadow"}
@@ -44,7 +44,7 @@ def _check_tokens(value: object, field: str) -> int:
     return value
 
 
-class IndependenceService:
+class IndependenceService(ShadowCounting):
     """Owns every role's independence levels in one runtime (or one test, or the CLI)."""
 
     def __init__(self, store, config: Callable[[], IndependenceConfig] | IndependenceConfig | None = None) -> None:
@@ -59,8 +59,11 @@ class IndependenceService:
         self._roles: set[str] = set()  # roles routed here: only their runs are looked up on insert
         self._stop = threading.Event()
         self.embed: Callable[[str], Any] | None = None  # a task's embedding, for per-request confidence
-        # shadow answers of teacher runs not scored yet: run id -> (role, cluster, agreement); in process
-        self._shadows: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
+        # shadow answers of teacher runs not scored yet, by the teacher's run id; in process
+        self._shadows: OrderedDict[str, list[PendingShadow]] = OrderedDict()
+        # a replayable check of a local answer: (messages, text, tool calls) -> passed, or None when it
+        # has none for these messages; the demo registers its task pack's tests
+        self.check: Callable[[list[dict], str, list[dict]], bool | None] | None = None
         self.agreement: dict[tuple[str, int], list[float]] = {}  # (role, cluster) -> [sum, n] since start
         self._thread: threading.Thread | None = None
         self.scheduler = Scheduler(self.config, self._level, self._pin)
@@ -253,40 +256,6 @@ class IndependenceService:
         config = self.config()
         payload = change.to_dict() | {"share": config.share(change.new), "old_share": config.share(change.old)}
         EventsRepo.append_in(conn, _EVENT[change.kind], payload, role=change.role, subject=str(change.cluster))
-
-    # shadow answers -------------------------------------------------------------------------
-    def shadow_answered(self, run_id: str, role: str, cluster: int | None, agreement_score: float) -> None:
-        """A background local answer to the teacher's run ``run_id`` agreed this much with it.
-
-        It counts on the cluster's shadow side once the teacher's run has a reward (now, or when
-        its first reward arrives), worth :func:`signals.shadow_value` of that reward.
-        """
-        from edgelearn.experiment.independence.signals import shadow_value
-
-        key = check_cluster(cluster)
-        shadow_value(0.0, agreement_score)  # InvalidInput names an agreement outside [0, 1]
-        with self._lock:
-            totals = self.agreement.setdefault((role, key), [0.0, 0])
-            totals[0] += agreement_score
-            totals[1] += 1
-        run = self.store.runs.get(run_id)
-        if run.reward is not None:
-            self.observe(role, key, "shadow", shadow_value(run.reward, agreement_score))
-            return
-        with self._lock:
-            self._shadows[run_id] = (role, key, agreement_score)
-            while len(self._shadows) > MAX_PENDING_SHADOWS:
-                self._shadows.popitem(last=False)
-
-    def _shadow_in(self, conn: apsw.Connection, run: dict[str, Any], old: float | None, new: float | None) -> None:
-        if old is not None or new is None or run.get("id") not in self._shadows:
-            return
-        from edgelearn.experiment.independence.signals import shadow_value
-
-        with self._lock:
-            role, cluster, score = self._shadows.pop(run["id"])
-        if self.observe_in(conn, role, cluster, "shadow", None, shadow_value(new, score)) is not None:
-            self._stale = True
 
     # champions --------------------------------------------------------------------------------
     def champion_changed(self, role: str, champion: str | None, *, rolled_back: bool, reason: str) -> list[rule.LevelChange]:
