@@ -84,6 +84,9 @@ def test_examples_that_begin_alike_pack_by_what_follows_their_shared_prefix():
     rows = D.pack_rows([0, 1, 2, 3], lengths, max_row=100, seqs=seqs)
     assert rows == [[1, 0, 2], [3]]  # the three agent examples in one row of 90 positions
     assert all(D.row_width([seqs[i] for i in r]) <= 100 for r in rows)
+    # a row wider than max_row only while it computes no more attention than separate rows would
+    assert D.pack_rows([0, 1, 2], lengths[:3], max_row=75, seqs=seqs, wide_row=100) == [[1, 0, 2]]
+    assert D.pack_rows([0, 3], lengths, max_row=75, seqs=seqs, wide_row=200) == [[0], [3]]  # 110² > 70² + 40²
 
 
 def test_parity_prompts_take_validation_first_then_distinct_training_prompts_that_fit():

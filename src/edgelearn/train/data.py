@@ -246,21 +246,24 @@ def row_width(seqs: list[list[int]]) -> int:
 
 
 def pack_rows(indices: list[int], lengths: list[int], max_row: int,
-              seqs: list[list[int]] | None = None) -> list[list[int]]:
+              seqs: list[list[int]] | None = None, wide_row: int = 0) -> list[list[int]]:
     """Pack the examples of one step into rows of at most ``max_row`` tokens (first fit,
-    longest first), so a step pays for no padding between examples. With ``seqs`` (the examples'
-    token ids) a row's size is ``row_width``: examples that begin alike (an agent's system prompt and
-    tool schemas) cost only what follows their common prefix, so long agent examples share a row."""
+    longest first), so a step pays for no padding between examples.
+
+    With ``seqs`` (the examples' token ids) a row's size is ``row_width``: examples that begin alike
+    (an agent's system prompt and tool schemas) cost only what follows their common prefix. Such a
+    row may grow past ``max_row`` up to ``wide_row`` while it computes no more attention than separate
+    rows would (width² at most the row's² plus the example's own²): long agent examples share a row."""
     rows: list[list[int]] = []
-    room: list[int] = []
+    widths: list[int] = []
     for i in sorted(indices, key=lambda i: -lengths[i]):
-        for r, free in enumerate(room):
-            width = row_width([seqs[j] for j in rows[r] + [i]]) if seqs is not None else max_row - free + lengths[i]
-            if width <= max_row:
+        for r, before in enumerate(widths):
+            width = row_width([seqs[j] for j in rows[r] + [i]]) if seqs is not None else before + lengths[i]
+            if width <= max_row or (width <= wide_row and width ** 2 <= before ** 2 + lengths[i] ** 2):
                 rows[r].append(i)
-                room[r] = max_row - width
+                widths[r] = width
                 break
         else:
             rows.append([i])
-            room.append(max_row - lengths[i])
+            widths.append(lengths[i])
     return rows

@@ -193,7 +193,7 @@ def training_steps(model, data: list[Encoded], *, batch_size: int, epochs: float
     with _adapter_input_casts(model, enabled=autocast is None):
         try:
             for k, indices in enumerate(steps):
-                rows = (pack_rows(indices, lengths, min(max_row, PACK_ROW_TOKENS), seqs) if pack
+                rows = (pack_rows(indices, lengths, min(max_row, PACK_ROW_TOKENS), seqs, max_row) if pack
                         else [[i] for i in indices])
                 loss = _loss(model, rows, data, device, autocast, computed=computed)
                 loss.backward()
