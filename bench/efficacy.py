@@ -75,6 +75,12 @@ def main() -> int:
     out_dir.mkdir(exist_ok=True)
     (out_dir / "efficacy.json").write_text(json.dumps({"result": result, "reports": reports}, indent=1))
     job = reports[-1] if reports else {}
+    manifests = [json.loads(p.read_text()) for p in sorted((home / "demo" / "datasets").glob("*/manifest.json"))]
+    tool_counts = (manifests[-1].get("tools") or {}) if manifests else {}
+    parity = job.get("parity") or {}
+    tool_parity = "; ".join(
+        f"{name}: {tc['equal']} of {tc['cases']} calls equal, {tc.get('near_ties', 0)} near-ties"
+        for name, tc in ((n, (parity.get(n) or {}).get("tool_calls")) for n in ("adapter", "merged")) if tc)
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in (job.get("timings") or {}).items() if isinstance(v, (int, float)))
     lines = [
         "# Efficacy: one automatic cycle (bench/efficacy.py)",
@@ -96,6 +102,10 @@ def main() -> int:
         f"Training job: {job.get('training', {}).get('steps', '?')} steps, {args.epochs:g} epochs, learning rate "
         f"{args.learning_rate:g}, backend {job.get('backend', '?')}, precision {job.get('precision', '?')}; "
         f"stages: {timings or 'not reported'}. Every answer is in bench/out/efficacy.json.",
+        *([f"Dataset: {manifests[-1]['counts'].get('examples')} examples, tool examples per tool "
+           f"{ {k: v['examples'] for k, v in tool_counts.items()} }; rejected "
+           f"{ {k: v for k, v in manifests[-1]['rejections'].items() if v} }."] if manifests else []),
+        *([f"Tool-call parity of the exported artifacts with the trained model: {tool_parity}."] if tool_parity else []),
         "",
         "Held-out tasks are tidekit tasks marked `heldout` in the pack; the loop only ever sees runs of the",
         "`train` split (teacher runs and experiment traffic). Answers are greedy, checked by running the",

@@ -11,6 +11,13 @@ counts real tokens only (no padding) for every arm. Results go to bench/results/
     .venv/bin/python bench/train.py                      # CPU, 2 threads
     .venv/bin/python bench/train.py --threads 1,2        # one table per thread count
     .venv/bin/python bench/train.py --device cuda        # GPU: adds the unsloth arm (needs CUDA + [gpu])
+    .venv/bin/python bench/train.py --agent              # agent-shaped data: prefix sharing on and off
+
+``--agent`` measures issue 19's "long trajectories": examples shaped like a coding agent's calls (one
+long system prompt and tool schemas shared by all, then a short exchange with a tool call and its
+result) beside the short examples above, with edgelearn's loop sharing packed examples' common prefix
+and without (each example in rows by its full length, no shared mask), step by step in turn in one
+process. Results go to bench/results/train_agent.md.
 """
 
 from __future__ import annotations
@@ -188,6 +195,118 @@ def naive_steps(prep, enc, steps):
     return run()
 
 
+AGENT_RULES = [
+    "You are a coding agent working in the user's repository through the tools below.",
+    "Read a file before you change it, and never guess a path: list the directory first.",
+    "Keep changes small and run the tests that cover what you touched before you answer.",
+    "Prefer the project's own helpers and conventions to new dependencies.",
+    "When a command fails, read its output and fix the cause instead of retrying it unchanged.",
+    "Never print secrets, tokens or keys, and never send them to a tool.",
+    "Answer in the user's language, briefly, and say what you changed and how you checked it.",
+]
+AGENT_TOOLS = [("read_file", "Read a text file of the repository and return its lines with numbers", ["path"]),
+               ("write_file", "Write a whole file of the repository, creating folders as needed", ["path", "content"]),
+               ("edit_file", "Replace one exact, unique string of a file by another", ["path", "old", "new"]),
+               ("list_dir", "List the files and folders of a directory of the repository", ["path"]),
+               ("search", "Search the repository for a regular expression and return matching lines", ["pattern"]),
+               ("run_shell", "Run a shell command in the repository root and return its output", ["command"]),
+               ("run_tests", "Run the project's tests, optionally only those matching a selector", ["selector"]),
+               ("git_diff", "Show the uncommitted changes of the repository as a unified diff", ["path"])]
+
+
+def build_agent_examples(n: int = 24) -> list[dict]:
+    """Agent-shaped rows: the same long system prompt and tool schemas, then one short exchange (a
+    request, a tool call, its result, the next tool call as the target)."""
+    system = "\n".join(AGENT_RULES * 6)
+    tools = [{"type": "function", "function": {
+        "name": name, "description": desc,
+        "parameters": {"type": "object", "properties": {p: {"type": "string", "description": f"the {p}"} for p in params},
+                       "required": params}}} for name, desc, params in AGENT_TOOLS]
+
+    def call(k: int, name: str, **arguments) -> dict:
+        return {"id": f"c{k}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+
+    out = []
+    for i in range(n):
+        module = f"src/app/module_{i}.py"
+        out.append({"tools": tools, "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": f"The tests of module_{i} fail since yesterday; find out why."},
+            {"role": "assistant", "content": "", "tool_calls": [call(1, "run_tests", selector=f"module_{i}")]},
+            {"role": "tool", "tool_call_id": "c1", "content": f"FAILED tests/test_module_{i}.py::test_total - "
+                                                             f"assert {i + 3} == {i + 4}"},
+            {"role": "assistant", "content": "", "tool_calls": [call(2, "read_file", path=module)]}]})
+    return out
+
+
+def agent_bench(args) -> int:
+    """Tokens/s with and without prefix sharing on short and on agent-shaped examples (``--agent``)."""
+    import torch
+
+    from edgelearn.config import TrainSettings
+    from edgelearn.train import data as D
+    from edgelearn.train import trainer as T
+    from edgelearn.train.backends import get_backend
+    from edgelearn.train.base import hf_directory, resolve_base
+
+    threads = int(args.threads.split(",")[0])
+    torch.set_num_threads(threads)
+    home = Path(os.environ.get("EDGELEARN_HOME") or Path(tempfile.gettempdir()) / "edgelearn-bench")
+    hf = hf_directory(resolve_base(""), home / "cache")
+    cfg = TrainSettings(threads=threads, batch_size=args.batch, seed=0, max_seq_len=2048)
+    prep = get_backend("peft").prepare(hf, cfg)
+    eot = D.end_of_turn_ids(prep.tokenizer)
+    shared = T.shares_prefixes
+    results = []
+    for shape, examples in (("short", build_examples()), ("agent", build_agent_examples())):
+        enc, _ = D.encode_all(prep.tokenizer, examples, cfg.max_seq_len, eot)
+        epochs = (args.steps + 1) * args.batch / len(enc)
+        arms = {arm: T.training_steps(prep.model, enc, batch_size=args.batch, epochs=epochs, lr=1e-9, seed=0,
+                                      max_row=cfg.max_seq_len, device=prep.device, pack=prep.pack,
+                                      autocast=prep.autocast) for arm in ("shared", "unshared")}
+        seconds = {arm: 0.0 for arm in arms}
+        last: dict = {}
+        for k in range(args.steps + 1):  # step 0 warms up and is not counted
+            for arm in (list(arms) if k % 2 else list(arms)[::-1]):
+                T.shares_prefixes = shared if arm == "shared" else (lambda config: False)
+                try:
+                    info, dt = timed(arms[arm], prep.device)
+                finally:
+                    T.shares_prefixes = shared
+                if k == 0:
+                    last[arm + "0"] = info
+                else:
+                    seconds[arm] += dt
+                    last[arm] = info
+        for arm in arms:
+            first, end = last[arm + "0"], last[arm]
+            tokens, computed = end.tokens - first.tokens, end.computed - first.computed
+            results.append({"shape": shape, "arm": arm, "examples": len(enc), "steps": args.steps,
+                            "mean_tokens": round(sum(len(e.ids) for e in enc) / len(enc)),
+                            "tokens": tokens, "computed": computed, "seconds": round(seconds[arm], 2),
+                            "tokens_per_s": round(tokens / seconds[arm], 1)})
+            print(json.dumps(results[-1]), flush=True)
+    info = machine()
+    prefix = D.common_prefix([e.ids for e in D.encode_all(prep.tokenizer, build_agent_examples(2), 2048, eot)[0]])
+    lines = ["# Training throughput on agent-shaped data (bench/train.py --agent)", "",
+             f"Machine: {info['cores']} cores ({info['cpu']}), torch {info['torch']}, {threads} threads, load average "
+             f"{info['load_avg']:.1f} at the end; precision {str(prep.autocast or 'float32').removeprefix('torch.')}. "
+             f"{args.steps} steps of {args.batch} examples per arm after one warm-up step, the arms step by step in "
+             "turn in one process.", "",
+             f"Agent-shaped rows share a {prefix}-token prefix (system prompt and {len(AGENT_TOOLS)} tool schemas), "
+             "then a request, a tool call, its result and the target call. Short rows are the demo's code answers "
+             "(sharing only their short system prompt) and short Q&A. `shared`: edgelearn's loop (rows sized by what they compute, "
+             "a common prefix held once); `unshared`: the same loop packing by full length with no shared prefix.",
+             "", "| data | arm | mean tokens/example | tokens/s | positions computed per real token | s |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        lines.append(f"| {r['shape']} | {r['arm']} | {r['mean_tokens']} | {r['tokens_per_s']:.0f} | "
+                     f"{r['computed'] / max(r['tokens'], 1):.2f} | {r['seconds']:.1f} |")
+    Path(args.out if args.out != str(ROOT / "bench" / "results" / "train.md")
+         else ROOT / "bench" / "results" / "train_agent.md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arm", help=argparse.SUPPRESS)
@@ -200,7 +319,10 @@ def main() -> int:
     ap.add_argument("--threads", default="2", help="torch threads; a comma list runs the bench for each")
     ap.add_argument("--rounds", type=int, default=3, help="runs of each arm, alternating")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "train.md"))
+    ap.add_argument("--agent", action="store_true", help="agent-shaped data, prefix sharing on and off")
     args = ap.parse_args()
+    if args.agent:
+        return agent_bench(args)
     if args.arm:
         args.threads = int(args.threads)
         print(json.dumps(run_interleaved(args) if args.arm == "interleaved" else run_arm(args)))

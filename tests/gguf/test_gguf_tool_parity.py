@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from edgelearn.gguf.parity import (
+    Fork,
     LlamaRunner,
     ParityResult,
     ServedModel,
@@ -57,19 +58,28 @@ def tokenizer(base):
 
 @pytest.fixture(scope="module")
 def cases(base, tokenizer) -> list[ToolCase]:
-    """The trained model's calls, generated from the training rendering's prompt ids."""
+    """The trained model's calls, generated from the training rendering's prompt ids, with the forks
+    of each answer (the runner-up tokens of the base in torch, as the pipeline computes them)."""
+    from transformers import AutoModelForCausalLM
+
+    from edgelearn.train.gate import tool_cases
+    from edgelearn.train.reference import runner_ups
+
     eot = D.end_of_turn_ids(tokenizer)
     runner = LlamaRunner(base, n_ctx=1024, n_threads=1)
-    out = []
+    examples, prompts, refs = [], [], []
     try:
         for ask in ("Read README.md", "Read quill/lexer.py"):
             messages = [*shots(), {"role": "user", "content": ask}]
-            ref = runner.greedy(D.prompt_ids(tokenizer, messages, TOOLS), 48, eot)
-            text = tokenizer.decode([t for t in ref.tokens if t not in eot], skip_special_tokens=False)
-            out.append(ToolCase(messages, TOOLS, call_signature(text)))
+            prompts.append(D.prompt_ids(tokenizer, messages, TOOLS))
+            refs.append(runner.greedy(prompts[-1], 48, eot))
+            examples.append({"messages": [*messages, {"role": "assistant", "content": ""}], "tools": TOOLS})
     finally:
         runner.close()
+    model = AutoModelForCausalLM.from_pretrained(base.parent, gguf_file=base.name).eval()
+    out = tool_cases(examples, refs, eot, tokenizer, runner_ups(model, prompts, refs, "cpu"))
     assert [c.expected[0][0] for c in out] == ["read_file", "read_file"]  # the reference does call tools
+    assert all("".join(f.text for f in c.forks) == c.text for c in out)
     return out
 
 
@@ -91,8 +101,9 @@ def test_served_artifact_makes_the_trained_calls(base, cases):
 
 def test_a_broken_chat_template_fails_the_gate(base, cases, tmp_path):
     served = ServedModel(broken_copy(base, tmp_path), n_ctx=1024, n_threads=1, max_tokens=48)
-    result = check_tool_parity("merged", served, cases, min_match=0.95)
-    assert not result.passed and result.equal < result.cases
+    # the pipeline's margin (train.parity_tie_margin): the near-tie rule does not excuse a broken export
+    result = check_tool_parity("merged", served, cases, min_match=0.95, tie_margin=0.5)
+    assert not result.passed and result.equal < result.cases and result.near_ties == 0
     assert "tool calls" in result.reason and result.mismatches
     gate = ParityResult("merged", 2, 1.0, 1.0, 1.0, 1.0, True, None, [])  # token parity alone passes
     gate.add_tool_parity(result)
@@ -108,3 +119,31 @@ def test_arguments_compare_as_json():
     assert check_tool_parity("adapter", lambda m, t: reordered, [case], min_match=1.0).passed is False
     assert check_tool_parity("adapter", lambda m, t: '<tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>',
                              [case], min_match=1.0).passed
+
+
+def fork_case(gap: float) -> ToolCase:
+    """A trained answer calling f with path "a.py" whose token '"a' led '"b' by ``gap``."""
+    head = '<tool_call>\n{"name": "f", "arguments": {"path": '
+    text = head + '"a.py"}}\n</tool_call>'
+    forks = [Fork(0, head, head, 0.0), Fork(len(head), '"a', '"b', gap), Fork(len(head) + 2, '.py"}}\n</tool_call>',
+                                                                               ".", 9.0)]
+    return ToolCase([], None, call_signature(text), text, forks)
+
+
+def test_a_differing_call_at_a_near_tie_is_accepted_and_counted():
+    other = '<tool_call>\n{"name": "f", "arguments": {"path": "b.py"}}\n</tool_call>'
+    result = check_tool_parity("merged", lambda m, t: other, [fork_case(0.2)], min_match=1.0, tie_margin=0.5)
+    assert result.passed and result.equal == 0 and result.near_ties == 1
+    assert result.ties == [{"expected": [("f", {"path": "a.py"})], "got": [("f", {"path": "b.py"})]}]
+
+
+def test_a_differing_call_is_a_mismatch_unless_the_trained_model_hesitated_there():
+    other = '<tool_call>\n{"name": "f", "arguments": {"path": "b.py"}}\n</tool_call>'
+    sure = check_tool_parity("merged", lambda m, t: other, [fork_case(2.0)], min_match=1.0, tie_margin=0.5)
+    assert not sure.passed and sure.near_ties == 0 and "0 more at near-ties" in sure.reason
+    # parting at the tie but not to the runner-up, or later where the model was sure: mismatches
+    for got in ('<tool_call>\n{"name": "f", "arguments": {"path": "c.py"}}\n</tool_call>',
+                '<tool_call>\n{"name": "f", "arguments": {"path": "a.js"}}\n</tool_call>'):
+        assert not check_tool_parity("merged", lambda m, t, g=got: g, [fork_case(0.2)], min_match=1.0,
+                                     tie_margin=0.5).passed
+    assert not check_tool_parity("merged", lambda m, t: other, [fork_case(0.2)], min_match=1.0).passed  # no margin

@@ -75,6 +75,20 @@ def test_step_plan_covers_each_epoch_and_rows_respect_the_limit():
     assert all(sum([60, 50, 30, 20][i] for i in r) <= 80 for r in rows) and len(rows) == 2
 
 
+def test_examples_that_begin_alike_pack_by_what_follows_their_shared_prefix():
+    prefix = list(range(100, 160))  # an agent's system prompt and tools: 60 tokens
+    seqs = [prefix + [1] * 10, prefix + [2] * 12, prefix + [3] * 8, [7] * 40]
+    lengths = [len(s) for s in seqs]
+    assert D.row_width(seqs[:3]) == 60 + 10 + 12 + 8 and D.row_width([seqs[0], seqs[3]]) == 70 + 40
+    assert D.pack_rows([0, 1, 2, 3], lengths, max_row=100) == [[1], [0], [2], [3]]  # by length, none fit together
+    rows = D.pack_rows([0, 1, 2, 3], lengths, max_row=100, seqs=seqs)
+    assert rows == [[1, 0, 2], [3]]  # the three agent examples in one row of 90 positions
+    assert all(D.row_width([seqs[i] for i in r]) <= 100 for r in rows)
+    # a row wider than max_row only while it computes no more attention than separate rows would
+    assert D.pack_rows([0, 1, 2], lengths[:3], max_row=75, seqs=seqs, wide_row=100) == [[1, 0, 2]]
+    assert D.pack_rows([0, 3], lengths, max_row=75, seqs=seqs, wide_row=200) == [[0], [3]]  # 110² > 70² + 40²
+
+
 def test_parity_prompts_take_validation_first_then_distinct_training_prompts_that_fit():
     from edgelearn.train.reference import pick_prompts
 

@@ -23,47 +23,66 @@ from typing import Any
 TOOL_SYSTEM_PROMPT = "You are the coding agent of the quill repository. Answer with one call to a quill tool."
 
 
-def _tool(name: str, description: str, **params: str) -> dict[str, Any]:
+def _tool(name: str, description: str, *params: str) -> dict[str, Any]:
+    # no parameter descriptions: every example carries these schemas, and shorter prompts train faster
     return {"type": "function", "function": {
         "name": name, "description": description,
-        "parameters": {"type": "object", "properties": {p: {"type": "string", "description": d}
-                                                        for p, d in params.items()},
-                       "required": list(params)}}}
+        "parameters": {"type": "object", "properties": {p: {"type": "string"} for p in params}, "required": list(params)}}}
 
 
 TOOLS = [
-    _tool("qk_test", "Run a test suite of quill", suite="the suite"),
-    _tool("qk_read", "Read a file of quill", path="the file's path"),
-    _tool("qk_ticket", "File a ticket", queue="the queue", title="the ticket's title"),
-    _tool("qk_ship", "Deploy a quill service", target="the deploy target"),
+    _tool("qk_test", "Run a test suite of quill", "suite"),
+    _tool("qk_read", "Read a file of quill", "path"),
+    _tool("qk_ticket", "File a ticket", "queue", "title"),
+    _tool("qk_ship", "Deploy a quill service", "target"),
 ]
 
-# (train phrasings, held-out phrasings) per convention; {x} is the name, {t} a ticket title
+# (train phrasings, held-out phrasings) per convention; {x} is the name, {t} a ticket title. A held-out
+# phrasing shares no sentence with a train one: the adapter must learn the convention, not the wording.
 PHRASINGS = {
     "test": (("Run the {x} tests.", "Run the tests of the {x} component.", "Check that {x} still passes its tests.",
-              "Please test {x}."),
-             ("Could you kick off the test suite for {x}?",)),
+              "Please test {x}.", "Execute the {x} test suite.", "Are the {x} tests green?",
+              "Test the {x} component for me.", "Make sure {x} passes its tests."),
+             ("Could you kick off the test suite for {x}?", "Verify {x} with its unit tests, please.")),
     "read": (("Show me the {x} module.", "Open the code of {x}.", "Read the {x} module for me.",
-              "Let me see how {x} is implemented."),
-             ("I need to look at the source of the {x} module.",)),
-    "bug": (("File a bug: {t}", "Report a bug: {t}", "Open a bug ticket: {t}"),
-            ("Something is broken, please log it as a bug: {t}",)),
-    "feature": (("Request a feature: {t}", "File a feature request: {t}", "Open a feature ticket: {t}"),
-                ("We would like this new capability, ticket it: {t}",)),
-    "stage": (("Deploy {x} to staging.", "Ship {x} to staging.", "Put {x} on staging."),
-              ("Roll {x} out to the staging environment.",)),
-    "prod": (("Deploy {x} to production.", "Ship {x} to production.", "Release {x} to production."),
-             ("Push {x} live in production.",)),
+              "Let me see how {x} is implemented.", "Print the source of {x}.",
+              "What does the code of {x} look like?", "Open {x} so I can review it.",
+              "Display the implementation of {x}."),
+             ("I need to look at the source of the {x} module.", "Pull up the {x} code, I want to read it.")),
+    "bug": (("File a bug: {t}", "Report a bug: {t}", "Open a bug ticket: {t}", "Log this defect: {t}",
+             "This is broken, ticket it: {t}", "Bug report please: {t}", "Track this regression: {t}",
+             "Users hit an error, file it: {t}"),
+            ("Something is broken, please log it as a bug: {t}", "Please raise an issue for this fault: {t}")),
+    "feature": (("Request a feature: {t}", "File a feature request: {t}", "Open a feature ticket: {t}",
+                 "Ticket this enhancement: {t}", "We want something new, file it: {t}",
+                 "Add this idea to the backlog: {t}", "Suggest an improvement: {t}",
+                 "Customers are asking for this addition, ticket it: {t}"),
+                ("We would like this new capability, ticket it: {t}", "Could you log a wish for the roadmap: {t}")),
+    "stage": (("Deploy {x} to staging.", "Ship {x} to staging.", "Put {x} on staging.",
+               "Release {x} to the staging servers.", "Try {x} out on stg.", "Move {x} to staging.",
+               "Stage {x}.", "Deploy {x} for testing on staging."),
+              ("Roll {x} out to the staging environment.", "Get {x} onto staging so QA can try it.")),
+    "prod": (("Deploy {x} to production.", "Ship {x} to production.", "Release {x} to production.",
+              "Put {x} live.", "Go live with {x}.", "Deploy {x} to prod.", "Send {x} to the production servers.",
+              "Roll {x} out to customers."),
+             ("Push {x} live in production.", "Make the new {x} available to all users in prod.")),
 }
+_COMPONENTS = ("lexer", "parser", "cache", "router", "ledger", "mailer", "planner", "indexer", "scheduler",
+               "renderer", "storage", "search")
+_SERVICES = ("gateway", "worker", "notifier", "scheduler", "frontend", "api", "crawler", "reporter")
 NAMES = {  # (train names, held-out names never seen in training)
-    "test": (("lexer", "parser", "cache", "router", "ledger", "mailer", "planner", "indexer"), ("tokenizer", "billing")),
-    "read": (("lexer", "parser", "cache", "router", "ledger", "mailer", "planner", "indexer"), ("uploader", "metrics")),
+    "test": (_COMPONENTS, ("tokenizer", "billing", "profiler", "sync")),
+    "read": (_COMPONENTS, ("uploader", "metrics", "archiver", "locale")),
     "bug": (("login page crashes on empty password", "export drops the last row", "search ignores accents",
-             "dates shown in the wrong timezone"), ("upload stalls at 99 percent",)),
-    "feature": (("dark mode for the dashboard", "export to CSV", "keyboard shortcuts in the editor"),
-                ("webhooks for new releases",)),
-    "stage": (("gateway", "worker", "notifier", "scheduler"), ("thumbnailer",)),
-    "prod": (("gateway", "worker", "notifier"), ("payments",)),
+             "dates shown in the wrong timezone", "the logout button does nothing", "emails are sent twice",
+             "the sidebar overlaps the footer on mobile", "saving a draft loses the tags"),
+            ("upload stalls at 99 percent", "avatars fail to load on Safari", "the totals row shows NaN")),
+    "feature": (("dark mode for the dashboard", "export to CSV", "keyboard shortcuts in the editor",
+                 "single sign-on with GitHub", "bulk delete in the file list", "a weekly summary email",
+                 "a public status page", "custom colors per project"),
+                ("webhooks for new releases", "two-factor authentication", "an audit log of admin actions")),
+    "stage": (_SERVICES, ("thumbnailer", "transcoder", "geocoder")),
+    "prod": (_SERVICES, ("payments", "invoicer", "resizer")),
 }
 
 

@@ -223,18 +223,47 @@ def plan_steps(lengths: list[int], batch_size: int, epochs: float, seed: int) ->
     return [order[i:i + batch_size] for i in range(0, total, batch_size)]
 
 
-def pack_rows(indices: list[int], lengths: list[int], max_row: int) -> list[list[int]]:
+# a shorter common prefix is not worth a custom mask
+MIN_SHARED_PREFIX = 8
+
+
+def common_prefix(seqs: list[list[int]]) -> int:
+    """Length of the prefix all ``seqs`` share, leaving each at least one token of its own."""
+    n = min(len(s) for s in seqs) - 1
+    first = seqs[0]
+    for k in range(max(n, 0)):
+        if any(s[k] != first[k] for s in seqs[1:]):
+            return k
+    return max(n, 0)
+
+
+def row_width(seqs: list[list[int]]) -> int:
+    """Positions a packed row of ``seqs`` runs: their common prefix once (when long enough to share),
+    then what follows it in each."""
+    shared = common_prefix(seqs) if len(seqs) > 1 else 0
+    shared = shared if shared >= MIN_SHARED_PREFIX else 0
+    return shared + sum(len(s) - shared for s in seqs)
+
+
+def pack_rows(indices: list[int], lengths: list[int], max_row: int,
+              seqs: list[list[int]] | None = None, wide_row: int = 0) -> list[list[int]]:
     """Pack the examples of one step into rows of at most ``max_row`` tokens (first fit,
-    longest first), so a step pays for no padding between examples."""
+    longest first), so a step pays for no padding between examples.
+
+    With ``seqs`` (the examples' token ids) a row's size is ``row_width``: examples that begin alike
+    (an agent's system prompt and tool schemas) cost only what follows their common prefix. Such a
+    row may grow past ``max_row`` up to ``wide_row`` while it computes no more attention than separate
+    rows would (width² at most the row's² plus the example's own²): long agent examples share a row."""
     rows: list[list[int]] = []
-    room: list[int] = []
+    widths: list[int] = []
     for i in sorted(indices, key=lambda i: -lengths[i]):
-        for r, free in enumerate(room):
-            if lengths[i] <= free:
+        for r, before in enumerate(widths):
+            width = row_width([seqs[j] for j in rows[r] + [i]]) if seqs is not None else before + lengths[i]
+            if width <= max_row or (width <= wide_row and width ** 2 <= before ** 2 + lengths[i] ** 2):
                 rows[r].append(i)
-                room[r] -= lengths[i]
+                widths[r] = width
                 break
         else:
             rows.append([i])
-            room.append(max_row - lengths[i])
+            widths.append(lengths[i])
     return rows

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edgelearn.gguf.parity import (
+    Fork,
     Generation,
     LlamaRunner,
     ParityResult,
@@ -39,13 +40,23 @@ def tool_examples(val_ex: list[dict], train_ex: list[dict], limit: int = TOOL_CA
     return [ex for ex in val_ex + train_ex if ex["messages"][-1].get("tool_calls")][:limit]
 
 
-def tool_cases(examples: list[dict], refs: list[Generation], eot: list[int], tok) -> list[ToolCase]:
-    """The trained model's calls (``refs``: its greedy answers) on each tool example."""
+def tool_cases(examples: list[dict], refs: list[Generation], eot: list[int], tok,
+               runner_ups: list[list[tuple[int, float]]] | None = None) -> list[ToolCase]:
+    """The trained model's calls (``refs``: its greedy answers) on each tool example, with the forks of
+    each answer (``runner_ups``: per token, the runner-up and its log-probability gap) when given."""
     from edgelearn.train.data import example_tools
 
-    return [ToolCase(ex["messages"][:-1], example_tools(ex),
-                     call_signature(tok.decode([t for t in ref.tokens if t not in eot], skip_special_tokens=False)))
-            for ex, ref in zip(examples, refs)]
+    cases = []
+    for k, (ex, ref) in enumerate(zip(examples, refs)):
+        tokens = [t for t in ref.tokens if t not in eot]
+        text = tok.decode(tokens, skip_special_tokens=False)
+        forks = []
+        for i, (alt, gap) in enumerate((runner_ups[k] if runner_ups else [])[:len(tokens)]):
+            start = len(tok.decode(tokens[:i], skip_special_tokens=False))
+            forks.append(Fork(start, text[start:len(tok.decode(tokens[:i + 1], skip_special_tokens=False))],
+                              tok.decode(tokens[:i] + [alt], skip_special_tokens=False)[start:], round(gap, 4)))
+        cases.append(ToolCase(ex["messages"][:-1], example_tools(ex), call_signature(text), text, forks))
+    return cases
 
 
 def gate_artifacts(spec: JobSpec, cfg, base_gguf: Path, out: Path, prompts: list[list[int]],
@@ -70,7 +81,8 @@ def gate_artifacts(spec: JobSpec, cfg, base_gguf: Path, out: Path, prompts: list
         if tools:
             served = ServedModel(model_path, lora, n_ctx=cfg.max_seq_len + cfg.parity_max_tokens,
                                  n_threads=_threads(cfg), max_tokens=cfg.parity_max_tokens)
-            results[name].add_tool_parity(check_tool_parity(name, served, tools, min_match=cfg.parity_min_match))
+            results[name].add_tool_parity(check_tool_parity(name, served, tools, min_match=cfg.parity_min_match,
+                                                             tie_margin=cfg.parity_tie_margin))
             del served
         texts[name] = [tok.decode(d.tokens, skip_special_tokens=True) for d in results[name].details[:SAMPLES]]
     runner = LlamaRunner(base_gguf, n_ctx=n_ctx, n_threads=_threads(cfg))

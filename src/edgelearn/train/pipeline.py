@@ -101,8 +101,9 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
     from edgelearn.train.gate import tool_cases, tool_examples
 
     with_calls = tool_examples(val_ex, train_ex)
-    tools = tool_cases(with_calls, R.greedy(reference, [prompt_of(ex) for ex in with_calls], cfg.parity_max_tokens,
-                                            eot, device), eot, tok)
+    tool_prompts = [prompt_of(ex) for ex in with_calls]
+    tool_refs = R.greedy(reference, tool_prompts, cfg.parity_max_tokens, eot, device)
+    tools = tool_cases(with_calls, tool_refs, eot, tok, R.runner_ups(reference, tool_prompts, tool_refs, device))
     del reference
     gc.collect()
     lap("adapter_val_loss_and_references")

@@ -78,3 +78,25 @@ def _cut(tokens: list[int], eot: list[int]) -> Generation:
         if t in eot:
             return Generation(tokens[: i + 1], True)
     return Generation(tokens, False)
+
+
+def runner_ups(model, prompts: list[list[int]], answers: list[Generation], device) -> list[list[tuple[int, float]]]:
+    """Per answer token: the trained model's runner-up token and how many log-probability units the
+    answer's own token leads it by (teacher-forced on the answer; for the tool-call near-tie rule)."""
+    import torch
+
+    out = []
+    for prompt, answer in zip(prompts, answers):
+        if not answer.tokens:
+            out.append([])
+            continue
+        ids = torch.tensor([prompt + answer.tokens], device=device)
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[0, len(prompt) - 1:-1].float()
+        logp = torch.log_softmax(logits, dim=-1)
+        own = torch.tensor(answer.tokens, device=device)
+        mine = logp.gather(1, own[:, None])[:, 0]
+        logp.scatter_(1, own[:, None], float("-inf"))
+        best, alt = logp.max(dim=-1)
+        out.append(list(zip(alt.tolist(), (mine - best).tolist())))
+    return out

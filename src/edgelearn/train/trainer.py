@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import torch
 
 from edgelearn.errors import TrainingError
-from edgelearn.train.data import Encoded, pack_rows, plan_steps
+from edgelearn.train.data import MIN_SHARED_PREFIX, Encoded, common_prefix, pack_rows, plan_steps
 
 # Longest packed row. The CPU attention kernels compute a masked row's full square, so packing
 # two 450-token examples into one row costs more than two rows; short examples gain from sharing one.
@@ -78,25 +78,11 @@ def _parts(model):
     return base.get_decoder(), base.get_output_embeddings(), getattr(base.config, "final_logit_softcapping", None)
 
 
-# a shorter common prefix is not worth a custom mask
-MIN_SHARED_PREFIX = 8
-
-
 def shares_prefixes(config) -> bool:
     """Whether the model attends fully at every layer, so that an explicit mask (the one that lets
     packed examples share their common prefix) replaces none of its own (sliding windows)."""
     kinds = getattr(config, "layer_types", None)
     return not getattr(config, "use_sliding_window", False) and (kinds is None or set(kinds) <= {"full_attention"})
-
-
-def common_prefix(seqs: list[list[int]]) -> int:
-    """Length of the prefix all ``seqs`` share, leaving each at least one token of its own."""
-    n = min(len(s) for s in seqs) - 1
-    first = seqs[0]
-    for k in range(max(n, 0)):
-        if any(s[k] != first[k] for s in seqs[1:]):
-            return k
-    return max(n, 0)
 
 
 def _tensors(rows: list[list[int]], data: list[Encoded], device, share: bool = False) -> tuple:
@@ -185,6 +171,8 @@ def training_steps(model, data: list[Encoded], *, batch_size: int, epochs: float
     """
     torch.manual_seed(seed)
     lengths = [len(e.ids) for e in data]
+    # rows are sized by what they compute: shared prefixes once, where the model can share them
+    seqs = [e.ids for e in data] if pack and shares_prefixes(_parts(model)[0].config) else None
     steps = plan_steps(lengths, batch_size, epochs, seed)
     params = [p for p in model.parameters() if p.requires_grad]
     # one fused kernel per step instead of a dozen small ops per LoRA matrix (420 of them here)
@@ -205,7 +193,8 @@ def training_steps(model, data: list[Encoded], *, batch_size: int, epochs: float
     with _adapter_input_casts(model, enabled=autocast is None):
         try:
             for k, indices in enumerate(steps):
-                rows = pack_rows(indices, lengths, min(max_row, PACK_ROW_TOKENS)) if pack else [[i] for i in indices]
+                rows = (pack_rows(indices, lengths, min(max_row, PACK_ROW_TOKENS), seqs, max_row) if pack
+                        else [[i] for i in indices])
                 loss = _loss(model, rows, data, device, autocast, computed=computed)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
