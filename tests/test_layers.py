@@ -17,7 +17,8 @@ SQL_BODY = {
 }
 # A fragment of a where clause with a bound parameter ("created_at >= ?"), the form SQL takes when
 # a caller builds part of a query and hands it to the store.
-SQL_FRAGMENT = re.compile(r"\b\w+\s*(=|==|>=|<=|<|>|!=|<>|\blike|\bin\s*\()\s*\?", re.IGNORECASE)
+# ("like" needs its space before "?": prose asks "what does it look like?")
+SQL_FRAGMENT = re.compile(r"\b\w+\s*(?:(?:=|==|>=|<=|<|>|!=|<>|\bin\s*\()\s*|\blike\s+)\?", re.IGNORECASE)
 
 # Modules that still speak SQL outside store/ while on their way out (none now).
 KNOWN_SQL_OFFENDERS: set[str] = set()
