@@ -4,7 +4,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["efficacy", "hook", "hook_wave2", "hook_embed", "gateway", "gateway_prefix", "proxy", "memory", "sessions",
-         "independence", "train", "export", "bandits", "experiment", "tui"]
+         "independence", "demo_independence", "train", "export", "bandits", "experiment", "tui"]
 
 SUMMARY = """# Benchmark results
 
