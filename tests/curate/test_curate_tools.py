@@ -5,24 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from toolconv import TOOLS, call
 
 from edgelearn.curate import export_dataset
 from edgelearn.curate import tools as T
 from edgelearn.serve.tools import TOOL_RESULT_CHARS
 
-TOOLS = [
-    {"type": "function", "function": {"name": "read_file", "description": "Read a file of the repository",
-                                      "parameters": {"type": "object", "properties": {"path": {"type": "string"}},
-                                                     "required": ["path"]}}},
-    {"type": "function", "function": {"name": "run_tests", "description": "Run the test suite",
-                                      "parameters": {"type": "object", "properties": {"target": {"type": "string"}}}}},
-]
 SYSTEM = {"role": "system", "content": "You are a coding agent in the repository quill."}
-
-
-def call(name: str, arguments: dict | str, call_id: str) -> dict:
-    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": text}}
 
 
 def gateway_run(messages: list[dict], *, text: str = "", calls: list[dict] | None = None, reward: float = 0.9,

@@ -1,4 +1,4 @@
-"""A multi-turn tool conversation shared by the tool-learning tests."""
+"""A multi-turn tool conversation and the tools it offers, shared by the tool-learning and curation tests."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ TOOLS = [
 ]
 
 
-def call(name: str, arguments: dict, call_id: str) -> dict:
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+def call(name: str, arguments: dict | str, call_id: str) -> dict:
+    """An assistant tool call; ``arguments`` as a string is sent as is (broken JSON included)."""
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": text}}
 
 
 # a multi-turn agent trajectory: text and a call, two results in a row, a follow-up, and the answer (two calls)
