@@ -12,19 +12,22 @@ from edgelearn.demo.tool_pack import check_calls, load_tool_pack
 from edgelearn.train.evaluate import Generate
 
 
-def taskpack(examples: list[dict], generate: Generate) -> dict:
-    """Success rate on demo-pack tasks: the answer's code must pass every test of its task."""
-    tasks = {t.id: t for t in load_pack()}
+def _rate(examples: list[dict], tasks: dict, passes) -> dict:
+    """Success rate over the examples that name a task of ``tasks``; ``passes(task, example)`` judges one."""
     n = passed = 0
     for ex in examples:
         task = tasks.get(ex["check"].get("task_id"))
         if task is None:
             continue
-        prompt = ex["messages"][:-1]
-        result = check(task, generate(prompt))
         n += 1
-        passed += bool(result.ok)
+        passed += bool(passes(task, ex))
     return {"n": n, "passed": passed, "rate": round(passed / n, 4) if n else None}
+
+
+def taskpack(examples: list[dict], generate: Generate) -> dict:
+    """Success rate on demo-pack tasks: the answer's code must pass every test of its task."""
+    return _rate(examples, {t.id: t for t in load_pack()},
+                 lambda task, ex: check(task, generate(ex["messages"][:-1])).ok)
 
 
 def toolcall(examples: list[dict], generate: Generate) -> dict:
@@ -33,13 +36,8 @@ def toolcall(examples: list[dict], generate: Generate) -> dict:
     from edgelearn.serve.tools import parse_tool_calls
     from edgelearn.train.data import example_tools
 
-    tasks = {t.id: t for t in load_tool_pack()}
-    n = passed = 0
-    for ex in examples:
-        task = tasks.get(ex["check"].get("task_id"))
-        if task is None:
-            continue
+    def passes(task, ex) -> bool:
         _, calls = parse_tool_calls(generate(ex["messages"][:-1], example_tools(ex)))
-        n += 1
-        passed += check_calls(task, calls)
-    return {"n": n, "passed": passed, "rate": round(passed / n, 4) if n else None}
+        return check_calls(task, calls)
+
+    return _rate(examples, {t.id: t for t in load_tool_pack()}, passes)
