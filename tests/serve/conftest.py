@@ -16,13 +16,6 @@ from serve_helpers import copy_gguf, metadata_only_gguf, zero_lora_gguf
 
 
 @pytest.fixture(scope="session")
-def base_gguf() -> Path:
-    from edgelearn.serve.base import default_base_gguf
-
-    return default_base_gguf()
-
-
-@pytest.fixture(scope="session")
 def gguf_files(tmp_path_factory, base_gguf) -> dict[str, Path]:
     """Session-wide stand-ins: ``adapter`` (zero LoRA) and metadata-only ``light_base`` and
     ``light_merged`` for tests that never load a model."""

