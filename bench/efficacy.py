@@ -26,6 +26,8 @@ from pathlib import Path
 
 from benchenv import cpu_model
 
+from edgelearn.demo.runner import DemoOptions
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,21 +43,23 @@ def machine() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval-limit", type=int, default=None)
-    parser.add_argument("--epochs", type=float, default=3.0)
-    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    # default: the demo's own (DemoOptions)
+    parser.add_argument("--epochs", type=float, default=DemoOptions.epochs)
+    parser.add_argument("--learning-rate", type=float, default=DemoOptions.learning_rate)
+    parser.add_argument("--rank", type=int, default=DemoOptions.rank, help="LoRA rank (alpha is twice it)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "efficacy.md"))
-    parser.add_argument("--no-tools", action="store_true", help="the code family alone (the default demo)")
+    parser.add_argument("--no-tools", action="store_true", help="the code family alone")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="edgelearn-efficacy-"))
     os.environ["EDGELEARN_HOME"] = str(home)
     from edgelearn.cli import main as cli
 
     started = time.monotonic()
-    argv = ["demo", "--headless", "--json", "--epochs", str(args.epochs), "--learning-rate", str(args.learning_rate)]
+    argv = ["demo", "--headless", "--json", "--epochs", str(args.epochs), "--learning-rate", str(args.learning_rate),
+            "--rank", str(args.rank)]
     if args.eval_limit:
         argv += ["--eval-limit", str(args.eval_limit)]
-    if not args.no_tools:
-        argv.append("--tools")
+    argv.append("--no-tools" if args.no_tools else "--tools")
     import contextlib
     import io
     import json
@@ -100,7 +104,7 @@ def main() -> int:
         f"| whole demo incl. both held-out evaluations | {wall / 60:.1f} min | |",
         "",
         f"Training job: {job.get('training', {}).get('steps', '?')} steps, {args.epochs:g} epochs, learning rate "
-        f"{args.learning_rate:g}, backend {job.get('backend', '?')}, precision {job.get('precision', '?')}; "
+        f"{args.learning_rate:g}, LoRA rank {args.rank}, backend {job.get('backend', '?')}, precision {job.get('precision', '?')}; "
         f"stages: {timings or 'not reported'}. Every answer is in bench/out/efficacy.json.",
         *([f"Dataset: {manifests[-1]['counts'].get('examples')} examples, tool examples per tool "
            f"{ {k: v['examples'] for k, v in tool_counts.items()} }; rejected "

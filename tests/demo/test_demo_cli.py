@@ -36,5 +36,10 @@ def test_demo_runs_one_whole_cycle_and_reports_before_and_after(home):
     assert "local share " in out and "cost saved $" in out
     # every held-out answer was checked, for the base and for the promoted adapter
     assert [a["model"] for a in result["answers"]] == ["base"] * 8 + ["coder-v1"] * 8
+    # the tool-use family (on by default) was trained in the same cycle: every held-out tool task was
+    # asked through the gateway with the house tools, before and after
+    assert result["tools_heldout"] == 20 and len(result["tool_answers"]) == 40
+    assert result["tools_before"] <= 0.1 and result["tools_after"] >= 0.5
+    assert "; tool calls before: " in out
     # the demo ran in its own home inside the user's: the user's store is untouched
     assert (home / "demo" / "edgelearn.db").exists() and not (home / "edgelearn.db").exists()

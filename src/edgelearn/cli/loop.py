@@ -31,7 +31,7 @@ def cmd_demo(args) -> int:
             (dhome / name).unlink(missing_ok=True)
         for sub in ("datasets", "jobs", "artifacts", "modelfiles"):
             shutil.rmtree(dhome / sub, ignore_errors=True)
-    opts = DemoOptions(epochs=args.epochs, learning_rate=args.learning_rate, min_samples=args.min_samples,
+    opts = DemoOptions(epochs=args.epochs, learning_rate=args.learning_rate, rank=args.rank, min_samples=args.min_samples,
                        eval_limit=args.eval_limit, max_tokens=args.max_tokens, timeout_s=args.timeout, tools=args.tools)
     train = [t for t in load_pack() if t.split == "train"]
     tool_train = [t for t in load_tool_pack() if t.split == "train"] if args.tools else []
@@ -187,13 +187,15 @@ def register(sub) -> None:
     p.add_argument("--keep", action="store_true", help="keep the previous demo's store and artifacts")
     p.add_argument("--epochs", type=float, default=DemoOptions.epochs)
     p.add_argument("--learning-rate", type=float, default=DemoOptions.learning_rate)
+    p.add_argument("--rank", type=int, default=DemoOptions.rank, help="LoRA rank (alpha is twice it)")
     p.add_argument("--min-samples", type=int, default=12, help="experiment samples per variant")
     p.add_argument("--eval-limit", type=int, help="held-out tasks measured (default: all)")
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per stage")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--tools", action="store_true",
-                   help="also teach the tool-use family (house tools of a made-up repository); a longer cycle")
+    p.add_argument("--tools", action=argparse.BooleanOptionalAction, default=DemoOptions.tools,
+                   help="also teach the tool-use family (house tools of a made-up repository; on by default); "
+                        "--no-tools: the code family alone, a shorter cycle")
     p.set_defaults(handler=cmd_demo)
 
     p = sub.add_parser("status", parents=[common], help="what the loop is doing (asks the running runtime)")

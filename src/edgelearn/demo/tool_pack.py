@@ -51,12 +51,16 @@ PHRASINGS = {
              ("I need to look at the source of the {x} module.", "Pull up the {x} code, I want to read it.")),
     "bug": (("File a bug: {t}", "Report a bug: {t}", "Open a bug ticket: {t}", "Log this defect: {t}",
              "This is broken, ticket it: {t}", "Bug report please: {t}", "Track this regression: {t}",
-             "Users hit an error, file it: {t}"),
+             "Users hit an error, file it: {t}", "Put this crash in the bug queue: {t}",
+             "We found a defect, record it: {t}", "This misbehaves, write it up: {t}",
+             "Note this glitch for the team: {t}"),
             ("Something is broken, please log it as a bug: {t}", "Please raise an issue for this fault: {t}")),
     "feature": (("Request a feature: {t}", "File a feature request: {t}", "Open a feature ticket: {t}",
                  "Ticket this enhancement: {t}", "We want something new, file it: {t}",
                  "Add this idea to the backlog: {t}", "Suggest an improvement: {t}",
-                 "Customers are asking for this addition, ticket it: {t}"),
+                 "Customers are asking for this addition, ticket it: {t}",
+                 "Propose this for a future release: {t}", "It would be nice to have this, write it up: {t}",
+                 "Record this product idea: {t}", "Plan this enhancement for later: {t}"),
                 ("We would like this new capability, ticket it: {t}", "Could you log a wish for the roadmap: {t}")),
     "stage": (("Deploy {x} to staging.", "Ship {x} to staging.", "Put {x} on staging.",
                "Release {x} to the staging servers.", "Try {x} out on stg.", "Move {x} to staging.",
@@ -69,20 +73,28 @@ PHRASINGS = {
 }
 _COMPONENTS = ("lexer", "parser", "cache", "router", "ledger", "mailer", "planner", "indexer", "scheduler",
                "renderer", "storage", "search")
-_SERVICES = ("gateway", "worker", "notifier", "scheduler", "frontend", "api", "crawler", "reporter")
+# stage and prod name different services, each once: the adapter must copy the name, not recall it
+_STAGED = ("gateway", "worker", "notifier", "scheduler", "frontend", "api", "crawler", "reporter", "dispatcher",
+           "mailroom", "ingest", "exporter", "summarizer", "deduplicator", "feedbuilder", "pdfmaker")
+_SHIPPED = ("auth", "webhooks", "backup", "analytics", "checkout", "catalog", "chat", "ratelimiter", "pricing",
+            "importer", "tracker", "wiki", "shortener", "watermarker", "emailer", "forecaster")
 NAMES = {  # (train names, held-out names never seen in training)
     "test": (_COMPONENTS, ("tokenizer", "billing", "profiler", "sync")),
     "read": (_COMPONENTS, ("uploader", "metrics", "archiver", "locale")),
     "bug": (("login page crashes on empty password", "export drops the last row", "search ignores accents",
              "dates shown in the wrong timezone", "the logout button does nothing", "emails are sent twice",
-             "the sidebar overlaps the footer on mobile", "saving a draft loses the tags"),
+             "the sidebar overlaps the footer on mobile", "saving a draft loses the tags",
+             "the password reset link expires at once", "charts render blank in Firefox",
+             "pagination skips page 2", "the import wizard hangs on large files"),
             ("upload stalls at 99 percent", "avatars fail to load on Safari", "the totals row shows NaN")),
     "feature": (("dark mode for the dashboard", "export to CSV", "keyboard shortcuts in the editor",
                  "single sign-on with GitHub", "bulk delete in the file list", "a weekly summary email",
-                 "a public status page", "custom colors per project"),
+                 "a public status page", "custom colors per project",
+                 "a mobile app for tablets", "comments on pull requests", "a calendar view of deadlines",
+                 "sharing boards with guests"),
                 ("webhooks for new releases", "two-factor authentication", "an audit log of admin actions")),
-    "stage": (_SERVICES, ("thumbnailer", "transcoder", "geocoder")),
-    "prod": (_SERVICES, ("payments", "invoicer", "resizer")),
+    "stage": (_STAGED, ("thumbnailer", "transcoder", "geocoder")),
+    "prod": (_SHIPPED, ("payments", "invoicer", "resizer")),
 }
 
 

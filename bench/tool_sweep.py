@@ -1,0 +1,108 @@
+"""The quick loop behind the tool-call figures in bench/results/tools_efficacy.md: train once on the
+demo pack's rows as the training job does, then answer the held-out quill tool tasks greedily with
+the trained torch model, rendered exactly as serving renders them and parsed by ``serve.tools``.
+
+    .venv/bin/python bench/tool_sweep.py [--epochs 6] [--lr 1e-3] [--rank 32] [--no-code] [--code-eval]
+
+It skips the demo's teacher, gateway, export and A/B (``bench/efficacy.py`` runs the whole cycle);
+the rows are the pack's train tasks as the teacher answers them, less the 10 % validation split.
+A minute or two per epoch on 2 quiet cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from edgelearn.config import TrainSettings
+from edgelearn.demo import tool_pack as TP
+from edgelearn.demo.pack import SYSTEM_PROMPT, check, load_pack
+from edgelearn.serve.tools import parse_tool_calls
+from edgelearn.train import data as D
+from edgelearn.train.backends import PeftBackend
+from edgelearn.train.base import hf_directory, resolve_base
+from edgelearn.train.reference import greedy
+from edgelearn.train.trainer import train_lora
+
+
+def rows(with_code: bool) -> list[dict]:
+    """The training rows: each train tool task with its call, and the code tasks with their reference."""
+    out = [{"messages": [*t.messages(), {"role": "assistant", "content": "", "tool_calls": [
+        {"id": "c", "type": "function", "function": {"name": t.expected["name"],
+                                                     "arguments": json.dumps(t.expected["arguments"])}}]}],
+            "tools": TP.TOOLS} for t in TP.load_tool_pack() if t.split == "train"]
+    if with_code:
+        out += [{"messages": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": t.prompt},
+                              {"role": "assistant", "content": f"```python\n{t.reference.strip()}\n```"}]}
+                for t in load_pack() if t.split == "train"]
+    return [r for r in out if not D.is_validation({"messages": r["messages"]}, 0.1)]
+
+
+def tool_accuracy(model, tok, eot, device, tasks, show: bool) -> int:
+    prompts = [D.prompt_ids(tok, t.messages(), TP.TOOLS) for t in tasks]
+    right = 0
+    for task, gen in zip(tasks, greedy(model, prompts, 64, eot, device)):
+        text = tok.decode(gen.tokens, skip_special_tokens=True)
+        _, calls = parse_tool_calls(text)
+        ok = TP.check_calls(task, calls)
+        right += ok
+        if show and not ok:
+            print(f"  miss: {task.prompt!r} -> {' '.join(text.split())[:150]}")
+    return right
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--epochs", type=float, default=6.0)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--rank", type=int, default=32)
+    ap.add_argument("--seq", type=int, default=560)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-code", action="store_true", help="the tool rows alone")
+    ap.add_argument("--code-eval", action="store_true", help="also the held-out code tasks")
+    ap.add_argument("--base", action="store_true", help="measure the base only (no training)")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    home = Path(os.environ.get("EDGELEARN_HOME") or Path(tempfile.gettempdir()) / "edgelearn-bench")
+    cfg = TrainSettings(epochs=a.epochs, learning_rate=a.lr, max_seq_len=a.seq, batch_size=a.batch, rank=a.rank,
+                        alpha=2 * a.rank)
+    prep = PeftBackend().prepare(hf_directory(resolve_base(""), home / "cache"), cfg)
+    tok, eot = prep.tokenizer, D.end_of_turn_ids(prep.tokenizer)
+    train = rows(not a.no_code)
+    enc, dropped = D.encode_all(tok, train, a.seq, eot)
+    print(f"rows {len(train)} ({sum(1 for r in train if r.get('tools'))} with tools), dropped {dropped}, "
+          f"tokens {sum(len(e.ids) for e in enc)}, load {os.getloadavg()[0]:.1f}", flush=True)
+    started = time.monotonic()
+    if not a.base:
+        st = train_lora(prep.model, enc, batch_size=a.batch, epochs=a.epochs, lr=a.lr, seed=0, max_row=a.seq,
+                        device=prep.device, pack=prep.pack, autocast=prep.autocast)
+        print(f"trained {st.steps} steps in {st.train_s:.0f} s, {st.tokens_per_s:.0f} tokens/s, final loss "
+              f"{st.final_loss:.3f}, load {os.getloadavg()[0]:.1f}", flush=True)
+    model = prep.model.eval()
+    with model.disable_adapter() if a.base else contextlib.nullcontext():
+        tasks = TP.load_tool_pack()
+        held = [t for t in tasks if t.split == "heldout"]
+        print(f"held-out tool calls {tool_accuracy(model, tok, eot, prep.device, held, True)}/{len(held)}")
+        seen = [t for t in tasks if t.split == "train"]
+        print(f"train tool calls {tool_accuracy(model, tok, eot, prep.device, seen, False)}/{len(seen)}")
+        if a.code_eval:
+            code = [t for t in load_pack() if t.split == "heldout"]
+            prompts = [D.prompt_ids(tok, [{"role": "system", "content": SYSTEM_PROMPT},
+                                          {"role": "user", "content": t.prompt}]) for t in code]
+            solved = sum(r.total > 0 and r.passed == r.total for r in
+                         (check(t, tok.decode(g.tokens, skip_special_tokens=True))
+                          for t, g in zip(code, greedy(model, prompts, 64, eot, prep.device))))
+            print(f"held-out code {solved}/{len(code)}")
+    print(f"total {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
