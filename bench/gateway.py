@@ -15,7 +15,9 @@ child).
 Method (the one issue 16 names for the anchors): an open-loop client (requests sent on a fixed
 schedule, whatever the answers do) calls the stand-in provider (``tests/standin.py``) directly and
 through each gateway, at 50 and 200 requests/s, plain and streamed, in alternating 10-second blocks
-(the targets' order rotates every round, so drift in background load hits all of them alike). Then
+(the targets' order rotates every round, so drift in background load hits all of them alike; while
+one target's block runs, every other gateway's processes are stopped with SIGSTOP, so one's
+background work cannot take the cores from another's block: ``alone()``). Then
 Anthropic Messages at 200/s (kind ``messages-stream``): ``POST /v1/messages`` streamed, to the same
 stand-in directly and through edgelearn's Anthropic-type provider (no anchors).
 Every process is its own: the client here, the stand-in, edgelearn (a real uvicorn with the full
@@ -39,11 +41,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import re
 import select
+import signal
 import socket
 import statistics
 import subprocess
@@ -375,6 +379,28 @@ def cpu_seconds(proc: subprocess.Popen | None) -> float:
     return total / TICK
 
 
+ISOLATE = True  # --no-isolate: every gateway runs through every block, as before
+
+
+@contextlib.contextmanager
+def alone(target: Target, targets: list[Target]):
+    """While one target's block runs, every other gateway's process tree is stopped (SIGSTOP) and
+    resumed after: one gateway's background work (LiteLLM's failing streams, a checkpoint, a
+    revision's recorder) must not take the cores from another's block. The stand-in is never
+    stopped; a gateway's own deferred work runs in its own blocks, where it counts."""
+    others = {t.proc.pid: t.proc for t in targets if t.proc is not None and t.proc is not target.proc}
+    stopped = [pid for proc in others.values() for pid in _tree(proc.pid)] if ISOLATE else []
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
 # --- the client ----------------------------------------------------------------------------------
 class Pool:
     """Keep-alive HTTP/1.1 connections to one host, TCP_NODELAY on each; grows as the load needs.
@@ -526,10 +552,11 @@ async def run_blocks(targets: list[Target], standin: subprocess.Popen, rates: li
             for t in order:
                 if (t.name, rate) in skip:
                     continue
-                cpu0, scpu0, ccpu0 = cpu_seconds(t.proc), cpu_seconds(standin), time.process_time()
-                results, unanswered = await open_loop(pools[t.name], t, stream, rate, block_s)
-                await asyncio.sleep(1.0)  # what a block left running (retries, recording) ends in its own count
-                cpu1, scpu1, ccpu1 = cpu_seconds(t.proc), cpu_seconds(standin), time.process_time()
+                with alone(t, kind_targets):
+                    cpu0, scpu0, ccpu0 = cpu_seconds(t.proc), cpu_seconds(standin), time.process_time()
+                    results, unanswered = await open_loop(pools[t.name], t, stream, rate, block_s)
+                    await asyncio.sleep(1.0)  # what a block left running (retries, recording) ends in its own count
+                    cpu1, scpu1, ccpu1 = cpu_seconds(t.proc), cpu_seconds(standin), time.process_time()
                 row = rows.setdefault(t.name, {"lat": [], "ttft": [], "fail": 0, "calls": 0, "cpu": 0.0,
                                                "standin_cpu": 0.0, "client_cpu": 0.0, "errors": {}})
                 row["client_cpu"] += ccpu1 - ccpu0
@@ -585,8 +612,9 @@ async def concurrent_streams(targets: list[Target], n: int, rounds: int) -> dict
             pool = Pool(t.host, t.port)
             paced = Target(t.name, t.host, t.port, t.path, t.paced_model, t.paced_model, t.headers, t.proc)
             body = request_body(t.paced_model, True)
-            results = await asyncio.gather(*(call(pool, paced, body, True, keep_events=True) for _ in range(n)))
-            pool.close()
+            with alone(t, targets):
+                results = await asyncio.gather(*(call(pool, paced, body, True, keep_events=True) for _ in range(n)))
+                pool.close()
             row = out[t.name]
             for x in results:
                 row["streams"] += 1
@@ -800,6 +828,8 @@ def main() -> None:
                         help="py-spy the edgelearn child at 200/s, plain calls (default), streams or /v1/messages streams")
     parser.add_argument("--only", metavar="KINDS", help="comma-separated kinds to run (plain@50, stream@200, "
                         f"{MESSAGES_KIND}, concurrent, ...; default all)")
+    parser.add_argument("--no-isolate", action="store_true", help="leave the other gateways running during a "
+                        "target's block (default: they are stopped with SIGSTOP, see alone())")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gateway.md")
     parser.add_argument("--render", type=Path, metavar="JSON", help="only write --out again from a saved run's JSON")
     parser.add_argument("--standin-child", metavar="PORT_FILE", help=argparse.SUPPRESS)
@@ -815,6 +845,8 @@ def main() -> None:
         args.out.write_text(report(saved))
         return None
     only = set(args.only.split(",")) if args.only else None
+    global ISOLATE
+    ISOLATE = not args.no_isolate
     rounds = args.rounds or (1 if args.quick else 2)
     block_s = args.block_s or (3.0 if args.quick else 10.0)
     streams = args.streams or (50 if args.quick else 100)
