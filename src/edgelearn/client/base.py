@@ -7,7 +7,6 @@ same ``edgelearn.errors`` classes with the same messages for the same bad input.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from typing import Any, Self
 
@@ -79,22 +78,6 @@ def check_session_id(session_id: Any) -> str:
     if not isinstance(session_id, str) or not session_id.strip():
         raise InvalidInput(f"session_id: must be a non-empty string, not {session_id!r}", field="session_id")
     return session_id
-
-
-def check_range(name: str, value: Any, low: int, high: int) -> int:
-    """``value`` as an int in [low, high]; ``InvalidInput`` naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"{name}: must be a whole number from {low} to {high}, not {value!r}", field=name)
-    return value
-
-
-def check_time(value: Any, field: str) -> float | None:
-    """``value`` as a unix time, or None; ``InvalidInput`` naming ``field`` otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInput(f"{field}: must be a unix time, not {value!r}", field=field)
-    return float(value)
 
 
 def json_body(fields: dict[str, Any]) -> bytes:

@@ -13,14 +13,13 @@ from urllib.parse import quote
 
 import httpx
 
+from edgelearn.checks import check_range, check_time
 from edgelearn.client.base import (
     DEFAULT_REASON,
     Client,
     check_filters,
-    check_range,
     check_session_filters,
     check_session_id,
-    check_time,
     check_toggle,
     json_body,
 )

@@ -11,10 +11,10 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
+from edgelearn.checks import check_range, check_time
 from edgelearn.errors import InvalidInput
 from edgelearn.experiment.independence.evidence import cost_saved
 from edgelearn.experiment.independence.levels import check_level
@@ -24,23 +24,6 @@ from edgelearn.roles import check_role
 DEFAULT_SPAN_S = 86400.0  # the chart's window when the caller gives no ``since``
 DEFAULT_BUCKET_S = 3600
 MAX_BUCKETS = 200
-
-
-def check_bucket(bucket_s: object) -> int:
-    """``bucket_s`` when it is a whole number of seconds from 60 up; else ``InvalidInput``."""
-    if isinstance(bucket_s, bool) or not isinstance(bucket_s, int) or not 60 <= bucket_s <= 10**9:
-        raise InvalidInput(f"bucket_s: must be a whole number from 60 to 1000000000, not {bucket_s!r}",
-                           field="bucket_s")
-    return bucket_s
-
-
-def check_time(value: object, field: str) -> float | None:
-    """``value`` as a unix time, or None; else ``InvalidInput`` naming ``field``."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInput(f"{field}: must be a unix time, not {value!r}", field=field)
-    return float(value)
 
 
 def share_series(store, role: str, providers, price: tuple[float, float] | None, since: float, bucket_s: int,
@@ -77,7 +60,7 @@ def independence_view(service, settings, role: str | None = None, *, since: floa
     before ``until``) to ``until`` (default: now)."""
     if role is not None:
         check_role(role, field="role")
-    bucket_s = check_bucket(bucket_s)
+    bucket_s = check_range("bucket_s", bucket_s, 60, 10**9)
     since, until = check_time(since, "since"), check_time(until, "until")
     now = time.time() if now is None else now
     end = now if until is None else until
