@@ -5,12 +5,10 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from tui_seed import make_app, record_notes, seed_store, settle, table_rows, text_of
+from tui_seed import press, runtime_app, seed_store, settle, table_rows, text_of
 
-from edgelearn.client import EmbeddedClient
 from edgelearn.tui.screens.confirm import ConfirmScreen
 from edgelearn.tui.screens.run_detail import RunDetailScreen
-from edgelearn.tui.source import ClientSource
 
 pytestmark = pytest.mark.anyio
 
@@ -23,21 +21,13 @@ def rt(runtime, home):
 
 @pytest.fixture
 def app(rt):
-    app = make_app(ClientSource(EmbeddedClient.over_runtime(rt)), runtime=rt)
-    app.notes = record_notes(app)
-    return app
-
-
-async def go(pilot, *keys: str) -> None:
-    for key in keys:
-        await pilot.press(key)
-        await settle(pilot)
+    return runtime_app(rt)
 
 
 async def confirm(pilot, reason: str) -> None:
     assert isinstance(pilot.app.screen, ConfirmScreen)
     pilot.app.screen.query_one("#reason").value = reason
-    await go(pilot, "enter")
+    await press(pilot, "enter")
 
 
 async def select_model(pilot, model_id: str) -> None:
@@ -49,9 +39,9 @@ async def select_model(pilot, model_id: str) -> None:
 
 async def test_rollback_after_confirmation(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "4")
+        await press(pilot, "4")
         await select_model(pilot, "coder-v2")  # any row of the role: the role's champion is rolled back
-        await go(pilot, "b")
+        await press(pilot, "b")
         await confirm(pilot, "outputs got worse")
         assert rt.store.models.get("coder-v1").state == "rolled_back"
         assert rt.store.models.champion("coder") is None  # no earlier champion: the base serves again
@@ -64,16 +54,16 @@ async def test_rollback_after_confirmation(app, rt):
 
 async def test_rollback_cancelled_changes_nothing(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "4", "b")
+        await press(pilot, "4", "b")
         assert isinstance(app.screen, ConfirmScreen)
-        await go(pilot, "escape")
+        await press(pilot, "escape")
         assert rt.store.models.get("coder-v1").state == "champion"
         assert rt.store.events.list(type="model.rolled_back") == []
 
 
 async def test_confirmation_needs_a_reason(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "4", "b")
+        await press(pilot, "4", "b")
         await confirm(pilot, "   ")
         assert isinstance(app.screen, ConfirmScreen)  # still asking
         assert rt.store.models.get("coder-v1").state == "champion"
@@ -81,9 +71,9 @@ async def test_confirmation_needs_a_reason(app, rt):
 
 async def test_promote_challenger(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "4")
+        await press(pilot, "4")
         await select_model(pilot, "coder-v2")
-        await go(pilot, "p")
+        await press(pilot, "p")
         await confirm(pilot, "wins the A/B")
         assert rt.store.models.champion("coder").id == "coder-v2"
         assert rt.store.models.get("coder-v1").state == "retired"
@@ -92,9 +82,9 @@ async def test_promote_challenger(app, rt):
 
 async def test_retire(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "4")
+        await press(pilot, "4")
         await select_model(pilot, "coder-v2")
-        await go(pilot, "x")
+        await press(pilot, "x")
         await confirm(pilot, "not needed")
         assert rt.store.models.get("coder-v2").state == "retired"
 
@@ -102,21 +92,21 @@ async def test_retire(app, rt):
 async def test_refused_action_is_a_notification(app, rt):
     rt.store.models.set_state("coder-v1", "retired", "test setup")  # coder has no champion now
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "4")
+        await press(pilot, "4")
         await select_model(pilot, "coder-v1")
-        await go(pilot, "p")
+        await press(pilot, "p")
         await confirm(pilot, "again")
         assert rt.store.models.champion("coder").id == "coder-v1"
         await select_model(pilot, "coder-v2")
-        await go(pilot, "p")
+        await press(pilot, "p")
         await confirm(pilot, "challenger wins")
-        await go(pilot, "b")
+        await press(pilot, "b")
         await confirm(pilot, "undo")
         # rolling back coder-v2 restores coder-v1, the previous champion
         assert rt.store.models.champion("coder").id == "coder-v1"
-        await go(pilot, "b")
+        await press(pilot, "b")
         await confirm(pilot, "once more")
-        await go(pilot, "b")  # no champion left: told so, nothing asked
+        await press(pilot, "b")  # no champion left: told so, nothing asked
         assert not isinstance(app.screen, ConfirmScreen)
         assert any(sev == "warning" and "no champion" in m for sev, m in app.notes)
 
@@ -127,13 +117,13 @@ def _config(rt) -> dict:
 
 async def test_toggle_auto_train_writes_the_config_file(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "7")
+        await press(pilot, "7")
         assert app.screen.query_one("#sw-auto_train").value is True
-        await go(pilot, "t")
+        await press(pilot, "t")
         assert _config(rt)["train"]["auto_train"] is False
         assert rt.settings.train.auto_train is False  # reloaded
         assert app.screen.query_one("#sw-auto_train").value is False
-        await go(pilot, "t")
+        await press(pilot, "t")
         assert _config(rt)["train"]["auto_train"] is True
         await pilot.click("#sw-auto_deploy")
         await settle(pilot)
@@ -144,7 +134,7 @@ async def test_toggle_auto_train_writes_the_config_file(app, rt):
 async def test_toggle_overridden_by_environment_warns(app, rt, monkeypatch):
     monkeypatch.setenv("EDGELEARN_EXPORT__AUTO_EXPORT", "true")
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "7", "e")
+        await press(pilot, "7", "e")
         assert _config(rt)["export"]["auto_export"] is False
         assert rt.settings.export.auto_export is True
         assert any(sev == "warning" and "environment" in m for sev, m in app.notes)
@@ -153,26 +143,26 @@ async def test_toggle_overridden_by_environment_warns(app, rt, monkeypatch):
 
 async def test_filter_runs(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "2")
+        await press(pilot, "2")
         assert len(table_rows(app.screen)) == 60
-        await go(pilot, "slash", *"fixer", "enter")
+        await press(pilot, "slash", *"fixer", "enter")
         rows = table_rows(app.screen)
         assert {r[2] for r in rows} == {"fixer"}
         assert len(rows) == len(rt.store.runs.list(role="fixer", limit=1000))
-        await go(pilot, "slash", "tab", "tab", "tab", *"0.8", "enter")
+        await press(pilot, "slash", "tab", "tab", "tab", *"0.8", "enter")
         rows = table_rows(app.screen)
         assert rows and all(float(r[5]) >= 0.8 and r[2] == "fixer" for r in rows)
         assert len(rows) == len(rt.store.runs.list(role="fixer", min_reward=0.8, limit=1000))
-        await go(pilot, "slash", "tab", "tab", "tab", "backspace", "backspace", "backspace", "2", "enter")
+        await press(pilot, "slash", "tab", "tab", "tab", "backspace", "backspace", "backspace", "2", "enter")
         assert any(sev == "error" and "min reward" in m for sev, m in app.notes)
         assert len(table_rows(app.screen)) == len(rows)  # the bad filter was not applied
-        await go(pilot, "escape", "c")
+        await press(pilot, "escape", "c")
         assert len(table_rows(app.screen)) == 60
 
 
 async def test_model_and_prompt_filters(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "2", "slash", "tab", *"coder-v2", "tab", *"stepwise", "enter")
+        await press(pilot, "2", "slash", "tab", *"coder-v2", "tab", *"stepwise", "enter")
         rows = table_rows(app.screen)
         assert rows and {(r[3], r[4]) for r in rows} == {("coder-v2", "stepwise")}
         assert len(rows) == len(rt.store.runs.list(model="coder-v2", prompt="stepwise", limit=100))
@@ -180,26 +170,26 @@ async def test_model_and_prompt_filters(app, rt):
 
 async def test_run_detail_and_back(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "2", "down", "enter")
+        await press(pilot, "2", "down", "enter")
         assert isinstance(app.screen, RunDetailScreen)
         run_id = app.screen.run_id
         assert run_id == rt.store.runs.list(limit=2)[1].id
         assert run_id in text_of(app.screen.query_one("#meta"))
         assert "Implement solve_58." in text_of(app.screen.query_one("#input"))
         assert "tests" in text_of(app.screen.query_one("#reward"))
-        await go(pilot, "escape")
+        await press(pilot, "escape")
         assert not isinstance(app.screen, RunDetailScreen)
 
 
 async def test_events_filter(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
-        await go(pilot, "6", "slash", *"model.", "enter")
+        await press(pilot, "6", "slash", *"model.", "enter")
         rows = table_rows(app.screen)
         assert rows and all(r[1].startswith("model.") for r in rows)
         assert len(rows) == len(rt.store.events.list(type="model", limit=1000))
-        await go(pilot, "slash", "tab", *"fixer", "enter")
+        await press(pilot, "slash", "tab", *"fixer", "enter")
         assert table_rows(app.screen) == []
-        await go(pilot, "escape", "c")
+        await press(pilot, "escape", "c")
         assert len(table_rows(app.screen)) == rt.store.events.count()
 
 
@@ -210,7 +200,7 @@ async def test_dashboard_sees_new_runs(app, rt):
         await settle(pilot)
         before = app.screen.loads
         rt.recorder.record(RecordIn(role="judge", task="rate it", output="8/10"))
-        await go(pilot, "ctrl+r")
+        await press(pilot, "ctrl+r")
         assert app.screen.loads > before
         assert "judge" in text_of(app.screen.query_one("#roles"))
 
@@ -218,9 +208,9 @@ async def test_dashboard_sees_new_runs(app, rt):
 async def test_every_screen_opens_and_arms_show_intervals(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
         for key in "1234567":
-            await go(pilot, key)
+            await press(pilot, key)
             assert app.screen.loads >= 1, key
-        await go(pilot, "3")
+        await press(pilot, "3")
         arms = {(r[0], r[1], r[2]): r for r in table_rows(app.screen)}
         mean, interval = arms[("coder", "prompt", "default")][6:8]
         low, high = (float(x) for x in interval.split("–"))

@@ -10,7 +10,8 @@ from tui_seed import (
     NOW,
     TEACHER,
     make_app,
-    record_notes,
+    press,
+    runtime_app,
     seed_independence,
     seed_store,
     settle,
@@ -45,15 +46,7 @@ def rt(home):
 
 @pytest.fixture
 def app(rt):
-    app = make_app(ClientSource(EmbeddedClient.over_runtime(rt)), runtime=rt)
-    app.notes = record_notes(app)
-    return app
-
-
-async def go(pilot, *keys: str) -> None:
-    for key in keys:
-        await pilot.press(key)
-        await settle(pilot)
+    return runtime_app(rt)
 
 
 async def choose(pilot, level, reason: str) -> None:
@@ -62,7 +55,7 @@ async def choose(pilot, level, reason: str) -> None:
     assert isinstance(screen, PinScreen)
     values = [v for _, v in screen._options()]
     steps = values.index(level) - values.index(screen.query_one("#level").value)
-    await go(pilot, "enter", *(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
+    await press(pilot, "enter", *(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
     assert screen.query_one("#level").value == level
     screen.query_one("#reason").value = reason
     screen.query_one("#confirm").press()
@@ -87,7 +80,7 @@ async def test_panel_shows_levels_share_and_cost_saved(app, rt):
 async def test_pin_key_pins_the_level_in_the_store(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await go(pilot, "l")
+        await press(pilot, "l")
         assert app.screen.query_one("#level").value == 0  # the lowest cluster's level: no jump up unasked
         await choose(pilot, 2, "trust it on every cluster")
         assert not isinstance(app.screen, PinScreen)
@@ -101,7 +94,7 @@ async def test_pin_key_pins_the_level_in_the_store(app, rt):
         assert table_rows(app.screen.query_one(IndependencePanel))[0][2] == "2 pinned"
         assert any("pinned at level 2" in m for _, m in app.notes)
 
-        await go(pilot, "l")
+        await press(pilot, "l")
         assert app.screen.query_one("#level").value == 2
         await choose(pilot, UNPIN, "back to the rule")
         assert "coder" not in rt.store.independence.pins()
@@ -112,9 +105,9 @@ async def test_pin_key_pins_the_level_in_the_store(app, rt):
 async def test_pin_cancelled_changes_nothing(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await go(pilot, "l")
+        await press(pilot, "l")
         assert isinstance(app.screen, PinScreen)
-        await go(pilot, "escape")
+        await press(pilot, "escape")
         assert not isinstance(app.screen, PinScreen)
         assert rt.store.independence.pins() == {} and rt.store.events.list(type="independence.pinned") == []
 
@@ -122,7 +115,7 @@ async def test_pin_cancelled_changes_nothing(app, rt):
 async def test_pin_needs_a_reason(app, rt):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await go(pilot, "l")
+        await press(pilot, "l")
         await choose(pilot, 1, "  ")
         assert isinstance(app.screen, PinScreen)  # still asking
         assert rt.store.independence.pins() == {}
@@ -135,7 +128,7 @@ async def test_no_teacher_no_panel_and_no_key(runtime, home):
         await settle(pilot)
         assert not app.screen.query_one(IndependencePanel).display
         assert app.screen.check_action("pin_level", ()) is False
-        await go(pilot, "l")
+        await press(pilot, "l")
         assert not isinstance(app.screen, PinScreen)
 
 

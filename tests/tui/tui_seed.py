@@ -156,6 +156,23 @@ async def settle(pilot, rounds: int = 3) -> None:
     await pilot.pause()
 
 
+async def press(pilot, *keys: str) -> None:
+    """Press each key in turn, letting the app settle after each."""
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
+def runtime_app(rt):
+    """The app over runtime ``rt`` (embedded client), remembering its notifications in ``app.notes``."""
+    from edgelearn.client import EmbeddedClient
+    from edgelearn.tui.source import ClientSource
+
+    app = make_app(ClientSource(EmbeddedClient.over_runtime(rt)), runtime=rt)
+    app.notes = record_notes(app)
+    return app
+
+
 def record_notes(app) -> list[tuple[str, str]]:
     """Make ``app`` remember every notification as (severity, message); returns the list."""
     notes: list[tuple[str, str]] = []
