@@ -120,7 +120,30 @@ def test_a_differing_call_at_a_near_tie_is_accepted_and_counted():
     other = '<tool_call>\n{"name": "f", "arguments": {"path": "b.py"}}\n</tool_call>'
     result = check_tool_parity("merged", lambda m, t: other, [fork_case(0.2)], min_match=1.0, tie_margin=0.5)
     assert result.passed and result.equal == 0 and result.near_ties == 1
-    assert result.ties == [{"expected": [("f", {"path": "a.py"})], "got": [("f", {"path": "b.py"})]}]
+    assert result.ties == [{"expected": [("f", {"path": "a.py"})], "got": [("f", {"path": "b.py"})], "gap": 0.2}]
+
+
+def test_a_near_tie_counts_where_the_tokens_part_before_the_characters_do():
+    # trained: "che" + "st" (its runner-up for "che" was "check"); served: "check" + "out" - the texts
+    # differ first at "s", inside "st", but the served model parted at "che", taking the runner-up
+    head = '<tool_call>\n{"name": "ship", "arguments": {"target": "'
+    text = head + 'chest@stg"}}\n</tool_call>'
+    tail = '@stg"}}\n</tool_call>'
+    forks = [Fork(0, head, head, 0.0), Fork(len(head), "che", "check", 0.3), Fork(len(head) + 3, "st", "ck", 4.0),
+             Fork(len(head) + 5, tail, "!", 9.0)]
+    served = head + 'checkout@stg"}}\n</tool_call>'
+    case = ToolCase([], None, call_signature(text), text, forks)
+    assert case.parting_gap(served) == 0.3
+    result = check_tool_parity("adapter", lambda m, t: served, [case], min_match=1.0, tie_margin=0.5)
+    assert result.passed and result.near_ties == 1
+    # the same parting where the trained model was sure of "che": a mismatch that names the gap
+    sure = ToolCase([], None, call_signature(text), text, [*forks[:1], Fork(len(head), "che", "check", 2.5), *forks[2:]])
+    result = check_tool_parity("adapter", lambda m, t: served, [sure], min_match=1.0, tie_margin=0.5)
+    assert not result.passed and result.mismatches[0]["gap"] == 2.5 and "2.50 log-probability below" in result.reason
+    # a runner-up that stops short of the differing character is no parting there: it is at "st" (sure)
+    short = ToolCase([], None, call_signature(text), text, [*forks[:1], Fork(len(head), "che", "ch", 0.1), *forks[2:]])
+    assert short.parting_gap(served) == 4.0 and not short.near_tie(served, 0.5)
+    assert short.parting_gap(head + 'chess@stg"}}\n</tool_call>') is None  # no runner-up leads there
 
 
 def test_a_differing_call_is_a_mismatch_unless_the_trained_model_hesitated_there():

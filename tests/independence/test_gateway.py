@@ -371,3 +371,35 @@ def test_at_level_0_a_running_experiment_is_fed_by_shadow_answers_of_both_varian
     assert row["shadow_n"] == 3 and row["shadow_reward"] == (1.0 if checked else 0.0) and row["level"] == 0
     assert {r.model_variant for r in rt.store.runs.list(limit=50)} == {"up/big"}
     assert len(t.local.calls) - warmed == 6
+
+
+def test_a_shadow_answer_that_lands_while_its_teachers_reward_is_being_written_still_counts(teaching):
+    """The shadow's 'reward yet?' and the reward's 'shadows waiting?' are ordered by the store's writes:
+    here the reward's transaction is held open (its hook waits) while the shadow answer arrives."""
+    import threading
+    import time
+
+    t = teaching
+    raw, _ = ask(t)
+    run_id = raw.headers["x-edgelearn-run-id"]
+    wait_for(lambda: t.run(run_id))
+    in_reward, release = threading.Event(), threading.Event()
+
+    def hold(conn, run, old, new):
+        if run["id"] == run_id and new is not None:
+            in_reward.set()
+            release.wait(10)
+
+    t.server.runtime.store.runs.reward_hooks.append(hold)
+    post = threading.Thread(target=lambda: t.server.client.post(f"/v1/runs/{run_id}/signals",
+                                                                 json={"signals": {"compile": True}}))
+    post.start()
+    assert in_reward.wait(10)
+    shadow = threading.Thread(target=t.service.shadow_answered, args=(run_id, "coder", None, 1.0))
+    shadow.start()
+    time.sleep(0.3)  # time to read the uncommitted reward as missing, were it read outside the write
+    release.set()
+    post.join(10)
+    shadow.join(10)
+    row = t.service.report("coder")[0]
+    assert row["shadow_n"] == 1 and row["shadow_reward"] == 1.0 and t.service._shadows == {}

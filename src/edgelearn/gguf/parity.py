@@ -26,9 +26,10 @@ the parser on the output), and the calls that come back must equal the trained m
 name and arguments compared as JSON. The token comparison above feeds both sides the same prompt
 ids, so it cannot see a wrong chat template in the export; this check can. A served call that differs
 is still accepted, and counted as a near-tie, only when the trained model itself hesitated where the
-two texts part: at the first differing character its own token's log-probability was within
-``tie_margin`` of its runner-up's, and the served text goes on with that runner-up (``Fork``). A
-broken export parts where the trained model was sure, so it still fails.
+two texts part: at the token where the served text takes the trained model's runner-up instead of
+its own token (at or before the first differing character), that token's log-probability was within
+``tie_margin`` of the runner-up's (``Fork``, ``ToolCase.parting_gap``). A broken export parts where
+the trained model was sure, so it still fails; a mismatch names the gap where there was one.
 """
 
 from __future__ import annotations
@@ -120,13 +121,22 @@ class ToolCase:
     text: str = ""
     forks: list[Fork] = field(default_factory=list)
 
+    def parting_gap(self, got: str) -> float | None:
+        """The trained model's gap at the token where ``got`` leaves its answer for the runner-up, or
+        None when ``got`` takes no runner-up there. That token starts at or before the first differing
+        character and its runner-up reaches past it: the tokens may part before the characters do
+        (trained ``che`` + ``st``, served ``check`` + ``out``: they part at ``che``, where the runner-up
+        was ``check``). Where several tokens qualify, the smallest gap."""
+        at = next((i for i, (a, b) in enumerate(zip(self.text, got)) if a != b), min(len(self.text), len(got)))
+        gaps = [f.gap for f in self.forks if f.alt and f.start <= at < f.start + len(f.alt)
+                and got[:f.start] == self.text[:f.start] and got[f.start:].startswith(f.alt)]
+        return min(gaps, default=None)
+
     def near_tie(self, got: str, margin: float) -> bool:
         """Whether ``got`` parts from the trained answer at a token where the trained model's top two
         were within ``margin`` and ``got`` takes the runner-up."""
-        at = next((i for i, (a, b) in enumerate(zip(self.text, got)) if a != b), min(len(self.text), len(got)))
-        fork = next((f for f in self.forks if f.start <= at < f.start + max(len(f.text), 1)), None)
-        return (fork is not None and fork.gap <= margin and got[:fork.start] == self.text[:fork.start]
-                and got[fork.start:].startswith(fork.alt) and bool(fork.alt))
+        gap = self.parting_gap(got)
+        return gap is not None and gap <= margin
 
 
 @dataclass
@@ -163,18 +173,25 @@ def check_tool_parity(artifact: str, generate: Callable[[list[dict[str, Any]], l
         got = call_signature(text)
         if got == case.expected:
             equal += 1
-        elif case.near_tie(text, tie_margin):
+            continue
+        gap = case.parting_gap(text)  # None: not at one of the trained model's runner-ups
+        if gap is not None and gap <= tie_margin:
             ties += 1
             if len(tied) < 5:
-                tied.append({"expected": case.expected, "got": got})
+                tied.append({"expected": case.expected, "got": got, "gap": gap})
         elif len(mismatches) < 5:
-            mismatches.append({"expected": case.expected, "got": got})
+            mismatches.append({"expected": case.expected, "got": got, "gap": gap})
     n = len(cases)
     passed = n == 0 or (equal + ties) / n >= min_match
     reason = None if passed else (f"{artifact}: served with tools, it makes the trained model's tool calls on only "
                                   f"{equal} of {n} examples, {ties} more at near-ties (need {min_match:.0%}; first mismatch: expected "
-                                  f"{mismatches[0]['expected']}, got {mismatches[0]['got']})")
+                                  f"{mismatches[0]['expected']}, got {mismatches[0]['got']}{_gap_note(mismatches[0]['gap'])})")
     return ToolParity(artifact, n, sum(1 for c in cases if c.expected), equal, passed, reason, mismatches, ties, tied)
+
+
+def _gap_note(gap: float | None) -> str:
+    return (", not at a runner-up of the trained model" if gap is None
+            else f", at a runner-up {gap:.2f} log-probability below the trained model's token")
 
 
 class ServedModel:

@@ -238,6 +238,13 @@ class RunsRepo:
         conn.execute("delete from runs where created_at < ?", (cutoff,))
         return len(seqs)
 
+    def reward_in(self, conn: apsw.Connection, run_id: str) -> float | None:
+        """The run's reward as ``conn`` sees it (inside a write: ordered with the reward writes)."""
+        row = conn.execute("select reward from runs where id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"run {run_id} not found")
+        return row[0]
+
     # --- reads --------------------------------------------------------------------------------
     def get(self, run_id: str) -> Run:
         rows = self.store.query(f"select {RUN_COLUMNS} from runs where id = ?", (run_id,))

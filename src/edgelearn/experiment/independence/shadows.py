@@ -89,15 +89,22 @@ class ShadowCounting:
                 totals = self.agreement.setdefault((role, key), [0.0, 0])
                 totals[0] += agreement_score
                 totals[1] += 1
-        reward = None if check_passed is not None else self.store.runs.get(run_id).reward
-        if check_passed is not None or reward is not None:
-            self.store.write(lambda conn: self._count_shadow_in(conn, pending, reward))
+
+        def count_or_wait(conn: apsw.Connection) -> bool:
+            # in a write, so the teacher's reward lands either before (read here) or after (its
+            # hook, ``_shadow_in``, finds this shadow waiting): never between the two
+            reward = None if check_passed is not None else self.store.runs.reward_in(conn, run_id)
+            if check_passed is not None or reward is not None:
+                self._count_shadow_in(conn, pending, reward)
+                return True
+            with self._lock:
+                self._shadows.setdefault(run_id, []).append(pending)
+                while len(self._shadows) > MAX_PENDING_SHADOWS:
+                    self._shadows.popitem(last=False)
+            return False
+
+        if self.store.write(count_or_wait):
             self.invalidate()
-            return
-        with self._lock:
-            self._shadows.setdefault(run_id, []).append(pending)
-            while len(self._shadows) > MAX_PENDING_SHADOWS:
-                self._shadows.popitem(last=False)
 
     def _count_shadow_in(self, conn: apsw.Connection, shadow: PendingShadow, teacher_reward: float | None) -> None:
         from edgelearn.experiment.independence.signals import shadow_value
