@@ -16,6 +16,16 @@ class LiveServer:
     runtime: object
     client: httpx.Client
 
+    def settle(self) -> None:
+        """Wait until the runs of finished streams are committed: each is recorded right after its
+        stream's last bytes, and the runs API waits for them, as it does for any client."""
+        self.client.get("/v1/runs", params={"limit": 1}).raise_for_status()
+
+    def run(self, run_id: str):
+        """Run ``run_id`` read from the store once committed (``settle``)."""
+        self.settle()
+        return self.runtime.store.runs.get(run_id)
+
 
 def start_server(runtime) -> tuple[LiveServer, callable]:
     """Serve ``runtime`` on 127.0.0.1 with a random port in a thread; returns (server, stop)."""

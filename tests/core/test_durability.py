@@ -35,8 +35,9 @@ def start_server(home, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     log = open(home / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, stderr=log,
                             env={**os.environ, **env})
-    ready, _, _ = select.select([proc.stdout], [], [], 120)
-    line = proc.stdout.readline().strip() if ready else b""
+    poll = select.poll()  # not select(): descriptors above 1023 are out of its range
+    poll.register(proc.stdout, select.POLLIN)
+    line = proc.stdout.readline().strip() if poll.poll(120_000) else b""
     if not line.isdigit():
         proc.kill()
         proc.wait()

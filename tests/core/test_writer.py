@@ -254,3 +254,24 @@ def test_a_steady_stream_of_inline_commits_keeps_the_wal_bounded_and_stays_inlin
         assert store.query("pragma integrity_check") == [("ok",)]
     finally:
         store.close()
+
+
+def test_a_closed_store_leaves_no_descriptor_of_its_file_open(tmp_path):
+    """SQLite keeps a closed connection's descriptor while another connection to the file lives on:
+    the writer's own must close too, or every runtime started and stopped in a process leaks seven."""
+    import os
+
+    def open_on_file() -> int:
+        return sum(1 for fd in os.listdir("/proc/self/fd")
+                   if os.path.realpath(f"/proc/self/fd/{fd}").startswith(str(tmp_path / "edgelearn.db")))
+
+    store = Store(tmp_path / "edgelearn.db")
+    store.write(lambda conn: conn.execute("create table t(x)"))
+    readers = [threading.Thread(target=store.query, args=("select count(*) from t",)) for _ in range(3)]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    assert open_on_file() >= 5  # the writer, the checkpointer's two, three readers (and the WAL's)
+    store.close()
+    assert open_on_file() == 0

@@ -20,7 +20,7 @@ class Gateway:
     client: openai.OpenAI
 
     def run(self, run_id: str):
-        return self.server.runtime.store.runs.get(run_id)
+        return self.server.run(run_id)
 
 
 def provider_config(up: StandIn, claude: StandIn, **extra: str) -> str:

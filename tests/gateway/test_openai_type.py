@@ -303,7 +303,7 @@ def test_a_stream_cut_anywhere_into_http_chunks_is_relayed_whole_and_committed_b
         relayed = response.read()
     assert relayed.count(b"data: ") == direct.count(b"data: ")
     assert relayed.endswith(b"data: [DONE]\n\n")
-    run = gw.run(run_id)  # read at once: committed before [DONE] went out
+    run = gw.run(run_id)  # recorded right after [DONE]: the runs API waits for it
     output = run.metadata["chat"]["output"]
     assert run.status == "ok" and output["content"] == "cut anywhere at all"
     assert [c["function"]["name"] for c in output["tool_calls"]] == ["run_shell_command"]

@@ -29,7 +29,7 @@ class Teaching:
         return self.server.runtime.services["independence"]
 
     def run(self, run_id: str):
-        return self.server.runtime.store.runs.get(run_id)
+        return self.server.run(run_id)
 
 
 def config(teacher: StandIn, extra: str = "") -> str:

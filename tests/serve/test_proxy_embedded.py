@@ -49,7 +49,7 @@ def test_plain_and_streamed_answers_from_llama_cpp_are_runs(two_threads, server,
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed == text and "<|im_end|>" not in streamed
     assert chunks[-1].usage.completion_tokens == answer.usage.completion_tokens
-    stored = server.runtime.store.runs.get(run_id)
+    stored = server.run(run_id)
     assert stored.output == streamed and stored.tokens_in == answer.usage.prompt_tokens
     reward = server.client.post(f"/v1/runs/{run_id}/signals", json={"signals": {"compile": False}})
     assert reward.status_code == 200 and reward.json()["reward"] == 0.0

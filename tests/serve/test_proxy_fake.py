@@ -57,7 +57,7 @@ def test_plain_answer_is_recorded_as_a_run_that_takes_signals(server, fake, clie
     assert fake.calls[0][1].max_tokens == 16 and fake.calls[0][1].messages == MESSAGES
 
 
-def test_stream_sends_the_run_id_first_and_ends_after_the_run_is_stored(server, fake, client):
+def test_stream_sends_the_run_id_first_and_its_run_is_there_for_feedback_at_once(server, fake, client):
     with client.chat.completions.with_streaming_response.create(
             model="base", messages=MESSAGES, stream=True, stream_options={"include_usage": True},
             extra_headers={"x-edgelearn-session": "s1"}) as response:
@@ -69,11 +69,12 @@ def test_stream_sends_the_run_id_first_and_ends_after_the_run_is_stored(server, 
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 4
     assert {c.id for c in chunks} == {f"chatcmpl-{run_id}"}
-    run = server.runtime.store.runs.get(run_id)  # stored between the last chunk and [DONE]
-    assert (run.role, run.session, run.output, run.tokens_out) == ("default", "s1", text, 4)
-    assert run.metadata["proxy"]["stream"] is True and run.metadata["proxy"]["ttft_ms"] > 0
+    # recorded right after [DONE], which does not wait for the commit; feedback sent at once waits for it
     feedback = server.client.post(f"/v1/runs/{run_id}/feedback", json={"kind": "accept"})
     assert feedback.status_code == 200 and feedback.json()["reward"] == 1.0
+    run = server.runtime.store.runs.get(run_id)
+    assert (run.role, run.session, run.output, run.tokens_out) == ("default", "s1", text, 4)
+    assert run.metadata["proxy"]["stream"] is True and run.metadata["proxy"]["ttft_ms"] > 0
 
 
 def test_raw_sse_framing(server, fake):
@@ -115,7 +116,7 @@ def test_backend_failure_before_the_first_token_is_a_status_code_and_an_error_ru
     assert failed.value.status_code == 503
     assert failed.value.body["type"] == "backend_unavailable"
     run_id = failed.value.response.headers["x-edgelearn-run-id"]
-    run = server.runtime.store.runs.get(run_id)
+    run = server.run(run_id)
     assert run.status == "error" and run.metadata["error"] == "llama.cpp is not loaded"
 
 

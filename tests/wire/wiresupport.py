@@ -18,9 +18,10 @@ class Wire:
     claude: StandIn   # Anthropic type, provider "claude"
 
     def run(self, run_id: str):
-        return self.server.runtime.store.runs.get(run_id)
+        return self.server.run(run_id)
 
     def runs(self):
+        self.server.settle()
         return self.server.runtime.store.runs.list(limit=1000)
 
 

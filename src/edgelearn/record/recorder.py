@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import random
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine
 
 import orjson
 
@@ -84,6 +84,25 @@ class Recorder:
         self._redactor_key: tuple = ()
         self._rewards: Any = None
         self._weights: dict[str, float] = {}
+        self._later: dict[str, asyncio.Task] = {}  # runs recorded after their answer went out, by id
+
+    def later(self, run_id: str, recording: Coroutine[Any, Any, Any]) -> None:
+        """Record run ``run_id`` (``recording`` does) in a task of its own, once its answer went out: a
+        stream's last bytes do not wait for the writer. Until that task is done, the endpoints that
+        take a run id wait for it (``settled``), so a client holding the whole answer can attach
+        signals at once; a stopping server drains it."""
+        task = asyncio.get_running_loop().create_task(recording)
+        self._later[run_id] = task  # also the strong reference the loop does not keep
+        task.add_done_callback(lambda t: self._later.pop(run_id) if self._later.get(run_id) is t else None)
+
+    async def settled(self, run_id: str | None = None, timeout: float = 30.0) -> None:
+        """Wait until run ``run_id`` (every run, without an id) recorded ``later`` is committed or failed."""
+        if run_id is None:
+            tasks = list(self._later.values())
+        else:
+            tasks = [self._later[run_id]] if run_id in self._later else []
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
 
     def redactor(self) -> Redactor | None:
         privacy = self._settings().privacy

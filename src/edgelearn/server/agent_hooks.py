@@ -31,6 +31,7 @@ class GitCommitIn(BaseModel):
 @router.post("/v1/hooks/git", openapi_extra=json_body(GitCommitIn), summary="(the post-commit hook) score the session's edits that survive into a commit")
 async def git_commit(request: Request):
     body = parse_json(GitCommitIn, await request.body())
+    await request.app.state.runtime.recorder.settled()  # streams are recorded after their last bytes
     return await asyncio.to_thread(score_commit, request.app.state.runtime, body.repo, body.commit)
 
 
@@ -44,6 +45,7 @@ AGENT_PAYLOAD = {"type": "object", "additionalProperties": True,
 @router.post("/v1/hooks/{agent}", openapi_extra=json_body(AGENT_PAYLOAD), summary="An agent's hook payload (claude-code, codex, cline, continue)")
 async def agent_hook(agent: str, request: Request):
     body = await request.body()
+    await request.app.state.runtime.recorder.settled()  # the turn's streams, recorded after their last bytes
     result = await asyncio.to_thread(handle, request.app.state.runtime, agent, body)
     if agent == "claude-code":
         return JSON({}, headers={"x-edgelearn-hook": json.dumps(result, default=str)})

@@ -265,20 +265,22 @@ def serve(runtime, host: str | None = None, port: int | None = None, ready=None)
     runtime.start()
     freeze_long_lived()  # the app, the runtime and their imports: out of every later full GC pass
     try:
-        if ready is not None:
-            import asyncio
+        import asyncio
 
-            async def main():
-                task = asyncio.create_task(server.serve())
-                while not server.started:
+        async def main():
+            task = asyncio.create_task(server.serve())
+            if ready is not None:
+                while not server.started and not task.done():
                     await asyncio.sleep(0.02)
-                ready(server)
-                await task
+                if server.started:
+                    ready(server)
+            await task
+            # the runs of the last streams, recorded after their last bytes (Recorder.later): before
+            # the loop closes, which would cancel them
+            await runtime.recorder.settled(timeout=10.0)
 
-            with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:  # uvloop when installed
-                runner.run(main())
-        else:
-            server.run()
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:  # uvloop when installed
+            runner.run(main())
     finally:
         runtime.stop()
 

@@ -146,6 +146,11 @@ class Call:
             out["x-edgelearn-provider"] = self.pinned.provider
         return out
 
+    def record_later(self, recording) -> None:
+        """``recording`` (a coroutine that records this call) in a task of its own, after the answer's
+        last bytes (``Recorder.later``): also where the client went away, under a cancelled scope."""
+        self.runtime.recorder.later(self.run_id, recording)
+
     async def record(self, messages: list[dict[str, Any]] | None, output: Output, *, backend: str,
                      status: str = "ok", error: str | None = None, cost: float | None = None,
                      extra: dict[str, Any] | None = None, backend_ms: float | None = None,
@@ -154,8 +159,8 @@ class Call:
 
         Returns once the run is committed. ``inline``: a small run may commit on the event loop's
         thread (no thread hand-off: a plain answer waits for it); otherwise the writer thread commits
-        it, grouped with whatever else is queued, while the loop serves other requests (a stream's
-        ``[DONE]`` waits for it, the other streams do not)."""
+        it, grouped with whatever else is queued, while the loop serves other requests (a stream is
+        recorded after its last bytes, through ``record_later``)."""
         latency_ms = (time.perf_counter() - self.started) * 1000
         proxy: dict[str, Any] = {
             "requested_model": self.data["model"], "route": self.route.source, "backend": backend,

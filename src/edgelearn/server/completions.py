@@ -29,7 +29,7 @@ from edgelearn.serve.providers.record import Output, sse_objects
 from edgelearn.server import wire
 from edgelearn.server.app import JSON, status_for
 from edgelearn.server.bodies import json_body
-from edgelearn.server.chat import Call, keep
+from edgelearn.server.chat import Call
 
 router = APIRouter(tags=["wire"])
 
@@ -196,7 +196,7 @@ async def _sse(local: _Local, body: CompletionIn, first: Chunk, chunks: AsyncIte
                     "model": local.call.route.model_id, "choices": [], "usage": _usage(last)}
             yield b"data: " + orjson.dumps(data) + b"\n\n"
         status = "ok"
-        await local.record(_output("".join(parts), last))
+        local.call.record_later(local.record(_output("".join(parts), last)))
         yield b"data: [DONE]\n\n"
     except EdgelearnError as exc:
         status, error = "error", str(exc)
@@ -204,7 +204,7 @@ async def _sse(local: _Local, body: CompletionIn, first: Chunk, chunks: AsyncIte
     finally:
         await chunks.aclose()
         if status != "ok":  # the client went away or the model failed: keep what was produced
-            keep(local.record(_output("".join(parts), last), status=status, error=error))
+            local.call.record_later(local.record(_output("".join(parts), last), status=status, error=error))
 
 
 # -- a provider's own /completions ------------------------------------------------------------------

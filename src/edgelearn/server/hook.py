@@ -45,6 +45,7 @@ async def record_batch(request: Request):
 @router.post("/v1/runs/{run_id}/signals", openapi_extra=json_body(SignalsIn), summary="Attach late signals")
 async def add_signals(run_id: str, request: Request):
     body = parse_json(SignalsIn, await request.body())
+    await _rt(request).recorder.settled(run_id)  # a stream's run is recorded after its last bytes
     old, new = await asyncio.to_thread(_rt(request).recorder.add_signals, run_id, body.signals, body.source)
     return {"id": run_id, "reward": new, "previous_reward": old}
 
@@ -54,6 +55,7 @@ async def add_feedback(run_id: str, request: Request):
     body = parse_json(FeedbackIn, await request.body())
     if body.kind in ("score", "thumbs") and body.value is None:
         raise InvalidInput(f"value: required for kind {body.kind}", field="value")
+    await _rt(request).recorder.settled(run_id)
     old, new = await asyncio.to_thread(_rt(request).recorder.add_feedback, body, run_id)
     return {"id": run_id, "reward": new, "previous_reward": old}
 
@@ -67,6 +69,7 @@ async def list_runs(
     limit: int = Query(50, ge=1, le=1000),
 ):
     store = _rt(request).store
+    await _rt(request).recorder.settled()
     runs = await asyncio.to_thread(
         store.runs.list, role=role, project=project, model=model, prompt=prompt, status=status, session=session,
         min_reward=min_reward, max_reward=max_reward, since=since, until=until, before_seq=cursor, limit=limit)
@@ -77,6 +80,7 @@ async def list_runs(
 @router.get("/v1/runs/{run_id}", summary="One run with its signals and feedback")
 async def get_run(run_id: str, request: Request):
     store = _rt(request).store
+    await _rt(request).recorder.settled(run_id)
 
     def load():
         run = store.runs.get(run_id)
@@ -89,6 +93,7 @@ async def get_run(run_id: str, request: Request):
 async def similar_runs(run_id: str, request: Request, k: int = Query(10, ge=1, le=100),
                        project: str | None = None):
     rt = _rt(request)
+    await rt.recorder.settled(run_id)
     result = await asyncio.to_thread(search.similar_runs, rt.store, run_id, k, project)
     return {"id": run_id, "similar": result}
 

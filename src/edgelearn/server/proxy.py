@@ -31,7 +31,7 @@ from edgelearn.serve.routing import DEFAULT_ROLE, ROUTED_PREFIX
 from edgelearn.server import escape, relay, shadow
 from edgelearn.server.app import JSON, status_for
 from edgelearn.server.bodies import json_body
-from edgelearn.server.chat import Call, keep, load_body, providers_of
+from edgelearn.server.chat import Call, load_body, providers_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["proxy"])
@@ -255,7 +255,7 @@ async def _sse(local: _Local, held: list[Chunk], chunks: AsyncIterator[Chunk]) -
         if options is not None and options.include_usage and last is not None:
             yield local.chunk({}, usage=_usage(last))
         status = "ok"
-        await local.record(_output("".join(parts), calls, last))
+        local.call.record_later(local.record(_output("".join(parts), calls, last)))
         yield b"data: [DONE]\n\n"
     except EdgelearnError as exc:
         status, error = "error", str(exc)
@@ -265,7 +265,7 @@ async def _sse(local: _Local, held: list[Chunk], chunks: AsyncIterator[Chunk]) -
         if status != "ok":
             # the client went away or the backend failed mid-stream: keep what was produced, without
             # holding a cancelled response open for the commit
-            keep(local.record(_output("".join(parts), calls, last), status=status, error=error))
+            local.call.record_later(local.record(_output("".join(parts), calls, last), status=status, error=error))
 
 
 @router.get("/v1/models", summary="Models the proxy serves (OpenAI format)")

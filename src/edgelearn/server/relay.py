@@ -30,7 +30,7 @@ from edgelearn.serve.providers.http import HTTPError
 from edgelearn.serve.providers.record import Output, from_completion, from_stream
 from edgelearn.serve.providers.registry import cost
 from edgelearn.server.app import JSON
-from edgelearn.server.chat import Call, keep
+from edgelearn.server.chat import Call
 
 DONE_LINE = b"data: [DONE]"
 
@@ -158,7 +158,7 @@ async def record_failure(call: Call, messages, failure: ProviderError | Upstream
 
 async def _record(call: Call, messages, upstream: Upstream, output: Output, status: str, error: str | None) -> None:
     pinned = call.pinned
-    # a stream's run commits on the writer thread: the loop relays the other streams meanwhile
+    # a stream's run commits on the writer thread (after its last bytes): the loop relays the others meanwhile
     await call.record(messages, output, backend=f"provider:{pinned.provider}", status=status, error=error,
                       inline=not call.stream,
                       cost=cost(pinned.settings, pinned.model, output.tokens_in, output.tokens_out),
@@ -211,13 +211,13 @@ async def _relay(call: Call, messages, upstream: Upstream,
             out, partial = whole_lines(translator.feed(piece) if translator is not None else piece, partial)
             at = None if recorded else done_at(out)
             if at is not None:
-                # the run commits before [DONE] goes out: a client holding the whole answer can attach
-                # signals at once. The commit is the writer thread's, so other streams go on meanwhile.
+                # [DONE] does not wait for the run's commit: the run is recorded right after it, and
+                # the endpoints that take its id wait for that (``Call.record_later``)
                 if at:
                     relayed.append(out[:at])
                     yield out[:at]
                 status, recorded = "ok", True
-                await _record_stream(call, messages, upstream, b"".join(relayed))
+                call.record_later(_record_stream(call, messages, upstream, b"".join(relayed)))
                 # the usual end: [DONE] and the end of the provider's body in one read, so they go out in one write
                 yield Last(out[at:]) if upstream.response.ended and not partial else out[at:]
             elif out:
@@ -240,11 +240,12 @@ async def _relay(call: Call, messages, upstream: Upstream,
         if status == "ok":
             await upstream.response.aclose()
             if not recorded:
-                await _record_stream(call, messages, upstream, b"".join(relayed))
+                call.record_later(_record_stream(call, messages, upstream, b"".join(relayed)))
         else:
             # the client went away (this code may run under a cancelled scope, where every await
             # raises) or the provider failed mid-stream: close and keep what was produced in a task
-            keep(close_and_record(call, messages, upstream, from_stream(b"".join(relayed)), status, error))
+            call.record_later(close_and_record(call, messages, upstream, from_stream(b"".join(relayed)), status,
+                                               error))
 
 
 async def _record_stream(call: Call, messages, upstream: Upstream, relayed: bytes) -> None:

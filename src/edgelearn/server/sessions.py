@@ -81,6 +81,7 @@ async def patterns(request: Request):
 # after the fixed /v1/sessions/... paths, which this one would match too
 @router.get("/v1/sessions/{session_id}", summary="One session: its runs in order, outcome signals, feedback")
 async def get_session(session_id: str, request: Request):
+    await request.app.state.runtime.recorder.settled()  # the session's streams recorded after their last bytes
     return await asyncio.to_thread(credit_for(request.app.state.runtime).detail, session_id)
 
 
@@ -88,6 +89,7 @@ async def get_session(session_id: str, request: Request):
              summary="Outcome signals for a session (rescores its runs by the credit rule)")
 async def add_session_signals(session_id: str, request: Request):
     body = parse_json(SignalsIn, await request.body())
+    await request.app.state.runtime.recorder.settled()
     out = await asyncio.to_thread(credit_for(request.app.state.runtime).add_signals, session_id, body.signals,
                                   body.source)
     return outcome_body(out)
@@ -99,5 +101,6 @@ async def add_session_feedback(session_id: str, request: Request):
     body = parse_json(FeedbackIn, await request.body())
     if body.kind in ("score", "thumbs") and body.value is None:
         raise InvalidInput(f"value: required for kind {body.kind}", field="value")
+    await request.app.state.runtime.recorder.settled()
     out = await asyncio.to_thread(credit_for(request.app.state.runtime).add_feedback, session_id, body)
     return outcome_body(out)

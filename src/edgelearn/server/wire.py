@@ -158,11 +158,11 @@ async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: 
         piece, tail = upstream.first, b""
         while piece is not None:
             if not recorded and native.last_event in tail + piece:
-                # the run commits before the stream's last event: a client holding the answer can
-                # attach signals at once
+                # recorded right after the stream's last event, which does not wait for the commit
+                # (the endpoints that take the run's id wait for it: ``Call.record_later``)
                 status, recorded = "ok", True
-                await relay._record(call, _chat_form(call, record_as), upstream,
-                                    native.stream(b"".join(relayed) + piece), "ok", None)
+                call.record_later(relay._record(call, _chat_form(call, record_as), upstream,
+                                                native.stream(b"".join(relayed) + piece), "ok", None))
             relayed.append(piece)
             tail = piece[-64:]
             # the recorded end and the end of the provider's body, in one write
@@ -176,10 +176,10 @@ async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: 
         if status == "ok":
             await upstream.response.aclose()
             if not recorded:
-                await relay._record(call, _chat_form(call, record_as), upstream, native.stream(b"".join(relayed)),
-                                    "ok", None)
+                call.record_later(relay._record(call, _chat_form(call, record_as), upstream,
+                                                native.stream(b"".join(relayed)), "ok", None))
         else:
             # the client went away (every await may raise here) or the provider broke off: close and
             # keep what was produced, in a task of its own
-            keep(relay.close_and_record(call, _chat_form(call, record_as), upstream,
-                                        native.stream(b"".join(relayed)), status, error))
+            call.record_later(relay.close_and_record(call, _chat_form(call, record_as), upstream,
+                                                     native.stream(b"".join(relayed)), status, error))

@@ -253,6 +253,9 @@ class Writer:
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
         self._checkpointer.close()
+        if not self._thread.is_alive():
+            with self._conn_lock:  # no inline commit can be inside a transaction now
+                self._conn.close()  # else SQLite keeps the file's other closed descriptors open too
 
     def _take_batch(self) -> tuple[list[Any], bool]:
         first, self._held = (self._held or self._queue.get()), None
