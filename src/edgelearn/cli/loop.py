@@ -32,7 +32,8 @@ def cmd_demo(args) -> int:
         for sub in ("datasets", "jobs", "artifacts", "modelfiles"):
             shutil.rmtree(dhome / sub, ignore_errors=True)
     opts = DemoOptions(epochs=args.epochs, learning_rate=args.learning_rate, rank=args.rank, min_samples=args.min_samples,
-                       eval_limit=args.eval_limit, max_tokens=args.max_tokens, timeout_s=args.timeout, tools=args.tools)
+                       eval_limit=args.eval_limit, max_tokens=args.max_tokens, timeout_s=args.timeout, tools=args.tools,
+                       independence_requests=args.independence_requests)
     train = [t for t in load_pack() if t.split == "train"]
     tool_train = [t for t in load_tool_pack() if t.split == "train"] if args.tools else []
     teacher = start_teacher(train, tool_train)  # the role's teacher: an OpenAI-compatible server on loopback
@@ -192,6 +193,8 @@ def register(sub) -> None:
     p.add_argument("--eval-limit", type=int, help="held-out tasks measured (default: all)")
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per stage")
+    p.add_argument("--independence-requests", type=int, default=DemoOptions.independence_requests, metavar="N",
+                   help="requests of the independence stage at most (it ends sooner once a cluster reaches level 3)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--tools", action=argparse.BooleanOptionalAction, default=DemoOptions.tools,
                    help="also teach the tool-use family (house tools of a made-up repository; on by default); "

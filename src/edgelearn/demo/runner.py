@@ -59,6 +59,8 @@ class DemoOptions:
     timeout_s: float = 1800.0
     seed: int = 0
     tools: bool = True                   # also the tool-use family (quill); see bench/RESULTS.md for its figures
+    # the independence stage's requests at most (it ends sooner at level 3): ~1.2 s each on 2 cores
+    independence_requests: int = 120
 
 
 @dataclass
@@ -260,7 +262,8 @@ def run_demo(runtime, url: str, opts: DemoOptions, log: Log, teacher) -> DemoRes
             "live share advances it on the non-inferiority test (demo-sized: 8 runs a side, margin 0.05)")
         # one learning cycle is the demo: the requests of this stage must not start another
         agent.http.post("/v1/config/toggles", json={"name": "auto_export", "value": False}).raise_for_status()
-        indep = run_independence(runtime, agent, train + tool_train, ROLE, opts, rng, _paced, log)
+        indep = run_independence(runtime, agent, train + tool_train, ROLE, opts, rng, _paced, log,
+                                 max_requests=opts.independence_requests)
         log("      " + indep.line())
 
         log(f"[6/6] {champion} on the same {len(heldout)} held-out tasks")

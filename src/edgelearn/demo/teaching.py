@@ -88,7 +88,7 @@ class Independence:
 
 
 def run_independence(runtime, agent, tasks: list, role: str, opts, rng: random.Random, solve, log: Log,
-                     target_level: int = 3, max_requests: int = 240) -> Independence:
+                     target_level: int = 3, max_requests: int = 120) -> Independence:
     """The agent keeps working through ``edgelearn/<role>`` until a cluster reaches ``target_level``
     (or ``max_requests``, or the stage's timeout); levels move on their own evidence meanwhile."""
     out = Independence()

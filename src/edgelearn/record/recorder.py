@@ -7,7 +7,9 @@ thread; the writer thread only inserts, so group commits stay short.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
+import logging
 import random
 import time
 from typing import Any, Callable, Coroutine
@@ -21,6 +23,8 @@ from edgelearn.record.rewards import compute_reward, normalize_signals
 from edgelearn.record.schemas import FeedbackIn, RecordIn
 from edgelearn.store import Store
 from edgelearn.store.runs import NewRun, record_signals_json
+
+log = logging.getLogger(__name__)
 
 # a run larger than this (input + output characters) is prepared and committed off the event loop
 LARGE_RUN_CHARS = 32_000
@@ -84,25 +88,52 @@ class Recorder:
         self._redactor_key: tuple = ()
         self._rewards: Any = None
         self._weights: dict[str, float] = {}
-        self._later: dict[str, asyncio.Task] = {}  # runs recorded after their answer went out, by id
+        # runs recorded after their answer went out (``later``): done when committed, by id; the
+        # recordings not started yet, the starter task, the recordings running
+        self._later: dict[str, asyncio.Future] = {}
+        self._queued: collections.deque[tuple[Coroutine[Any, Any, Any], asyncio.Future]] = collections.deque()
+        self._starter: asyncio.Task | None = None
+        self._recording: set[asyncio.Task] = set()
 
     def later(self, run_id: str, recording: Coroutine[Any, Any, Any]) -> None:
-        """Record run ``run_id`` (``recording`` does) in a task of its own, once its answer went out: a
-        stream's last bytes do not wait for the writer. Until that task is done, the endpoints that
-        take a run id wait for it (``settled``), so a client holding the whole answer can attach
-        signals at once; a stopping server drains it."""
-        task = asyncio.get_running_loop().create_task(recording)
-        self._later[run_id] = task  # also the strong reference the loop does not keep
-        task.add_done_callback(lambda t: self._later.pop(run_id) if self._later.get(run_id) is t else None)
+        """Record run ``run_id`` (``recording`` does) once its answer went out: a stream's last bytes
+        do not wait for the writer. Until it is done, the endpoints that take a run id wait for it
+        (``settled``), so a client holding the whole answer can attach signals at once; a stopping
+        server drains it. Recordings start one per turn of the event loop: each one prepares its run
+        on the loop's thread, and a hundred streams ending together must not hold up the chunks of
+        the streams still going for all their preparations at once."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._later[run_id] = done
+        done.add_done_callback(lambda f: self._later.pop(run_id) if self._later.get(run_id) is f else None)
+        self._queued.append((recording, done))
+        if self._starter is None or self._starter.done() or self._starter.get_loop() is not loop:
+            self._starter = loop.create_task(self._start_queued())
+
+    async def _start_queued(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queued:
+            recording, done = self._queued.popleft()
+            task = loop.create_task(recording)  # its first step runs in the next turn, after the I/O
+            self._recording.add(task)  # the loop keeps only weak references to tasks
+            task.add_done_callback(lambda t, d=done: self._recorded(t, d))
+            await asyncio.sleep(0)
+
+    def _recorded(self, task: asyncio.Task, done: asyncio.Future) -> None:
+        self._recording.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("recording a run after its answer failed", exc_info=task.exception())
+        if not done.done():
+            done.set_result(None)
 
     async def settled(self, run_id: str | None = None, timeout: float = 30.0) -> None:
         """Wait until run ``run_id`` (every run, without an id) recorded ``later`` is committed or failed."""
         if run_id is None:
-            tasks = list(self._later.values())
+            waiting = list(self._later.values())
         else:
-            tasks = [self._later[run_id]] if run_id in self._later else []
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+            waiting = [self._later[run_id]] if run_id in self._later else []
+        if waiting:
+            await asyncio.wait(waiting, timeout=timeout)
 
     def redactor(self) -> Redactor | None:
         privacy = self._settings().privacy
