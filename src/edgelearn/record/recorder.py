@@ -26,6 +26,9 @@ from edgelearn.store.runs import NewRun, record_signals_json
 
 log = logging.getLogger(__name__)
 
+# the first of a burst of recordings after streams' ends waits this long (``Recorder.later``)
+LATER_GRACE_S = 0.010
+
 # a run larger than this (input + output characters) is prepared and committed off the event loop
 LARGE_RUN_CHARS = 32_000
 
@@ -99,9 +102,10 @@ class Recorder:
         """Record run ``run_id`` (``recording`` does) once its answer went out: a stream's last bytes
         do not wait for the writer. Until it is done, the endpoints that take a run id wait for it
         (``settled``), so a client holding the whole answer can attach signals at once; a stopping
-        server drains it. Recordings start one per turn of the event loop: each one prepares its run
-        on the loop's thread, and a hundred streams ending together must not hold up the chunks of
-        the streams still going for all their preparations at once."""
+        server drains it. Recordings start one per turn of the event loop, the first of a burst
+        ``LATER_GRACE_S`` after it came: each one prepares its run on the loop's thread, and a hundred
+        streams ending together must not hold up the last bytes of the others for their preparations
+        (bench/RESULTS.md, gateway_stream_end)."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         self._later[run_id] = done
@@ -112,6 +116,8 @@ class Recorder:
 
     async def _start_queued(self) -> None:
         loop = asyncio.get_running_loop()
+        # streams that end together send their last bytes within a few milliseconds: those go first
+        await asyncio.sleep(LATER_GRACE_S)
         while self._queued:
             recording, done = self._queued.popleft()
             task = loop.create_task(recording)  # its first step runs in the next turn, after the I/O
