@@ -3,7 +3,7 @@
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["efficacy", "hook", "hook_wave2", "hook_embed", "gateway", "gateway_prefix", "proxy", "memory", "sessions",
+ORDER = ["efficacy", "hook", "hook_wave2", "hook_embed", "gateway_stream_end", "gateway", "gateway_prefix", "proxy", "memory", "sessions",
          "independence", "demo_independence", "train", "export", "bandits", "experiment", "tui"]
 
 SUMMARY = """# Benchmark results
@@ -12,6 +12,9 @@ Every benchmark compares side by side in one run (ours beside the floor or the b
 names its machine. All were taken on this project's machine kind: 2 shared cores, 24 GiB, no GPU,
 Python 3.11.7. Two CPUs have stood behind that kind:
 
+- **Intel Xeon (advertises AMX), 2026-12-07**: gateway_stream_end, the gateway's latest figures,
+  on a quiet machine (load 0.2-0.5), this tree beside 97bbd8d (before a stream's run was
+  recorded after its last bytes) in every block.
 - **Intel Xeon (advertises AMX), 2026-12-06**, this wave: gateway, gateway_prefix, hook_wave2,
   memory, sessions, independence. Most of these ran while other jobs shared the two cores (load
   average 2-8, said in each section): compare the arms inside one run (alternating blocks), not
