@@ -182,6 +182,11 @@ class TrainSettings(_Section):
     """Generation limit within which an artifact must end its turn where the trained model does."""
     parity_min_match: float = Field(0.95, ge=0, le=1)
     """Least share of prompts whose leading tokens match (differences only at near-ties)."""
+    parity_min_tool_match: float = Field(0.85, ge=0, le=1)
+    """Least share of tool-call examples (8) whose calls, served through each artifact, equal the trained
+    model's, near-ties included: one may differ. The trained model is least sure spelling names it has
+    not seen, and there a quantized export may take the other spelling; a wrong chat template or an
+    adapter not applied gets none of them right."""
     parity_min_stop: float = Field(1.0, ge=0, le=1)
     """Least share of prompts on which an artifact ends its turn where the trained model does."""
     parity_tie_margin: float = Field(0.5, ge=0)

@@ -156,3 +156,17 @@ def test_a_differing_call_is_a_mismatch_unless_the_trained_model_hesitated_there
         assert not check_tool_parity("merged", lambda m, t, g=got: g, [fork_case(0.2)], min_match=1.0,
                                      tie_margin=0.5).passed
     assert not check_tool_parity("merged", lambda m, t: other, [fork_case(0.2)], min_match=1.0).passed  # no margin
+
+
+def test_the_gates_tool_check_lets_one_of_its_examples_differ_and_no_more():
+    from edgelearn.config import TrainSettings
+    from edgelearn.train.gate import TOOL_CASES
+
+    minimum = TrainSettings().parity_min_tool_match
+    text = '<tool_call>\n{"name": "f", "arguments": {"path": "a.py"}}\n</tool_call>'
+    other = '<tool_call>\n{"name": "f", "arguments": {"path": "b.py"}}\n</tool_call>'
+    cases = [ToolCase([{"role": "user", "content": str(i)}], None, call_signature(text)) for i in range(TOOL_CASES)]
+    for differing, passes in [(1, True), (2, False)]:
+        served = lambda m, t, n=differing: other if int(m[0]["content"]) < n else text  # noqa: E731
+        result = check_tool_parity("merged", served, cases, min_match=minimum)
+        assert result.passed is passes and result.equal == TOOL_CASES - differing

@@ -29,7 +29,10 @@ is still accepted, and counted as a near-tie, only when the trained model itself
 two texts part: at the token where the served text takes the trained model's runner-up instead of
 its own token (at or before the first differing character), that token's log-probability was within
 ``tie_margin`` of the runner-up's (``Fork``, ``ToolCase.parting_gap``). A broken export parts where
-the trained model was sure, so it still fails; a mismatch names the gap where there was one.
+the trained model was sure, so it still fails; a mismatch names the gap where there was one. The
+gate lets one of its 8 tool examples differ (``parity_min_tool_match``): a trained model unsure how
+to spell a name it never saw (``roll-elimiter`` against ``ratelimiter``, 0.82 log-probability apart)
+may be outvoted by a quantized export, and a broken export gets none right.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def gate_artifacts(spec: JobSpec, cfg, base_gguf: Path, out: Path, prompts: list
         if tools:
             served = ServedModel(model_path, lora, n_ctx=cfg.max_seq_len + cfg.parity_max_tokens,
                                  n_threads=_threads(cfg), max_tokens=cfg.parity_max_tokens)
-            results[name].add_tool_parity(check_tool_parity(name, served, tools, min_match=cfg.parity_min_match,
+            results[name].add_tool_parity(check_tool_parity(name, served, tools, min_match=cfg.parity_min_tool_match,
                                                              tie_margin=cfg.parity_tie_margin))
             del served
         texts[name] = [tok.decode(d.tokens, skip_special_tokens=True) for d in results[name].details[:SAMPLES]]
