@@ -161,8 +161,7 @@ async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: 
                 # recorded right after the stream's last event, which does not wait for the commit
                 # (the endpoints that take the run's id wait for it: ``Call.record_later``)
                 status, recorded = "ok", True
-                call.record_later(relay._record(call, _chat_form(call, record_as), upstream,
-                                                native.stream(b"".join(relayed) + piece), "ok", None))
+                call.record_later(_record_relayed(call, record_as, upstream, native, b"".join(relayed) + piece))
             relayed.append(piece)
             tail = piece[-64:]
             # the recorded end and the end of the provider's body, in one write
@@ -176,10 +175,19 @@ async def _relay(call: Call, record_as: Callable[[], dict[str, Any]], upstream: 
         if status == "ok":
             await upstream.response.aclose()
             if not recorded:
-                call.record_later(relay._record(call, _chat_form(call, record_as), upstream,
-                                                native.stream(b"".join(relayed)), "ok", None))
+                call.record_later(_record_relayed(call, record_as, upstream, native, b"".join(relayed)))
         else:
             # the client went away (every await may raise here) or the provider broke off: close and
             # keep what was produced, in a task of its own
-            call.record_later(relay.close_and_record(call, _chat_form(call, record_as), upstream,
-                                                     native.stream(b"".join(relayed)), status, error))
+            call.record_later(_record_relayed(call, record_as, upstream, native, b"".join(relayed), status, error))
+
+
+async def _record_relayed(call: Call, record_as: Callable[[], dict[str, Any]], upstream: Upstream, native: Native,
+                          relayed: bytes, status: str = "ok", error: str | None = None) -> None:
+    """Record the run from what the client got: the request's translation to chat form and the parse
+    of the stream happen here, in the recording's own task, not before the stream's last bytes."""
+    messages, output = _chat_form(call, record_as), native.stream(relayed)
+    if status == "ok":
+        await relay._record(call, messages, upstream, output, "ok", None)
+    else:  # the provider's stream is still open
+        await relay.close_and_record(call, messages, upstream, output, status, error)
