@@ -47,6 +47,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=float, default=DemoOptions.epochs)
     parser.add_argument("--learning-rate", type=float, default=DemoOptions.learning_rate)
     parser.add_argument("--rank", type=int, default=DemoOptions.rank, help="LoRA rank (alpha is twice it)")
+    parser.add_argument("--copy-variants", type=int, default=DemoOptions.copy_variants,
+                        help="copy-augmented rows per tool example (train.copy_variants)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "efficacy.md"))
     parser.add_argument("--no-tools", action="store_true", help="the code family alone")
     args = parser.parse_args()
@@ -56,7 +58,7 @@ def main() -> int:
 
     started = time.monotonic()
     argv = ["demo", "--headless", "--json", "--epochs", str(args.epochs), "--learning-rate", str(args.learning_rate),
-            "--rank", str(args.rank)]
+            "--rank", str(args.rank), "--copy-variants", str(args.copy_variants)]
     if args.eval_limit:
         argv += ["--eval-limit", str(args.eval_limit)]
     argv.append("--no-tools" if args.no_tools else "--tools")
@@ -104,7 +106,8 @@ def main() -> int:
         f"| whole demo incl. both held-out evaluations | {wall / 60:.1f} min | |",
         "",
         f"Training job: {job.get('training', {}).get('steps', '?')} steps, {args.epochs:g} epochs, learning rate "
-        f"{args.learning_rate:g}, LoRA rank {args.rank}, backend {job.get('backend', '?')}, precision {job.get('precision', '?')}; "
+        f"{args.learning_rate:g}, LoRA rank {args.rank}, {job.get('dataset', {}).get('copy_variants', 0)} copy variants "
+        f"(train.copy_variants {args.copy_variants}), backend {job.get('backend', '?')}, precision {job.get('precision', '?')}; "
         f"stages: {timings or 'not reported'}. Every answer is in bench/out/efficacy.json.",
         *([f"Dataset: {manifests[-1]['counts'].get('examples')} examples, tool examples per tool "
            f"{ {k: v['examples'] for k, v in tool_counts.items()} }; rejected "

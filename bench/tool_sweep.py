@@ -2,10 +2,11 @@
 demo pack's rows as the training job does, then answer the held-out quill tool tasks greedily with
 the trained torch model, rendered exactly as serving renders them and parsed by ``serve.tools``.
 
-    .venv/bin/python bench/tool_sweep.py [--epochs 6] [--lr 1e-3] [--rank 32] [--no-code] [--code-eval]
+    .venv/bin/python bench/tool_sweep.py [--epochs 6] [--lr 1e-3] [--rank 32] [--copies 1] [--no-code] [--code-eval]
 
 It skips the demo's teacher, gateway, export and A/B (``bench/efficacy.py`` runs the whole cycle);
-the rows are the pack's train tasks as the teacher answers them, less the 10 % validation split.
+the rows are the pack's train tasks as the teacher answers them, less the 10 % validation split, plus
+their copy variants (``train.augment``; no word of a held-out request is swapped in).
 A minute or two per epoch on 2 quiet cores.
 """
 
@@ -26,6 +27,7 @@ from edgelearn.demo import tool_pack as TP
 from edgelearn.demo.pack import SYSTEM_PROMPT, check, load_pack
 from edgelearn.serve.tools import parse_tool_calls
 from edgelearn.train import data as D
+from edgelearn.train.augment import copy_variants, spelled_words
 from edgelearn.train.backends import PeftBackend
 from edgelearn.train.base import hf_directory, resolve_base
 from edgelearn.train.reference import greedy
@@ -66,6 +68,8 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=560)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--copies", type=int, default=TrainSettings().copy_variants, help="train.copy_variants")
+    ap.add_argument("--vocab", type=int, default=TrainSettings().copy_words, help="train.copy_words")
     ap.add_argument("--no-code", action="store_true", help="the tool rows alone")
     ap.add_argument("--code-eval", action="store_true", help="also the held-out code tasks")
     ap.add_argument("--base", action="store_true", help="measure the base only (no training)")
@@ -77,6 +81,8 @@ def main() -> None:
     prep = PeftBackend().prepare(hf_directory(resolve_base(""), home / "cache"), cfg)
     tok, eot = prep.tokenizer, D.end_of_turn_ids(prep.tokenizer)
     train = rows(not a.no_code)
+    words = spelled_words(tok, a.vocab, frozenset(TP.heldout_words()))
+    train += copy_variants(train, a.copies, 0, words)
     enc, dropped = D.encode_all(tok, train, a.seq, eot)
     print(f"rows {len(train)} ({sum(1 for r in train if r.get('tools'))} with tools), dropped {dropped}, "
           f"tokens {sum(len(e.ids) for e in enc)}, load {os.getloadavg()[0]:.1f}", flush=True)

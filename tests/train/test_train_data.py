@@ -89,6 +89,19 @@ def test_examples_that_begin_alike_pack_by_what_follows_their_shared_prefix():
     assert D.pack_rows([0, 3], lengths, max_row=75, seqs=seqs, wide_row=200) == [[0], [3]]  # 110² > 70² + 40²
 
 
+def test_steps_take_examples_that_begin_alike_together():
+    groups = ["agent"] * 9 + ["code"] * 5  # 9 agent turns behind one prefix, 5 short code examples
+    steps = D.plan_steps([5] * 14, batch_size=4, epochs=2.5, seed=1, groups=groups)
+    flat = [i for s in steps for i in s]
+    assert len(flat) == 35 and steps == D.plan_steps([5] * 14, batch_size=4, epochs=2.5, seed=1, groups=groups)
+    first = steps[:4]  # one epoch: 2 agent steps, 1 code step, 1 of both groups' remainders
+    assert sorted(i for s in first for i in s) == list(range(14))
+    assert sorted(len({groups[i] for i in s}) for s in first) == [1, 1, 1, 2]
+    assert sorted(flat) == sorted(list(range(14)) * 2 + flat[28:]) and len(set(flat[28:])) == 7
+    mixed = D.plan_steps([5] * 14, batch_size=4, epochs=2.5, seed=1, groups=list(range(14)))
+    assert sorted(i for s in mixed[:4] for i in s) == list(range(14))  # every example its own group
+
+
 def test_parity_prompts_take_validation_first_then_distinct_training_prompts_that_fit():
     from edgelearn.train.reference import pick_prompts
 

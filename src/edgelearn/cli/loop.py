@@ -33,7 +33,7 @@ def cmd_demo(args) -> int:
             shutil.rmtree(dhome / sub, ignore_errors=True)
     opts = DemoOptions(epochs=args.epochs, learning_rate=args.learning_rate, rank=args.rank, min_samples=args.min_samples,
                        eval_limit=args.eval_limit, max_tokens=args.max_tokens, timeout_s=args.timeout, tools=args.tools,
-                       independence_requests=args.independence_requests)
+                       independence_requests=args.independence_requests, copy_variants=args.copy_variants)
     train = [t for t in load_pack() if t.split == "train"]
     tool_train = [t for t in load_tool_pack() if t.split == "train"] if args.tools else []
     teacher = start_teacher(train, tool_train)  # the role's teacher: an OpenAI-compatible server on loopback
@@ -189,6 +189,8 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=float, default=DemoOptions.epochs)
     p.add_argument("--learning-rate", type=float, default=DemoOptions.learning_rate)
     p.add_argument("--rank", type=int, default=DemoOptions.rank, help="LoRA rank (alpha is twice it)")
+    p.add_argument("--copy-variants", type=int, default=DemoOptions.copy_variants, metavar="K",
+                   help="copy-augmented training rows per tool example (train.copy_variants; 0: none)")
     p.add_argument("--min-samples", type=int, default=12, help="experiment samples per variant")
     p.add_argument("--eval-limit", type=int, help="held-out tasks measured (default: all)")
     p.add_argument("--max-tokens", type=int, default=64)

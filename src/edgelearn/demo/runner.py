@@ -33,7 +33,7 @@ import httpx
 
 from edgelearn.config import Settings
 from edgelearn.demo.pack import SYSTEM_PROMPT, Task, check, load_pack
-from edgelearn.demo.tool_pack import TOOLS, ToolTask, check_calls, load_tool_pack
+from edgelearn.demo.tool_pack import TOOLS, ToolTask, check_calls, heldout_words, load_tool_pack
 
 ROLE = "coder"
 EXTERNAL_MODEL = "external/reference"
@@ -46,9 +46,10 @@ SHADOW_WAIT_S = 60.0  # the longest the agent waits for a shadow answer between 
 class DemoOptions:
     """Scaled-down thresholds so the whole loop finishes in minutes."""
 
-    # 4 passes at 1e-3 and rank 32: the tool family's settings (bench/results/tools_efficacy.md); the
-    # code family alone reached the same held-out success with 3 at 5e-4 and rank 16
-    epochs: float = 4.0
+    # 3 passes at 1e-3 and rank 32 with 2 copy variants per tool example: the tool family's settings
+    # (bench/results/tools_efficacy.md); the code family alone reached the same held-out success
+    # with 3 at 5e-4 and rank 16
+    epochs: float = 3.0
     learning_rate: float = 1e-3          # few examples and steps: a tiny model needs a larger step
     rank: int = 32                       # LoRA rank (alpha twice it)
     min_samples: int = 12
@@ -59,6 +60,7 @@ class DemoOptions:
     timeout_s: float = 1800.0
     seed: int = 0
     tools: bool = True                   # also the tool-use family (quill); see bench/RESULTS.md for its figures
+    copy_variants: int = 2               # copy-augmented rows per tool example (train.copy_variants)
     # the independence stage's requests at most (it ends sooner at level 3): ~1.2 s each on 2 cores
     independence_requests: int = 120
 
@@ -102,6 +104,8 @@ def demo_settings(base: Settings, n_teacher_runs: int, opts: DemoOptions, teache
                          auto_train=True,
                          # a tool example (house tools in the system turn) is about 500 tokens
                          max_seq_len=560 if opts.tools else 320, batch_size=4)
+    # copy variants never swap in a word of a held-out request: its names stay unseen in training
+    data["train"].update(copy_variants=opts.copy_variants, copy_exclude=heldout_words())
     data["deploy"].update(auto_deploy=True, max_tokens=opts.max_tokens, backend="embedded")
     data["experiments"].update(min_samples=opts.min_samples, challenger_traffic=opts.challenger_traffic)
     data["loop"].update(interval_s=1.0)

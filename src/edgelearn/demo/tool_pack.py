@@ -147,6 +147,12 @@ def load_tool_pack() -> list[ToolTask]:
     return [ToolTask(**json.loads(line)) for line in source.read_text("utf-8").splitlines() if line.strip()]
 
 
+def heldout_words() -> list[str]:
+    """Every word of the held-out requests, lowercased: copy augmentation never swaps one in
+    (``train.copy_exclude``), so the held-out names stay unseen in training."""
+    return sorted({w.strip(".,:;?!").lower() for t in load_tool_pack() if t.split == "heldout" for w in t.prompt.split()})
+
+
 def check_calls(task: ToolTask, calls: list[dict[str, Any]]) -> bool:
     """Whether the answer is exactly the task's call: one call, the right tool, equal JSON arguments."""
     if len(calls) != 1:

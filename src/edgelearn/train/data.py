@@ -208,19 +208,48 @@ def encode_all(tokenizer, examples: list[dict], max_len: int, eot: list[int]) ->
     return kept, len(out) - len(kept)
 
 
-def plan_steps(lengths: list[int], batch_size: int, epochs: float, seed: int) -> list[list[int]]:
+def plan_steps(lengths: list[int], batch_size: int, epochs: float, seed: int,
+               groups: list[object] | None = None) -> list[list[int]]:
     """Example indices of each optimizer step: ``batch_size`` examples per step, reshuffled each
-    epoch (seeded); a fractional last epoch takes a prefix of its shuffle."""
+    epoch (seeded); a fractional last epoch takes its first steps.
+
+    With ``groups`` (a key per example, e.g. its first tokens) a step takes its examples from one
+    group where it can: an agent's examples, which share a long system-and-tools prefix, then share a
+    packed row and compute that prefix once (``row_width``). The steps of an epoch come in random
+    order; a group's remainder goes into steps of mixed groups."""
     n = len(lengths)
     total = max(1, round(n * epochs))
-    order: list[int] = []
     rng = random.Random(seed)
-    while len(order) < total:
+    if groups is None:
+        order: list[int] = []
+        while len(order) < total:
+            perm = list(range(n))
+            rng.shuffle(perm)
+            order += perm
+        order = order[:total]
+        return [order[i:i + batch_size] for i in range(0, total, batch_size)]
+    steps: list[list[int]] = []
+    while sum(len(s) for s in steps) < total:
         perm = list(range(n))
         rng.shuffle(perm)
-        order += perm
-    order = order[:total]
-    return [order[i:i + batch_size] for i in range(0, total, batch_size)]
+        by_group: dict[object, list[int]] = {}
+        for i in perm:
+            by_group.setdefault(groups[i], []).append(i)
+        epoch, rest = [], []
+        for members in by_group.values():
+            whole = len(members) - len(members) % batch_size
+            epoch += [members[i:i + batch_size] for i in range(0, whole, batch_size)]
+            rest += members[whole:]
+        epoch += [rest[i:i + batch_size] for i in range(0, len(rest), batch_size)]
+        rng.shuffle(epoch)
+        steps += epoch
+    out, taken = [], 0
+    for step in steps:  # the last (fractional) epoch: its first steps, up to ``total`` examples
+        if taken >= total:
+            break
+        out.append(step[:total - taken])
+        taken += len(out[-1])
+    return out
 
 
 # a shorter common prefix is not worth a custom mask

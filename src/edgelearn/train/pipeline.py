@@ -37,6 +37,7 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
     import torch
 
     from edgelearn.train import data as D
+    from edgelearn.train.augment import copy_variants, spelled_words
     from edgelearn.train.base import hf_directory, resolve_base
     from edgelearn.train.trainer import eval_loss, train_lora
 
@@ -63,7 +64,9 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
     eot = D.end_of_turn_ids(tok)
     train_ex = D.read_examples(Path(spec.dataset_dir) / "train.jsonl")
     val_ex = D.read_examples(Path(spec.dataset_dir) / "val.jsonl")
-    train_enc, dropped = D.encode_all(tok, train_ex, cfg.max_seq_len, eot)
+    words = spelled_words(tok, cfg.copy_words, frozenset(w.lower() for w in cfg.copy_exclude))
+    variants = copy_variants(train_ex, cfg.copy_variants, cfg.seed, words)
+    train_enc, dropped = D.encode_all(tok, train_ex + variants, cfg.max_seq_len, eot)
     val_enc, _ = D.encode_all(tok, val_ex, cfg.max_seq_len, eot)
     if not train_enc:
         raise TrainingError(f"no training example of {spec.dataset_dir} has an answer within "
@@ -126,6 +129,7 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
         "job_id": spec.job_id, "role": spec.role, "created_at": time.time(),
         "base_model": {"gguf": str(base.gguf), "arch": base.arch, "hf_dir": str(base.hf_dir) if base.hf_dir else None},
         "dataset": {"version": spec.dataset_version, "dir": spec.dataset_dir, "train_examples": len(train_enc),
+                    "copy_variants": len(variants),
                     "val_examples": len(val_enc), "dropped_too_long": dropped,
                     "parity_prompts": {"validation": from_val, "training": len(prompts) - from_val}},
         "backend": backend.name, "device": device, "precision": precision, "train_config": cfg.model_dump(),
