@@ -12,12 +12,18 @@ counts real tokens only (no padding) for every arm. Results go to bench/results/
     .venv/bin/python bench/train.py --threads 1,2        # one table per thread count
     .venv/bin/python bench/train.py --device cuda        # GPU: adds the unsloth arm (needs CUDA + [gpu])
     .venv/bin/python bench/train.py --agent              # agent-shaped data: prefix sharing on and off
+    .venv/bin/python bench/train.py --mixed --steps 40   # the demo's mix: steps grouped by prefix or not
 
 ``--agent`` measures issue 19's "long trajectories": examples shaped like a coding agent's calls (one
 long system prompt and tool schemas shared by all, then a short exchange with a tool call and its
 result) beside the short examples above, with edgelearn's loop sharing packed examples' common prefix
 and without (each example in rows by its full length, no shared mask), step by step in turn in one
 process. Results go to bench/results/train_agent.md.
+
+``--mixed`` trains on what the demo's job trains on (the quill tool rows with their copy variants,
+and the code rows) with steps grouped by prefix and rows up to twice ``max_seq_len`` wide (the
+loop as it is) and without (steps drawn from the whole shuffle, rows up to ``max_seq_len``), step by
+step in turn; the same number of steps each. Results go to bench/results/train_mixed.md.
 """
 
 from __future__ import annotations
@@ -307,6 +313,79 @@ def agent_bench(args) -> int:
     return 0
 
 
+def mixed_bench(args) -> int:
+    """Tokens/s of the demo's training mix with steps grouped by prefix and without (``--mixed``)."""
+    import torch
+
+    from edgelearn.config import TrainSettings
+    from edgelearn.demo import tool_pack as TP
+    from edgelearn.train import data as D
+    from edgelearn.train import trainer as T
+    from edgelearn.train.augment import copy_variants, spelled_words
+    from edgelearn.train.backends import get_backend
+    from edgelearn.train.base import hf_directory, resolve_base
+    from tool_sweep import rows
+
+    threads = int(args.threads.split(",")[0])
+    torch.set_num_threads(threads)
+    home = Path(os.environ.get("EDGELEARN_HOME") or Path(tempfile.gettempdir()) / "edgelearn-bench")
+    cfg = TrainSettings(threads=threads, batch_size=args.batch, seed=0, max_seq_len=560, rank=32, alpha=64)
+    prep = get_backend("peft").prepare(hf_directory(resolve_base(""), home / "cache"), cfg)
+    eot = D.end_of_turn_ids(prep.tokenizer)
+    train = rows(True)
+    train += copy_variants(train, cfg.copy_variants, 0, spelled_words(prep.tokenizer, cfg.copy_words,
+                                                                      frozenset(TP.heldout_words())))
+    enc, _ = D.encode_all(prep.tokenizer, train, cfg.max_seq_len, eot)
+    epochs = (args.steps + 1) * args.batch / len(enc)
+    plain = {"GROUP_PREFIX_TOKENS": 0, "WIDE_ROW_FACTOR": 1}  # one group: the whole shuffle
+    loop = {name: getattr(T, name) for name in plain}
+    arms, seconds, first, last = {}, {"grouped": 0.0, "ungrouped": 0.0}, {}, {}
+    for k in range(args.steps + 1):  # step 0 warms up and is not counted
+        for arm in (["grouped", "ungrouped"] if k % 2 else ["ungrouped", "grouped"]):
+            for name, value in (loop if arm == "grouped" else plain).items():
+                setattr(T, name, value)
+            try:
+                if arm not in arms:
+                    arms[arm] = T.training_steps(prep.model, enc, batch_size=args.batch, epochs=epochs, lr=1e-9,
+                                                 seed=0, max_row=cfg.max_seq_len, device=prep.device,
+                                                 pack=prep.pack, autocast=prep.autocast)
+                info, dt = timed(arms[arm], prep.device)
+            finally:
+                for name, value in loop.items():
+                    setattr(T, name, value)
+            if k == 0:
+                first[arm] = info
+            else:
+                seconds[arm] += dt
+                last[arm] = info
+    results = []
+    for arm in seconds:
+        tokens, computed = last[arm].tokens - first[arm].tokens, last[arm].computed - first[arm].computed
+        results.append({"arm": arm, "tokens": tokens, "computed": computed, "seconds": round(seconds[arm], 1),
+                        "tokens_per_s": round(tokens / seconds[arm], 1)})
+        print(json.dumps(results[-1]), flush=True)
+    info = machine()
+    tool_rows = sum(1 for r in train if r.get("tools"))
+    lines = ["# Training throughput on the demo's mix (bench/train.py --mixed)", "",
+             f"Machine: {info['cores']} cores ({info['cpu']}), torch {info['torch']}, {threads} threads, load average "
+             f"{info['load_avg']:.1f} at the end; precision {str(prep.autocast or 'float32').removeprefix('torch.')}. "
+             f"{args.steps} steps of {args.batch} examples per arm after one warm-up step, the arms step by step in "
+             "turn in one process.", "",
+             f"Data: {len(enc)} rows, {tool_rows} of them quill tool rows (the train tasks and their "
+             f"{cfg.copy_variants} copy variants each, ~440 tokens of which ~390 a shared system-and-tools prefix) "
+             f"and {len(enc) - tool_rows} code rows (~100 tokens); max_seq_len {cfg.max_seq_len}, LoRA rank 32. "
+             "`grouped`: the loop as it is (a step takes examples whose first "
+             f"{T.GROUP_PREFIX_TOKENS} tokens are equal; a row of examples sharing a prefix up to "
+             f"{T.WIDE_ROW_FACTOR}x max_seq_len wide); `ungrouped`: steps from the whole shuffle, rows up to max_seq_len.",
+             "", "| arm | real tokens | positions computed per real token | tokens/s | s |", "| --- | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        lines.append(f"| {r['arm']} | {r['tokens']} | {r['computed'] / max(r['tokens'], 1):.2f} | "
+                     f"{r['tokens_per_s']:.0f} | {r['seconds']:.1f} |")
+    Path(args.out if args.out != str(ROOT / "bench" / "results" / "train.md")
+         else ROOT / "bench" / "results" / "train_mixed.md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arm", help=argparse.SUPPRESS)
@@ -320,9 +399,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="runs of each arm, alternating")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "train.md"))
     ap.add_argument("--agent", action="store_true", help="agent-shaped data, prefix sharing on and off")
+    ap.add_argument("--mixed", action="store_true", help="the demo's training mix, steps grouped by prefix or not")
     args = ap.parse_args()
     if args.agent:
         return agent_bench(args)
+    if args.mixed:
+        return mixed_bench(args)
     if args.arm:
         args.threads = int(args.threads)
         print(json.dumps(run_interleaved(args) if args.arm == "interleaved" else run_arm(args)))

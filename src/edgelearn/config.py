@@ -162,10 +162,10 @@ class TrainSettings(_Section):
     max_seq_len: int = Field(1024, ge=32)
     """Longest training sequence in tokens; longer examples are truncated."""
     copy_variants: int = Field(2, ge=0)
-    """Extra training rows per tool-call example that copies a span of its request into an argument:
-    the span swapped, in request and call alike, for a name another example copies or a word the
-    base splits when written without a space (``train.augment``). A small base learns to copy names
-    it has not seen instead of recalling the ones it was shown. 0 trains on the recorded examples alone."""
+    """Extra training rows per tool-call example that copies a name (one word) of its request into an
+    argument: the name swapped, in request and call alike, for one another example copies or a word
+    the base splits when written without a space (``train.augment``). A small base learns to copy
+    and spell names it has not seen instead of recalling the ones it was shown. 0: none."""
     copy_words: int = Field(2000, ge=0)
     """Words of the base's vocabulary that copy variants may swap in for a one-word name (0: only
     names the dataset's examples copy)."""

@@ -43,5 +43,12 @@ def test_demo_runs_one_whole_cycle_and_reports_before_and_after(home):
     assert result["tools_heldout"] == 20 and len(result["tool_answers"]) == 40
     assert result["tools_before"] <= 0.1 and result["tools_after"] >= 0.5
     assert "; tool calls before: " in out
+    # the job trained copy variants of the tool rows, and no held-out word was swapped in
+    report = json.loads(next((home / "demo" / "artifacts").glob("*/report.json")).read_text())
+    assert report["dataset"]["copy_variants"] >= 60 and report["train_config"]["copy_variants"] == 2
+    from edgelearn.demo.tool_pack import NAMES
+
+    held = {name for _, heldout in NAMES.values() for name in heldout if " " not in name}
+    assert "payments" in held and held <= set(report["train_config"]["copy_exclude"])
     # the demo ran in its own home inside the user's: the user's store is untouched
     assert (home / "demo" / "edgelearn.db").exists() and not (home / "edgelearn.db").exists()

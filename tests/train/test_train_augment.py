@@ -38,7 +38,7 @@ def test_an_example_that_copies_nothing_has_no_span():
     assert copied_span(unparsable) is None
 
 
-def test_variants_swap_the_span_in_the_request_and_the_call_alike():
+def test_variants_swap_a_copied_name_in_the_request_and_the_call_alike():
     rows = [_row("Deploy gateway to staging.", "ship", {"target": "gateway@stg"}),
             _row("Run the lexer tests.", "test", {"suite": "qk-lexer"}),
             _row("Open the code of mailer.", "read", {"path": "src/quill/mailer/core.py"}),
@@ -46,8 +46,8 @@ def test_variants_swap_the_span_in_the_request_and_the_call_alike():
             _row("Request a feature: dark mode", "ticket", {"queue": "QF", "title": "dark mode"}),
             {"messages": [{"role": "user", "content": "Say hello."}, {"role": "assistant", "content": "Hello."}]}]
     variants = copy_variants(rows, 2, seed=0)
-    # every word-span row gets 2 donors of the other word spans; each title row the one other title
-    assert len(variants) == 3 * 2 + 2 * 1
+    # every row that copies a name gets 2 donors of the other names; a title is a phrase: not varied
+    assert len(variants) == 3 * 2
     for v in variants:
         user = v["messages"][1]["content"]
         name, arguments = _call(v)
@@ -57,8 +57,7 @@ def test_variants_swap_the_span_in_the_request_and_the_call_alike():
             assert arguments == {"target": f"{span}@stg"} and user == f"Deploy {span} to staging."
         if name == "test":
             assert arguments == {"suite": f"qk-{span}"} and span in ("gateway", "mailer")
-        if name == "ticket":
-            assert arguments["title"] == span and arguments["queue"] == ("QB" if user.startswith("File a bug") else "QF")
+        assert name != "ticket"
     assert rows[0]["messages"][1]["content"] == "Deploy gateway to staging."  # the originals are not touched
     assert copy_variants(rows, 2, seed=0) == variants and copy_variants(rows, 0, seed=0) == []
 
@@ -109,4 +108,20 @@ def test_vocabulary_words_are_donors_for_one_word_names_except_the_excluded(smol
     variants = copy_variants(rows, 3, seed=0, words=words)
     ship = [_call(v)[1]["target"] for v in variants if _call(v)[0] == "ship"]
     assert len(ship) == 3 and all(t.removesuffix("@stg") in words for t in ship)
-    assert not [v for v in variants if _call(v)[0] == "ticket"]  # a title has no other title to take
+    assert not [v for v in variants if _call(v)[0] == "ticket"]  # a title is a phrase: not varied
+
+
+def test_a_long_request_and_an_earlier_call_that_is_not_json():
+    long = _row(" ".join(["please"] * 3000) + " then read the ledger module.", "read", {"path": "src/ledger/core.py"})
+    assert copied_span(long) == "ledger"
+    long["messages"][-1:] = [
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c0", "type": "function", "function": {"name": "read", "arguments": "ledger {oops"}}]},
+        {"role": "tool", "tool_call_id": "c0", "content": "error: arguments are not JSON"},
+        {"role": "user", "content": "Read the ledger module."},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "read", "arguments": {"path": "src/ledger/core.py"}}}]}]
+    variants = copy_variants([long, _row("Read mailer.", "read", {"path": "src/mailer.py"})], 1, seed=0)
+    swapped = next(v for v in variants if len(v["messages"]) > 3)
+    assert swapped["messages"][2]["tool_calls"][0]["function"]["arguments"] == "mailer {oops"
+    assert swapped["messages"][-1]["tool_calls"][0]["function"]["arguments"] == {"path": "src/mailer/core.py"}

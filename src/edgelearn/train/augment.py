@@ -6,13 +6,15 @@ learns the call's shape but recalls the names it saw instead of copying the one 
 spells an unseen one wrong: SmolLM2 writes " payments" after a space as one token, but inside
 ``"payments@prd"`` as ``pay`` + ``ments``.
 
-``copy_variants`` adds, for each example whose final tool call copies a span of the last user
-message into a string argument, ``k`` variants in which that span is swapped, everywhere in the
-trajectory (requests and tool results as whole words, every call's arguments), for a span another
-example copies (one word for a word, several words for several) or, for one word, a word of the
-base's vocabulary that it splits when written without a space (``spelled_words``). Names then
-appear in conventions and phrasings they were not recorded with, so the only way to fit the
-variants is to copy, and spell. A span the system turn or the tool schemas name is left alone.
+``copy_variants`` adds, for each example whose final tool call copies a name (one word) of the
+last user message into a string argument, ``k`` variants in which that name is swapped,
+everywhere in the trajectory (requests and tool results as whole words, every call's arguments),
+for a name another example copies or a word of the base's vocabulary that it splits when written
+without a space (``spelled_words``). Names then appear in conventions and phrasings they were not
+recorded with, so the only way to fit the variants is to copy, and spell. A call that copies a
+phrase (a ticket's title: words after a space, spelled in the same tokens in the call) is not
+varied: it needs no spelling, and swapping phrases taught the adapter to file any long request
+as a ticket. A name the system turn or the tool schemas name is left alone.
 The training job augments its training split only; validation and parity prompts stay as recorded.
 """
 
@@ -70,11 +72,10 @@ def copied_span(example: dict[str, Any]) -> str | None:
     for i in range(len(words)):
         for j in range(i + 1, len(words) + 1):
             span = " ".join(words[i:j])
-            if len(span) < MIN_SPAN or not all(words[i:j]) or not any(span in v for v in values):
-                continue
-            if span not in user or (best is not None and len(span) <= len(best)):
-                continue
-            best = span
+            if not words[j - 1] or not any(span in v for v in values):
+                break  # a longer run from i is in no argument either
+            if len(span) >= MIN_SPAN and span in user and (best is None or len(span) > len(best)):
+                best = span
     return best
 
 
@@ -86,10 +87,18 @@ def _swap(example: dict[str, Any], old: str, new: str) -> dict[str, Any]:
         if m["role"] != "system":
             m["content"] = whole.sub(lambda _: new, m["content"])
         if m.get("tool_calls"):
-            m["tool_calls"] = [{**c, "function": {**c["function"], "arguments": json.dumps(
-                _replace(_arguments(c), old, new))}} for c in m["tool_calls"]]
+            m["tool_calls"] = [{**c, "function": {**c["function"], "arguments": _swapped_arguments(c, old, new)}}
+                               for c in m["tool_calls"]]
         messages.append(m)
     return {**example, "messages": messages}
+
+
+def _swapped_arguments(call: dict[str, Any], old: str, new: str) -> Any:
+    raw = call["function"].get("arguments")
+    parsed = _arguments(call)
+    if parsed is None and isinstance(raw, str):
+        return raw.replace(old, new)  # arguments that are not JSON stay text
+    return json.dumps(_replace(parsed, old, new)) if isinstance(raw, str) or raw is None else _replace(parsed, old, new)
 
 
 def _replace(value: Any, old: str, new: str) -> Any:
@@ -109,16 +118,16 @@ def _swappable(example: dict[str, Any], span: str) -> bool:
 
 
 def copy_variants(examples: list[dict[str, Any]], k: int, seed: int, words: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """``k`` swapped variants of every example that copies a span into its call (see the module);
+    """``k`` swapped variants of every example that copies a name into its call (see the module);
     the examples themselves are not included. Deterministic for a seed."""
     if k <= 0:
         return []
-    copied = [Copied(i, s) for i, ex in enumerate(examples) if (s := copied_span(ex)) and _swappable(ex, s)]
+    copied = [Copied(i, s) for i, ex in enumerate(examples)
+              if (s := copied_span(ex)) and " " not in s and _swappable(ex, s)]
     rng = random.Random(seed)
     out = []
     for c in copied:
-        donors = sorted({d.span for d in copied if (" " in d.span) == (" " in c.span) and d.span != c.span}
-                        | (set(words) - {c.span} if " " not in c.span else set()))
+        donors = sorted(({d.span for d in copied} | set(words)) - {c.span})
         for new in rng.sample(donors, min(k, len(donors))):
             out.append(_swap(examples[c.index], c.span, new))
     return out
