@@ -4,7 +4,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["efficacy", "hook", "hook_wave2", "hook_embed", "gateway_stream_end", "gateway", "gateway_prefix", "proxy", "memory", "sessions",
-         "independence", "demo_independence", "train", "export", "bandits", "experiment", "tui"]
+         "independence", "demo_independence", "train", "train_mixed", "export", "bandits", "experiment", "tui"]
 
 SUMMARY = """# Benchmark results
 
@@ -14,16 +14,16 @@ Python 3.11.7. Two CPUs have stood behind that kind:
 
 - **Intel Xeon (advertises AMX), 2026-12-07**: gateway_stream_end, the gateway's latest figures,
   on a quiet machine (load 0.2-0.5), this tree beside 97bbd8d (before a stream's run was
-  recorded after its last bytes) in every block.
+  recorded after its last bytes) in every block; efficacy (07:00-07:16, quiet, 4 epochs with copy
+  variants) and train_mixed (grouped steps beside ungrouped), later that day.
 - **Intel Xeon (advertises AMX), 2026-12-06**, this wave: gateway, gateway_prefix, hook_wave2,
   memory, sessions, independence. Most of these ran while other jobs shared the two cores (load
   average 2-8, said in each section): compare the arms inside one run (alternating blocks), not
   absolute times across sections. hook_wave2 serves this wave's tree and the one before it
   (29b0e31) alternately, at 200/s.
-- **AMD EPYC, 2026-11**: efficacy, hook, hook_embed, proxy, train, export, bandits, experiment,
+- **AMD EPYC, 2026-11**: hook, hook_embed, proxy, train, export, bandits, experiment,
   tui, as measured by the first wave (their sections keep their own dates and conditions).
-  Hook was re-measured on 2026-11-22 at 00:19 UTC with `--against a89f77f`; efficacy on
-  2026-11-21 at 18:54.
+  Hook was re-measured on 2026-11-22 at 00:19 UTC with `--against a89f77f`.
 
 The cores are shared with other machines' work: the same request cost 220 µs of server CPU in
 one hook run and 320 µs in the next, so each section compares its arms inside one run and, where

@@ -316,6 +316,7 @@ def agent_bench(args) -> int:
 def mixed_bench(args) -> int:
     """Tokens/s of the demo's training mix with steps grouped by prefix and without (``--mixed``)."""
     import torch
+    from tool_sweep import rows
 
     from edgelearn.config import TrainSettings
     from edgelearn.demo import tool_pack as TP
@@ -324,7 +325,6 @@ def mixed_bench(args) -> int:
     from edgelearn.train.augment import copy_variants, spelled_words
     from edgelearn.train.backends import get_backend
     from edgelearn.train.base import hf_directory, resolve_base
-    from tool_sweep import rows
 
     threads = int(args.threads.split(",")[0])
     torch.set_num_threads(threads)
@@ -371,8 +371,8 @@ def mixed_bench(args) -> int:
              f"{info['load_avg']:.1f} at the end; precision {str(prep.autocast or 'float32').removeprefix('torch.')}. "
              f"{args.steps} steps of {args.batch} examples per arm after one warm-up step, the arms step by step in "
              "turn in one process.", "",
-             f"Data: {len(enc)} rows, {tool_rows} of them quill tool rows (the train tasks and their "
-             f"{cfg.copy_variants} copy variants each, ~440 tokens of which ~390 a shared system-and-tools prefix) "
+             f"Data: {len(enc)} rows, {tool_rows} of them quill tool rows (the train tasks, and "
+             f"{cfg.copy_variants} copy variants of each that copies a name, ~440 tokens of which ~390 a shared system-and-tools prefix) "
              f"and {len(enc) - tool_rows} code rows (~100 tokens); max_seq_len {cfg.max_seq_len}, LoRA rank 32. "
              "`grouped`: the loop as it is (a step takes examples whose first "
              f"{T.GROUP_PREFIX_TOKENS} tokens are equal; a row of examples sharing a prefix up to "
