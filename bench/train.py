@@ -245,6 +245,13 @@ def build_agent_examples(n: int = 24) -> list[dict]:
     return out
 
 
+def _write_lines(args, name: str, lines: list[str]) -> int:
+    """Write a side bench's report to ``--out`` when given, else to bench/results/<name>.md."""
+    Path(args.out if args.out != str(ROOT / "bench" / "results" / "train.md")
+         else ROOT / "bench" / "results" / f"{name}.md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
 def agent_bench(args) -> int:
     """Tokens/s with and without prefix sharing on short and on agent-shaped examples (``--agent``)."""
     import torch
@@ -308,9 +315,7 @@ def agent_bench(args) -> int:
     for r in results:
         lines.append(f"| {r['shape']} | {r['arm']} | {r['mean_tokens']} | {r['tokens_per_s']:.0f} | "
                      f"{r['computed'] / max(r['tokens'], 1):.2f} | {r['seconds']:.1f} |")
-    Path(args.out if args.out != str(ROOT / "bench" / "results" / "train.md")
-         else ROOT / "bench" / "results" / "train_agent.md").write_text("\n".join(lines) + "\n")
-    return 0
+    return _write_lines(args, "train_agent", lines)
 
 
 def mixed_bench(args) -> int:
@@ -381,9 +386,7 @@ def mixed_bench(args) -> int:
     for r in results:
         lines.append(f"| {r['arm']} | {r['tokens']} | {r['computed'] / max(r['tokens'], 1):.2f} | "
                      f"{r['tokens_per_s']:.0f} | {r['seconds']:.1f} |")
-    Path(args.out if args.out != str(ROOT / "bench" / "results" / "train.md")
-         else ROOT / "bench" / "results" / "train_mixed.md").write_text("\n".join(lines) + "\n")
-    return 0
+    return _write_lines(args, "train_mixed", lines)
 
 
 def main() -> int:
