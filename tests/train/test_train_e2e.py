@@ -68,7 +68,7 @@ def test_trained_adapter_passes_parity_and_shows_the_convention(trained, convent
         assert parity["exact_match"] >= 0.95 and parity["match"] >= 0.95 and parity["stop_rate"] == 1.0
     assert report["val_loss"]["adapter"] < report["val_loss"]["base"] / 4
     assert report["dataset"] == {"version": "coder-ds1", "dir": str(home / "dataset"), "train_examples": 16,
-                                 "val_examples": 6, "dropped_too_long": 0,
+                                 "copy_variants": 0, "val_examples": 6, "dropped_too_long": 0,
                                  "parity_prompts": {"validation": 6, "training": 2}}
     assert report["training"]["steps"] == 24 and report["training"]["tokens_per_s"] > 0
     assert job.progress["step"] == job.progress["total_steps"] == 24
