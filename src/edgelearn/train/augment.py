@@ -124,10 +124,11 @@ def copy_variants(examples: list[dict[str, Any]], k: int, seed: int, words: tupl
         return []
     copied = [Copied(i, s) for i, ex in enumerate(examples)
               if (s := copied_span(ex)) and " " not in s and _swappable(ex, s)]
+    pool = sorted({c.span for c in copied} | set(words))  # every name a variant may take, once
     rng = random.Random(seed)
     out = []
     for c in copied:
-        donors = sorted(({d.span for d in copied} | set(words)) - {c.span})
+        donors = [name for name in pool if name != c.span]
         for new in rng.sample(donors, min(k, len(donors))):
             out.append(_swap(examples[c.index], c.span, new))
     return out
