@@ -1,7 +1,7 @@
 """The parity gate's tool-call check: an artifact served with tools must make the trained model's calls.
 
 The "trained model" here is the bundled base run on the training rendering (prompt ids from the HF
-tokenizer, greedy in llama.cpp); a few-shot history makes it call tools. The artifact is served the
+tokenizer, greedy in torch, as the pipeline's reference); a few-shot history makes it call tools. The artifact is served the
 way the gateway serves it (its own chat template). A copy whose chat template was broken on purpose
 must fail the gate.
 """
@@ -44,26 +44,23 @@ def shots() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def cases(base_gguf, smol_tokenizer) -> list[ToolCase]:
-    """The trained model's calls, generated from the training rendering's prompt ids, with the forks
-    of each answer (the runner-up tokens of the base in torch, as the pipeline computes them)."""
+    """The trained model's calls, generated in torch from the training rendering's prompt ids, with the
+    forks of each answer (the runner-up tokens that greedy decoding passed over), as the pipeline
+    computes them."""
     from transformers import AutoModelForCausalLM
 
     from edgelearn.train.gate import tool_cases
-    from edgelearn.train.reference import runner_ups
+    from edgelearn.train.reference import greedy_forks
 
     eot = D.end_of_turn_ids(smol_tokenizer)
-    runner = LlamaRunner(base_gguf, n_ctx=1024, n_threads=1)
-    examples, prompts, refs = [], [], []
-    try:
-        for ask in ("Read README.md", "Read quill/lexer.py"):
-            messages = [*shots(), {"role": "user", "content": ask}]
-            prompts.append(D.prompt_ids(smol_tokenizer, messages, TOOLS))
-            refs.append(runner.greedy(prompts[-1], 48, eot))
-            examples.append({"messages": [*messages, {"role": "assistant", "content": ""}], "tools": TOOLS})
-    finally:
-        runner.close()
+    examples, prompts = [], []
+    for ask in ("Read README.md", "Read quill/lexer.py"):
+        messages = [*shots(), {"role": "user", "content": ask}]
+        prompts.append(D.prompt_ids(smol_tokenizer, messages, TOOLS))
+        examples.append({"messages": [*messages, {"role": "assistant", "content": ""}], "tools": TOOLS})
     model = AutoModelForCausalLM.from_pretrained(base_gguf.parent, gguf_file=base_gguf.name).eval()
-    out = tool_cases(examples, refs, eot, smol_tokenizer, runner_ups(model, prompts, refs, "cpu"))
+    refs, forks = greedy_forks(model, prompts, 48, eot, "cpu")
+    out = tool_cases(examples, refs, eot, smol_tokenizer, forks)
     assert [c.expected[0][0] for c in out] == ["read_file", "read_file"]  # the reference does call tools
     assert all("".join(f.text for f in c.forks) == c.text for c in out)
     return out
@@ -170,3 +167,35 @@ def test_the_gates_tool_check_lets_one_of_its_examples_differ_and_no_more():
         served = lambda m, t, n=differing: other if int(m[0]["content"]) < n else text  # noqa: E731
         result = check_tool_parity("merged", served, cases, min_match=minimum)
         assert result.passed is passes and result.equal == TOOL_CASES - differing
+
+
+def test_the_runner_evaluates_only_what_a_prompt_does_not_share_with_the_last_one(base_gguf, smol_tokenizer):
+    eot = D.end_of_turn_ids(smol_tokenizer)
+    system = [{"role": "system", "content": "You answer questions about the quill repository in one short sentence."}]
+    first, second = (D.prompt_ids(smol_tokenizer, [*system, {"role": "user", "content": ask}])
+                     for ask in ("Which language is quill written in?", "Who maintains quill?"))
+    fresh = LlamaRunner(base_gguf, n_ctx=512, n_threads=1)
+    runner = LlamaRunner(base_gguf, n_ctx=512, n_threads=1)
+    try:
+        alone = fresh.greedy(second, 24, eot)
+        runner.greedy(first, 24, eot)
+        evaluated = []
+        eval_ = runner.llm.eval
+        runner.llm.eval = lambda tokens: (evaluated.append(len(tokens)), eval_(tokens))[1]
+        after = runner.greedy(second, 24, eot)
+        shared = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
+        assert evaluated[0] == len(second) - shared  # only what differs from the last prompt was evaluated
+        assert after.tokens == alone.tokens
+        # teacher-forced after the kept prefix: the logits of a runner that evaluated the whole prompt
+        other = smol_tokenizer.encode("It is maintained by the quill team of volunteers.")
+        tops, gaps = runner.forced(second, other)
+        fresh.llm.reset()
+        fresh.llm.eval(second)
+        for i, tok in enumerate(other):
+            logits = fresh._logits()
+            assert tops[i] == int(logits.argmax()) and gaps[i] == float(logits.max() - logits[tok])
+            fresh.llm.eval([tok])
+        assert any(g > 0 for g in gaps)  # the base would not write this reference: the gaps are real
+    finally:
+        runner.close()
+        fresh.close()

@@ -89,8 +89,10 @@ def test_trained_adapter_passes_parity_and_shows_the_convention(trained, convent
 
 
 def test_references_generated_in_one_batch_equal_those_generated_one_at_a_time(trained, convention):
+    import torch
+
     from edgelearn.train import data as D
-    from edgelearn.train.reference import greedy, reference_model
+    from edgelearn.train.reference import greedy, greedy_forks, reference_model
 
     home, _, job = trained
     peft = home / "artifacts" / job.id / "peft"
@@ -100,10 +102,19 @@ def test_references_generated_in_one_batch_equal_those_generated_one_at_a_time(t
     examples = D.read_examples(home / "dataset" / "val.jsonl")
     prompts = [D.prompt_ids(tok, ex["messages"][:-1]) for ex in examples[:3]]
     prompts.append(D.prompt_ids(tok, [{"role": "user", "content": "Hi."}]))  # much shorter: padded on the left
-    batched = greedy(model, prompts, 40, eot, "cpu")
+    batched, forks = greedy_forks(model, prompts, 40, eot, "cpu")
     alone = greedy(model, prompts, 40, eot, "cpu", batch=1)
     assert len({len(p) for p in prompts}) > 1
     assert [(g.tokens, g.stopped) for g in batched] == [(g.tokens, g.stopped) for g in alone]
+    # each fork is the runner-up of the teacher-forced answer, and the answer's lead over it
+    for prompt, answer, fork in zip(prompts, batched, forks):
+        assert len(fork) == len(answer.tokens)
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([prompt + answer.tokens])).logits[0, len(prompt) - 1:-1]
+        top = torch.log_softmax(logits.float(), dim=-1).topk(2, dim=-1)
+        assert top.indices[:, 0].tolist() == answer.tokens
+        assert [alt for alt, _ in fork] == top.indices[:, 1].tolist()
+        assert [gap for _, gap in fork] == pytest.approx((top.values[:, 0] - top.values[:, 1]).tolist(), abs=1e-3)
     assert all(g.stopped and g.tokens[-1] in eot for g in alone[:3])
     assert all(convention.word in tok.decode(g.tokens) for g in alone[:3])
 

@@ -248,8 +248,16 @@ class LlamaRunner:
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
     def _start(self, prompt: list[int]) -> np.ndarray:
-        self.llm.reset()  # every prompt from scratch: no cached prefix, the same arithmetic each time
-        self.llm.eval(prompt)
+        """Evaluate ``prompt``, keeping what it shares with the context's tokens (an agent's prompts
+        share their system turn and tool schemas), as llama.cpp's server and llama-cpp-python's chat
+        completions do; the logits after its last token."""
+        held = self.llm.input_ids[:self.llm.n_tokens]
+        keep = 0
+        limit = min(len(held), len(prompt) - 1)  # the last token is always evaluated: its logits are read
+        while keep < limit and held[keep] == prompt[keep]:
+            keep += 1
+        self.llm.n_tokens = keep  # eval drops the cache past n_tokens
+        self.llm.eval(prompt[keep:])
         return self._logits()
 
     def greedy(self, prompt: list[int], max_tokens: int, stop_ids: list[int]) -> Generation:
@@ -267,7 +275,10 @@ class LlamaRunner:
 
     def forced(self, prompt: list[int], reference: list[int]) -> tuple[list[int], list[float]]:
         """Fed the prompt and the reference prefix, the artifact's top token before each reference
-        token, and by how many logits that top token beats the reference token (0 where equal)."""
+        token, and by how many logits that top token beats the reference token (0 where equal).
+
+        The reference is fed one token at a time, as decoding feeds it: evaluated in one batch,
+        llama.cpp's logits differed from those by up to 0.4 (of ~40) on the bundled base."""
         logits = self._start(prompt)
         tops, gaps = [], []
         for i, tok in enumerate(reference):
@@ -308,8 +319,11 @@ def check_parity(artifact: str, runner: LlamaRunner, prompts: list[list[int]], r
                  n_tokens: int, max_tokens: int, stop_ids: list[int], tie_margin: float, min_match: float,
                  min_stop: float) -> ParityResult:
     """Run ``runner`` on every prompt and compare it with the references; decide the gate."""
-    details = [compare_prompt(ref, runner, prompt, n_tokens=n_tokens, max_tokens=max_tokens, tie_margin=tie_margin,
-                              stop_ids=stop_ids) for prompt, ref in zip(prompts, references)]
+    # in token order, so prompts that begin alike follow each other and share the evaluated prefix
+    done = {i: compare_prompt(references[i], runner, prompts[i], n_tokens=n_tokens, max_tokens=max_tokens,
+                              tie_margin=tie_margin, stop_ids=stop_ids)
+            for i in sorted(range(len(prompts)), key=lambda i: prompts[i])}
+    details = [done[i] for i in range(len(prompts))]
     n = len(details)
     stoppers = [d for d in details if d.ref_stopped]
     stop_rate = sum(d.stopped and d.stop_forced for d in stoppers) / len(stoppers) if stoppers else None

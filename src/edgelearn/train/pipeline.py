@@ -100,14 +100,18 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
 
     prompts, from_val = R.pick_prompts((prompt_of(ex) for ex in val_ex), (prompt_of(ex) for ex in train_ex),
                                        cfg.parity_prompts, cfg.max_seq_len)
-    reference = R.reference_model(hf_dir, out / "peft", device)
-    refs = R.greedy(reference, prompts, cfg.parity_max_tokens, eot, device)
     from edgelearn.train.gate import tool_cases, tool_examples
 
     with_calls = tool_examples(val_ex, train_ex)
     tool_prompts = [prompt_of(ex) for ex in with_calls]
-    tool_refs = R.greedy(reference, tool_prompts, cfg.parity_max_tokens, eot, device)
-    tools = tool_cases(with_calls, tool_refs, eot, tok, R.runner_ups(reference, tool_prompts, tool_refs, device))
+    # one pass over every distinct prompt: the tool examples are often parity prompts already
+    distinct = list(dict.fromkeys(map(tuple, prompts + tool_prompts)))
+    reference = R.reference_model(hf_dir, out / "peft", device)
+    answers, forks = R.greedy_forks(reference, [list(p) for p in distinct], cfg.parity_max_tokens, eot, device)
+    at = {p: i for i, p in enumerate(distinct)}
+    refs = [answers[at[tuple(p)]] for p in prompts]
+    tools = tool_cases(with_calls, [answers[at[tuple(p)]] for p in tool_prompts], eot, tok,
+                       [forks[at[tuple(p)]] for p in tool_prompts])
     del reference
     gc.collect()
     lap("adapter_val_loss_and_references")

@@ -52,25 +52,56 @@ def reference_model(hf_dir: Path, peft_dir: Path, device: str):
 
 def greedy(model, prompts: list[list[int]], max_tokens: int, eot: list[int], device,
            batch: int = BATCH) -> list[Generation]:
-    """The model's greedy continuation of each prompt, cut after its first end-of-turn token.
+    """The model's greedy continuation of each prompt, cut after its first end-of-turn token."""
+    return greedy_forks(model, prompts, max_tokens, eot, device, batch)[0]
+
+
+def greedy_forks(model, prompts: list[list[int]], max_tokens: int, eot: list[int], device,
+                 batch: int = BATCH) -> tuple[list[Generation], list[list[tuple[int, float]]]]:
+    """The model's greedy continuation of each prompt, cut after its first end-of-turn token, and its
+    forks: per answer token, the runner-up token and how many log-probability units the answer's own
+    token leads it by (for the tool-call near-tie rule), read off the logits that chose the token.
 
     Prompts of similar length run together, left-padded under an attention mask; the answers
     are the same tokens as one prompt at a time (a test compares them)."""
     import torch
 
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers: dict[int, Generation] = {}
-    for start in range(0, len(order), batch):
-        chunk = order[start:start + batch]
+    forks: dict[int, list[tuple[int, float]]] = {}
+    for chunk in _chunks(prompts, batch):
         width = max(len(prompts[i]) for i in chunk)
         ids = torch.tensor([[eot[0]] * (width - len(prompts[i])) + prompts[i] for i in chunk], device=device)
         mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in chunk], device=device)
+        steps: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+        def record(_ids, scores, steps=steps):  # a logits processor that changes nothing
+            top = torch.log_softmax(scores.float(), dim=-1).topk(2, dim=-1)
+            steps.append((top.values[:, 0] - top.values[:, 1], top.indices[:, 1]))
+            return scores
+
         with torch.no_grad():
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_tokens, do_sample=False,
-                                 repetition_penalty=1.0, eos_token_id=eot, pad_token_id=eot[0])
-        for i, row in zip(chunk, out[:, width:].tolist()):
+                                 repetition_penalty=1.0, eos_token_id=eot, pad_token_id=eot[0],
+                                 logits_processor=[record])
+        gaps = torch.stack([g for g, _ in steps], dim=1).tolist()
+        alts = torch.stack([a for _, a in steps], dim=1).tolist()
+        for k, (i, row) in enumerate(zip(chunk, out[:, width:].tolist())):
             answers[i] = _cut(row, eot)
-    return [answers[i] for i in range(len(prompts))]
+            forks[i] = list(zip(alts[k], gaps[k]))[:len(answers[i].tokens)]
+    return [answers[i] for i in range(len(prompts))], [forks[i] for i in range(len(prompts))]
+
+
+def _chunks(prompts: list[list[int]], batch: int) -> list[list[int]]:
+    """Indices of ``prompts`` by length, at most ``batch`` together and none padded past twice its
+    own length (a 70-token prompt batched with 400-token ones would compute 400 positions)."""
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    chunks: list[list[int]] = []
+    for i in order:
+        if chunks and len(chunks[-1]) < batch and len(prompts[i]) <= 2 * len(prompts[chunks[-1][0]]):
+            chunks[-1].append(i)
+        else:
+            chunks.append([i])
+    return chunks
 
 
 def _cut(tokens: list[int], eot: list[int]) -> Generation:
@@ -78,25 +109,3 @@ def _cut(tokens: list[int], eot: list[int]) -> Generation:
         if t in eot:
             return Generation(tokens[: i + 1], True)
     return Generation(tokens, False)
-
-
-def runner_ups(model, prompts: list[list[int]], answers: list[Generation], device) -> list[list[tuple[int, float]]]:
-    """Per answer token: the trained model's runner-up token and how many log-probability units the
-    answer's own token leads it by (teacher-forced on the answer; for the tool-call near-tie rule)."""
-    import torch
-
-    out = []
-    for prompt, answer in zip(prompts, answers):
-        if not answer.tokens:
-            out.append([])
-            continue
-        ids = torch.tensor([prompt + answer.tokens], device=device)
-        with torch.no_grad():
-            logits = model(input_ids=ids).logits[0, len(prompt) - 1:-1].float()
-        logp = torch.log_softmax(logits, dim=-1)
-        own = torch.tensor(answer.tokens, device=device)
-        mine = logp.gather(1, own[:, None])[:, 0]
-        logp.scatter_(1, own[:, None], float("-inf"))
-        best, alt = logp.max(dim=-1)
-        out.append(list(zip(alt.tolist(), (mine - best).tolist())))
-    return out
