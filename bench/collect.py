@@ -4,7 +4,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["efficacy", "hook", "hook_wave2", "hook_embed", "gateway_stream_end", "gateway", "gateway_prefix", "proxy", "memory", "sessions",
-         "independence", "demo_independence", "train", "train_mixed", "export", "bandits", "experiment", "tui"]
+         "independence", "demo_independence", "train", "train_mixed", "gate", "export", "bandits", "experiment", "tui"]
 
 SUMMARY = """# Benchmark results
 
@@ -15,7 +15,8 @@ Python 3.11.7. Two CPUs have stood behind that kind:
 - **Intel Xeon (advertises AMX), 2026-12-07**: gateway_stream_end, the gateway's latest figures,
   on a quiet machine (load 0.2-0.5), this tree beside 97bbd8d (before a stream's run was
   recorded after its last bytes) in every block; efficacy (07:00-07:16, quiet, 4 epochs with copy
-  variants) and train_mixed (grouped steps beside ungrouped), later that day.
+  variants) and train_mixed (grouped steps beside ungrouped), later that day; gate (the parity
+  gate now beside before, on a demo job) and efficacy's run 22, session 6, 10:00-10:20.
 - **Intel Xeon (advertises AMX), 2026-12-06**, this wave: gateway, gateway_prefix, hook_wave2,
   memory, sessions, independence. Most of these ran while other jobs shared the two cores (load
   average 2-8, said in each section): compare the arms inside one run (alternating blocks), not
