@@ -150,7 +150,8 @@ def test_rows_read_back_by_datasets_and_trl(store, settings, home, add_runs, exa
     add_runs([gateway_run(ask, calls=[call("run_tests", {"target": "parse"}, "a2")]),
               gateway_run([SYSTEM, {"role": "user", "content": "Say hi"}], text="hi", tools=None),
               {"input": "plain question", "output": "plain answer", "reward": 0.9}])
-    ds = export_dataset(store, settings, home, "coder", cluster_cap=1.0, val_fraction=0.01)
+    # the run ids are random: at 0.01 one of the three went to validation once in ~33 runs; at 1e-12, never
+    ds = export_dataset(store, settings, home, "coder", cluster_cap=1.0, val_fraction=1e-12)
     lines = examples(ds, "train")
     loaded = datasets.load_dataset("json", data_files=str(ds.path / "train.jsonl"), split="train")
     assert len(loaded) == len(lines) == 3
