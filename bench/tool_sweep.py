@@ -91,6 +91,17 @@ def margins(model, tok, eot, device, tasks) -> list[float]:
     return out
 
 
+def neftune_hook(alpha: float):
+    """NEFTune (Jain et al., 2023): while training, uniform noise of scale alpha / sqrt(length * width)
+    on the input embeddings; none in eval mode."""
+    def hook(module, args, out):
+        if not module.training:
+            return out
+        return out + torch.empty_like(out).uniform_(-1, 1) * (alpha / (out.shape[-2] * out.shape[-1]) ** 0.5)
+
+    return hook
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epochs", type=float, default=6.0)
@@ -105,6 +116,8 @@ def main() -> None:
     ap.add_argument("--code-eval", action="store_true", help="also the held-out code tasks")
     ap.add_argument("--base", action="store_true", help="measure the base only (no training)")
     ap.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout")
+    ap.add_argument("--neftune", type=float, default=0.0,
+                    help="NEFTune alpha: uniform noise on the input embeddings while training (0: none)")
     ap.add_argument("--seed", type=int, default=0, help="the training's seed (step order, LoRA init)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -120,6 +133,8 @@ def main() -> None:
     print(f"rows {len(train)} ({sum(1 for r in train if r.get('tools'))} with tools), dropped {dropped}, "
           f"tokens {sum(len(e.ids) for e in enc)}, load {os.getloadavg()[0]:.1f}", flush=True)
     started = time.monotonic()
+    if a.neftune:
+        prep.model.get_input_embeddings().register_forward_hook(neftune_hook(a.neftune))
     if not a.base:
         st = train_lora(prep.model, enc, batch_size=a.batch, epochs=a.epochs, lr=a.lr, seed=a.seed, max_row=a.seq,
                         device=prep.device, pack=prep.pack, autocast=prep.autocast)
