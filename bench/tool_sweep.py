@@ -38,12 +38,16 @@ from edgelearn.train.reference import greedy
 from edgelearn.train.trainer import train_lora
 
 
+def answer_row(task: TP.ToolTask) -> list[dict]:
+    """The task's conversation with its expected call as the final assistant turn."""
+    call = {"id": "c", "type": "function", "function": {"name": task.expected["name"],
+                                                        "arguments": json.dumps(task.expected["arguments"])}}
+    return [*task.messages(), {"role": "assistant", "content": "", "tool_calls": [call]}]
+
+
 def rows(with_code: bool) -> list[dict]:
     """The training rows: each train tool task with its call, and the code tasks with their reference."""
-    out = [{"messages": [*t.messages(), {"role": "assistant", "content": "", "tool_calls": [
-        {"id": "c", "type": "function", "function": {"name": t.expected["name"],
-                                                     "arguments": json.dumps(t.expected["arguments"])}}]}],
-            "tools": TP.TOOLS} for t in TP.load_tool_pack() if t.split == "train"]
+    out = [{"messages": answer_row(t), "tools": TP.TOOLS} for t in TP.load_tool_pack() if t.split == "train"]
     if with_code:
         out += [{"messages": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": t.prompt},
                               {"role": "assistant", "content": f"```python\n{t.reference.strip()}\n```"}]}
@@ -62,13 +66,6 @@ def tool_accuracy(model, tok, eot, device, tasks, show: bool) -> int:
         if show and not ok:
             print(f"  miss: {task.prompt!r} -> {' '.join(text.split())[:150]}")
     return right
-
-
-def answer_row(task: TP.ToolTask) -> list[dict]:
-    """The task's conversation with its expected call as the final assistant turn."""
-    call = {"id": "c", "type": "function", "function": {"name": task.expected["name"],
-                                                        "arguments": json.dumps(task.expected["arguments"])}}
-    return [*task.messages(), {"role": "assistant", "content": "", "tool_calls": [call]}]
 
 
 def margins(model, tok, eot, device, tasks) -> list[float]:
