@@ -3,11 +3,12 @@ demo pack's rows as the training job does, then answer the held-out quill tool t
 the trained torch model, rendered exactly as serving renders them and parsed by ``serve.tools``.
 
     .venv/bin/python bench/tool_sweep.py [--epochs 6] [--lr 1e-3] [--rank 32] [--copies 1] [--no-code] [--code-eval]
-                                          [--batch 4] [--dropout 0] [--seed 0]
+                                          [--batch 4] [--dropout 0] [--seed 0] [--no-phrases]
 
 It skips the demo's teacher, gateway, export and A/B (``bench/efficacy.py`` runs the whole cycle);
 the rows are the pack's train tasks as the teacher answers them, less the 10 % validation split, plus
-their copy variants (``train.augment``; no word of a held-out request is swapped in).
+their copy variants (``train.augment``, titles included unless ``--no-phrases``; no word of a
+held-out request is swapped in).
 Beside right or wrong it prints each held-out task's smallest lead (teacher-forced, in nats) of the
 expected call's tokens over the best other token: two settings that get as many tasks right can
 still differ in how near their answers came to a miss.
@@ -115,6 +116,8 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout")
     ap.add_argument("--neftune", type=float, default=0.0,
                     help="NEFTune alpha: uniform noise on the input embeddings while training (0: none)")
+    ap.add_argument("--no-phrases", dest="phrases", action="store_false", default=TrainSettings().copy_phrases,
+                    help="no copy variants of phrases (train.copy_phrases false)")
     ap.add_argument("--seed", type=int, default=0, help="the training's seed (step order, LoRA init)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -125,7 +128,7 @@ def main() -> None:
     tok, eot = prep.tokenizer, D.end_of_turn_ids(prep.tokenizer)
     train = rows(not a.no_code)
     words = spelled_words(tok, a.vocab, frozenset(TP.heldout_words()))
-    train += copy_variants(train, a.copies, 0, words)
+    train += copy_variants(train, a.copies, 0, words, phrases=a.phrases)
     enc, dropped = D.encode_all(tok, train, a.seq, eot)
     print(f"rows {len(train)} ({sum(1 for r in train if r.get('tools'))} with tools), dropped {dropped}, "
           f"tokens {sum(len(e.ids) for e in enc)}, load {os.getloadavg()[0]:.1f}", flush=True)

@@ -339,7 +339,8 @@ def mixed_bench(args) -> int:
     eot = D.end_of_turn_ids(prep.tokenizer)
     train = rows(True)
     train += copy_variants(train, cfg.copy_variants, 0, spelled_words(prep.tokenizer, cfg.copy_words,
-                                                                      frozenset(TP.heldout_words())))
+                                                                      frozenset(TP.heldout_words())),
+                           phrases=cfg.copy_phrases)
     enc, _ = D.encode_all(prep.tokenizer, train, cfg.max_seq_len, eot)
     epochs = (args.steps + 1) * args.batch / len(enc)
     plain = {"GROUP_PREFIX_TOKENS": 0, "WIDE_ROW_FACTOR": 1}  # one group: the whole shuffle

@@ -125,3 +125,29 @@ def test_a_long_request_and_an_earlier_call_that_is_not_json():
     swapped = next(v for v in variants if len(v["messages"]) > 3)
     assert swapped["messages"][2]["tool_calls"][0]["function"]["arguments"] == "mailer {oops"
     assert swapped["messages"][-1]["tool_calls"][0]["function"]["arguments"] == {"path": "src/mailer/core.py"}
+
+
+def test_phrase_variants_swap_a_title_among_calls_of_the_same_tool_only():
+    rows = [_row("Deploy gateway to staging.", "ship", {"target": "gateway@stg"}),
+            _row("Run the lexer tests.", "test", {"suite": "qk-lexer"}),
+            _row("File a bug: export drops the last row", "ticket", {"queue": "QB", "title": "export drops the last row"}),
+            _row("This is broken, ticket it: search ignores accents", "ticket",
+                 {"queue": "QB", "title": "search ignores accents"}),
+            _row("Request a feature: dark mode for the dashboard", "ticket",
+                 {"queue": "QF", "title": "dark mode for the dashboard"}),
+            _row("Commit with the message: fix the parser", "commit", {"message": "fix the parser"})]
+    names_only = copy_variants(rows, 2, seed=0)
+    variants = copy_variants(rows, 2, seed=0, phrases=True)
+    assert variants[:len(names_only)] == names_only  # the name variants are drawn as before
+    phrased = variants[len(names_only):]
+    titles = {"export drops the last row", "search ignores accents", "dark mode for the dashboard"}
+    # each ticket gets the 2 other tickets' titles; the commit message has no donor of its own tool
+    assert len(phrased) == 3 * 2
+    for original, v in zip([r for r in rows[2:5] for _ in range(2)], phrased):
+        name, arguments = _call(v)
+        _, before = _call(original)
+        assert name == "ticket" and arguments["queue"] == before["queue"]  # the queue follows the wording
+        assert arguments["title"] in titles - {before["title"]}
+        prefix = original["messages"][1]["content"].removesuffix(before["title"])
+        assert v["messages"][1]["content"] == prefix + arguments["title"]
+    assert "fix the parser" not in json.dumps(phrased)

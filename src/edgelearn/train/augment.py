@@ -11,10 +11,16 @@ last user message into a string argument, ``k`` variants in which that name is s
 everywhere in the trajectory (requests and tool results as whole words, every call's arguments),
 for a name another example copies or a word of the base's vocabulary that it splits when written
 without a space (``spelled_words``). Names then appear in conventions and phrasings they were not
-recorded with, so the only way to fit the variants is to copy, and spell. A call that copies a
-phrase (a ticket's title: words after a space, spelled in the same tokens in the call) is not
-varied: it needs no spelling, and swapping phrases taught the adapter to file any long request
-as a ticket. A name the system turn or the tool schemas name is left alone.
+recorded with, so the only way to fit the variants is to copy, and spell. A name the system turn
+or the tool schemas name is left alone.
+
+With ``phrases``, a call that copies a phrase (a ticket's title: words after a space) gets ``k``
+variants too, its phrase swapped for one that another call of the same tool copies. A phrase needs
+no spelling (the call writes it in the request's own tokens), but a small model reads it as
+evidence for the call's other arguments: the demo's adapter filed the feature "an audit log of
+admin actions" as a bug in most runs, while it queued other features asked the same way right.
+Swapped among a tool's own calls, each phrase is seen with requests of every kind, so the other
+arguments must follow from the wording. A phrase is never swapped into another tool's call.
 The training job augments its training split only; validation and parity prompts stay as recorded.
 """
 
@@ -117,18 +123,30 @@ def _swappable(example: dict[str, Any], span: str) -> bool:
     return not any(span in text for text in [*fixed, json.dumps(example.get("tools") or "")])
 
 
-def copy_variants(examples: list[dict[str, Any]], k: int, seed: int, words: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def _called(example: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted((c.get("function") or {}).get("name", "") for c in example["messages"][-1].get("tool_calls") or []))
+
+
+def copy_variants(examples: list[dict[str, Any]], k: int, seed: int, words: tuple[str, ...] = (),
+                  phrases: bool = False) -> list[dict[str, Any]]:
     """``k`` swapped variants of every example that copies a name into its call (see the module);
-    the examples themselves are not included. Deterministic for a seed."""
+    with ``phrases``, also of every example that copies a phrase, swapped for a phrase another call
+    of the same tool copies. The examples themselves are not included. Deterministic for a seed."""
     if k <= 0:
         return []
-    copied = [Copied(i, s) for i, ex in enumerate(examples)
-              if (s := copied_span(ex)) and " " not in s and _swappable(ex, s)]
+    spans = [Copied(i, s) for i, ex in enumerate(examples) if (s := copied_span(ex)) and _swappable(ex, s)]
+    copied = [c for c in spans if " " not in c.span]
     pool = sorted({c.span for c in copied} | set(words))  # every name a variant may take, once
     rng = random.Random(seed)
     out = []
     for c in copied:
         donors = [name for name in pool if name != c.span]
+        for new in rng.sample(donors, min(k, len(donors))):
+            out.append(_swap(examples[c.index], c.span, new))
+    said = [c for c in spans if " " in c.span] if phrases else []
+    for c in said:
+        tool = _called(examples[c.index])
+        donors = sorted({p.span for p in said if _called(examples[p.index]) == tool} - {c.span})
         for new in rng.sample(donors, min(k, len(donors))):
             out.append(_swap(examples[c.index], c.span, new))
     return out

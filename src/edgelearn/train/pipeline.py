@@ -66,7 +66,7 @@ def run_job(spec: JobSpec, ctx: Context) -> dict[str, Any]:
     val_ex = D.read_examples(Path(spec.dataset_dir) / "val.jsonl")
     words = (spelled_words(tok, cfg.copy_words, frozenset(w.lower() for w in cfg.copy_exclude))
              if cfg.copy_variants and any(ex["messages"][-1].get("tool_calls") for ex in train_ex) else ())
-    variants = copy_variants(train_ex, cfg.copy_variants, cfg.seed, words)
+    variants = copy_variants(train_ex, cfg.copy_variants, cfg.seed, words, phrases=cfg.copy_phrases)
     train_enc, dropped = D.encode_all(tok, train_ex + variants, cfg.max_seq_len, eot)
     val_enc, _ = D.encode_all(tok, val_ex, cfg.max_seq_len, eot)
     if not train_enc:
