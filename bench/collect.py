@@ -22,6 +22,9 @@ Python 3.11.7. Two CPUs have stood behind that kind:
   average 2-8, said in each section): compare the arms inside one run (alternating blocks), not
   absolute times across sections. hook_wave2 serves this wave's tree and the one before it
   (29b0e31) alternately, at 200/s.
+- **AMD EPYC (AVX512-BF16, no AMX), 2026-12-07**, session 8: tools_efficacy's runs 30 and later
+  (titles varied in copy variants, beside the names-only baseline, each pair on this machine). It
+  trains 1.37× slower than the Xeon (510-527 s where the Xeon took 382 s for the same 272 steps).
 - **AMD EPYC, 2026-11**: hook, hook_embed, proxy, train, export, bandits, experiment,
   tui, as measured by the first wave (their sections keep their own dates and conditions).
   Hook was re-measured on 2026-11-22 at 00:19 UTC with `--against a89f77f`.
