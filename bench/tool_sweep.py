@@ -3,11 +3,11 @@ demo pack's rows as the training job does, then answer the held-out quill tool t
 the trained torch model, rendered exactly as serving renders them and parsed by ``serve.tools``.
 
     .venv/bin/python bench/tool_sweep.py [--epochs 6] [--lr 1e-3] [--rank 32] [--copies 1] [--no-code] [--code-eval]
-                                          [--batch 4] [--dropout 0] [--seed 0] [--no-phrases]
+                                          [--batch 4] [--dropout 0] [--seed 0] [--phrases]
 
 It skips the demo's teacher, gateway, export and A/B (``bench/efficacy.py`` runs the whole cycle);
 the rows are the pack's train tasks as the teacher answers them, less the 10 % validation split, plus
-their copy variants (``train.augment``, titles included unless ``--no-phrases``; no word of a
+their copy variants (``train.augment``, titles too with ``--phrases``; no word of a
 held-out request is swapped in).
 Beside right or wrong it prints each held-out task's smallest lead (teacher-forced, in nats) of the
 expected call's tokens over the best other token: two settings that get as many tasks right can
@@ -116,8 +116,8 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout")
     ap.add_argument("--neftune", type=float, default=0.0,
                     help="NEFTune alpha: uniform noise on the input embeddings while training (0: none)")
-    ap.add_argument("--no-phrases", dest="phrases", action="store_false", default=TrainSettings().copy_phrases,
-                    help="no copy variants of phrases (train.copy_phrases false)")
+    ap.add_argument("--phrases", action="store_true", default=TrainSettings().copy_phrases,
+                    help="copy variants of phrases too (train.copy_phrases: a ticket's title among the tool's calls)")
     ap.add_argument("--seed", type=int, default=0, help="the training's seed (step order, LoRA init)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)

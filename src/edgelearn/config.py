@@ -166,10 +166,11 @@ class TrainSettings(_Section):
     argument: the name swapped, in request and call alike, for one another example copies or a word
     the base splits when written without a space (``train.augment``). A small base learns to copy
     and spell names it has not seen instead of recalling the ones it was shown. 0: none."""
-    copy_phrases: bool = True
+    copy_phrases: bool = False
     """Copy variants of tool-call examples that copy a phrase (a ticket's title) too: the phrase swapped
     for one another call of the same tool copies, so the call's other arguments must follow from the
-    request's wording, not from the phrase."""
+    request's wording, not from the phrase. Off: measured, not shown to raise the held-out rate
+    (bench/results/tools_efficacy.md, session 8)."""
     copy_words: int = Field(2000, ge=0)
     """Words of the base's vocabulary that copy variants may swap in for a one-word name (0: only
     names the dataset's examples copy)."""
