@@ -136,17 +136,16 @@ def copy_variants(examples: list[dict[str, Any]], k: int, seed: int, words: tupl
         return []
     spans = [Copied(i, s) for i, ex in enumerate(examples) if (s := copied_span(ex)) and _swappable(ex, s)]
     copied = [c for c in spans if " " not in c.span]
+    said = [c for c in spans if " " in c.span] if phrases else []
     pool = sorted({c.span for c in copied} | set(words))  # every name a variant may take, once
+    by_tool: dict[tuple[str, ...], set[str]] = {}  # every phrase a call of that tool copies
+    for c in said:
+        by_tool.setdefault(_called(examples[c.index]), set()).add(c.span)
     rng = random.Random(seed)
     out = []
-    for c in copied:
-        donors = [name for name in pool if name != c.span]
-        for new in rng.sample(donors, min(k, len(donors))):
-            out.append(_swap(examples[c.index], c.span, new))
-    said = [c for c in spans if " " in c.span] if phrases else []
-    for c in said:
-        tool = _called(examples[c.index])
-        donors = sorted({p.span for p in said if _called(examples[p.index]) == tool} - {c.span})
+    for c in copied + said:
+        donors = ([name for name in pool if name != c.span] if " " not in c.span
+                  else sorted(by_tool[_called(examples[c.index])] - {c.span}))
         for new in rng.sample(donors, min(k, len(donors))):
             out.append(_swap(examples[c.index], c.span, new))
     return out
