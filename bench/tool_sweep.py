@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout")
     ap.add_argument("--neftune", type=float, default=0.0,
                     help="NEFTune alpha: uniform noise on the input embeddings while training (0: none)")
-    ap.add_argument("--phrases", action="store_true", default=TrainSettings().copy_phrases,
+    ap.add_argument("--phrases", action=argparse.BooleanOptionalAction, default=TrainSettings().copy_phrases,
                     help="copy variants of phrases too (train.copy_phrases: a ticket's title among the tool's calls)")
     ap.add_argument("--seed", type=int, default=0, help="the training's seed (step order, LoRA init)")
     a = ap.parse_args()
